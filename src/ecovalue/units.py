@@ -1,0 +1,54 @@
+"""The one pint unit registry of ecovalue, with money (元) as a unit.
+
+Every parameter and output declares its unit as a string that this registry parses.
+Money is the dimension ``[currency]`` with the base unit ``yuan`` (aliases ``CNY``,
+``元``); ``wan_yuan`` (万元) and ``yi_yuan`` (亿元) are the multiples Chinese reports use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pint
+
+from ecovalue.errors import UnitError
+
+ureg = pint.UnitRegistry(cache_folder=None)
+ureg.define("yuan = [currency] = CNY = 元")
+ureg.define("wan_yuan = 1e4 * yuan = 万元")
+ureg.define("yi_yuan = 1e8 * yuan = 亿元")
+ureg.define("mu = 10000 / 15 * meter ** 2 = 亩")
+ureg.define("wan_m3 = 1e4 * meter ** 3 = 万m3")
+ureg.define("visit = [visit]")
+ureg.define("person = [person]")
+Q_ = ureg.Quantity
+
+
+@lru_cache(maxsize=512)
+def parse_unit(text: str, where: str = "unit") -> pint.Unit:
+    """Parse a unit string; raise :class:`UnitError` naming ``where`` if it is not a unit."""
+    if text is None or str(text).strip() == "":
+        raise UnitError(f"{where}: no unit given; write one such as 'mm', 't/ha/a' or '1'")
+    try:
+        return ureg.Unit(str(text).strip())
+    except Exception as exc:  # pint raises several types
+        raise UnitError(
+            f"{where}: '{text}' is not a unit pint understands ({exc.__class__.__name__}); "
+            "write e.g. 'mm', 'kg/ha/a', 'CNY/m**3' or '1' for a dimensionless number"
+        ) from exc
+
+
+def conversion_factor(from_unit: str, to_unit: str, where: str = "unit") -> float:
+    """Return the factor that converts a number in ``from_unit`` to ``to_unit``.
+
+    Raises :class:`UnitError` when the units are unknown or of different dimensions.
+    """
+    src = parse_unit(from_unit, where)
+    dst = parse_unit(to_unit, where)
+    try:
+        return float(Q_(1.0, src).to(dst).magnitude)
+    except pint.DimensionalityError as exc:
+        raise UnitError(
+            f"{where}: '{from_unit}' cannot be converted to '{to_unit}' "
+            f"(dimensions {src.dimensionality} vs {dst.dimensionality})"
+        ) from exc
