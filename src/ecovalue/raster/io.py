@@ -117,3 +117,31 @@ def read_tags(path: str | Path) -> dict[str, str]:
 
     with rasterio.open(Path(path)) as src:
         return dict(src.tags())
+
+
+def read_aligned(path: str | Path, grid: Grid, resampling: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+    """Read band 1 reprojected/resampled onto ``grid``; return (array, validity mask).
+
+    Used when an input raster is not on the dataset grid; validation tells the user it
+    happened. ``resampling`` is a rasterio Resampling name (``nearest`` for class rasters).
+    """
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    p = Path(path)
+    with rasterio.open(p) as src:
+        src_data = src.read(1)
+        nodata = src.nodata
+        src_transform, src_crs = src.transform, src.crs
+    floating = np.issubdtype(src_data.dtype, np.floating)
+    fill = np.nan if floating else (nodata if nodata is not None else 0)
+    dst = np.full(grid.shape, fill, dtype=src_data.dtype if floating else src_data.dtype)
+    reproject(
+        source=src_data, destination=dst, src_transform=src_transform, src_crs=src_crs,
+        src_nodata=nodata, dst_transform=grid.transform, dst_crs=grid.crs,
+        dst_nodata=fill, resampling=getattr(Resampling, resampling),
+    )
+    valid = np.isfinite(dst) if floating else np.ones(grid.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        valid &= dst != nodata
+    return dst, valid
