@@ -1,0 +1,105 @@
+"""The run context handed to every indicator: dataset, year, profile, restated parameters,
+per-class lookups and the shared routing (computed once, on first use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecovalue.accounting.parameters import ParameterRegister
+from ecovalue.accounting.profiles import Profile
+from ecovalue.datasets.loader import Dataset
+from ecovalue.errors import InputError
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What an indicator computes: per-pixel physical quantity and value (元, current prices)."""
+
+    physical: np.ndarray
+    value: np.ndarray
+    method: str
+    source: str = "model"
+    unit: str = ""  # physical unit; empty = the catalogue's unit
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Context:
+    ds: Dataset
+    year: int
+    profile: Profile
+    params: ParameterRegister
+    notes: list[str] = field(default_factory=list)
+    progress: Callable[[str], None] | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.ds.valid
+
+    @property
+    def pixel_area_m2(self) -> float:
+        return self.ds.grid.pixel_area_m2
+
+    @property
+    def landcover(self) -> np.ndarray:
+        return self.ds.rasters["landcover"]
+
+    def p(self, pid: str, unit: str | None = None) -> float:
+        """A parameter's value (converted to ``unit`` when given)."""
+        return self.params.get_float(pid, unit)
+
+    def lc(self, column: str) -> np.ndarray:
+        """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
+        from ecovalue.models.common import class_lookup
+
+        t = self.ds.landcover_table
+        if column not in t.columns:
+            raise InputError(f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)")
+        return class_lookup(self.landcover, t["code"].to_numpy(), t[column].to_numpy(float), column, self.valid)
+
+    def lc_type_mask(self, types: tuple[str, ...] | list[str]) -> np.ndarray:
+        """Valid pixels whose class maps to one of the ecosystem ``types``."""
+        t = self.ds.landcover_table
+        codes = t.loc[t["ecosystem_type"].isin(list(types)), "code"].to_numpy()
+        return self.valid & np.isin(self.landcover, codes)
+
+    def raster(self, key: str) -> np.ndarray:
+        if key not in self.ds.rasters:
+            raise InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")
+        return self.ds.rasters[key].astype(np.float64)
+
+    @cached_property
+    def stats_year(self) -> pd.DataFrame:
+        s = self.ds.statistics
+        return s[s["year"] == self.year]
+
+    def stat(self, region_code: str, item: str) -> float | None:
+        """Sum of a statistics item for a region in the run year (None when absent)."""
+        rows = self.stats_year[(self.stats_year["region_code"] == region_code) & (self.stats_year["item"] == item)]
+        return float(rows["quantity"].sum()) if not rows.empty else None
+
+    def stat_by_region(self, item: str) -> dict[int, float]:
+        """Region index → quantity of ``item`` for regions that report it."""
+        out: dict[int, float] = {}
+        for i, r in enumerate(self.ds.regions):
+            v = self.stat(r.code, item)
+            if v is not None:
+                out[i] = v
+        return out
+
+    @cached_property
+    def routing(self) -> Any:
+        """Depression filling, flow accumulation and LS factor, computed once for the run."""
+        from ecovalue.raster.hydrology import route
+
+        if self.progress:
+            self.progress("routing")
+        method = self.profile.methods.get("routing", "mfd")
+        dem = self.ds.rasters["dem"].astype(np.float64)
+        return route(dem, self.valid, self.ds.grid.cell_width, method=method)

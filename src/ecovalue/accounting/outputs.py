@@ -1,0 +1,100 @@
+"""Writing a run's machine-readable outputs: ``results.csv``, ``summary.json`` and the
+per-indicator Cloud-Optimized GeoTIFFs (physical quantity and value per pixel).
+
+Human-facing outputs (``results.xlsx``, ``report.html``) are written by ``ecovalue.reports``.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecovalue.accounting.result import RunResult
+from ecovalue.raster import io
+
+SYNTHETIC_NOTICE = "SYNTHETIC: the rasters of this dataset are synthetic demo data, not observations / 合成演示数据，非真实观测"
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Decimal):
+        return str(x)
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def write_csv(result: RunResult, path: Path) -> Path:
+    """The tidy results table; money as exact decimal strings."""
+    df = result.table.copy()
+    df["value_current"] = df["value_current"].map(str)
+    df["value_constant"] = df["value_constant"].map(str)
+    df.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    totals = result.totals()
+    return _jsonable({
+        "dataset": result.dataset_name,
+        "title_zh": result.dataset_title_zh,
+        "title_en": result.dataset_title_en,
+        "synthetic": result.synthetic,
+        "notice": SYNTHETIC_NOTICE if result.synthetic else "",
+        "year": result.year,
+        "profile": result.profile_id,
+        "base_year": result.base_year,
+        "currency": "CNY (元)",
+        "totals": totals,
+        "regions": [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "area_km2": r.area_km2}
+                    for r in result.regions],
+        "not_applicable": result.not_applicable,
+        "notes": result.notes,
+        "hashes": result.hashes,
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "grid": {"crs": result.grid.crs, "width": result.grid.width, "height": result.grid.height,
+                 "cell_size_m": result.grid.cell_width},
+    })
+
+
+def write_summary(result: RunResult, path: Path) -> Path:
+    path.write_text(json.dumps(summary(result), ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def write_layers(result: RunResult, folder: Path) -> list[Path]:
+    """One COG per indicator for the physical quantity and one for the value (元 per pixel)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ind, layer in result.layers.items():
+        tags = {"indicator": ind, "synthetic_inputs": "yes" if result.synthetic else "no",
+                "year": str(result.year), "profile": result.profile_id}
+        out.append(io.write(folder / f"{ind}_physical.tif", layer.physical.astype(np.float32), result.grid,
+                            nodata=float("nan"), tags={**tags, "unit": f"{layer.physical_unit} per pixel"}))
+        out.append(io.write(folder / f"{ind}_value.tif", layer.value.astype(np.float32), result.grid,
+                            nodata=float("nan"), tags={**tags, "unit": "CNY per pixel (current prices)"}))
+    return out
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True) -> dict[str, Path]:
+    """Write everything a run produces into ``out_dir``; return name → path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "results.csv": write_csv(result, out / "results.csv"),
+        "summary.json": write_summary(result, out / "summary.json"),
+    }
+    write_layers(result, out / "layers")
+    paths["layers"] = out / "layers"
+    if reports:
+        from ecovalue.reports import write_all
+
+        paths.update(write_all(result, out))
+    return paths

@@ -1,0 +1,218 @@
+"""The accounting run: dataset + profile + year → :class:`RunResult`.
+
+Steps (each timed): load and validate the dataset for the profile's needs; restate prices
+to the accounting year; compute every indicator as per-pixel layers (statistics-based
+indicators are allocated to matching pixels so they map and sum over any polygon); apply
+departments' reported quantities (replace / complement); aggregate by region × ecosystem
+type in one pass; convert money to Decimal once; value at constant prices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import ecovalue
+from ecovalue.accounting import aggregation as agg
+from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.context import Context, Layer
+from ecovalue.accounting.indicators import COMPUTE
+from ecovalue.accounting.parameters import Parameter, ParameterRegister, make_parameter
+from ecovalue.accounting.profiles import Profile, load_profile
+from ecovalue.accounting.reported import apply_reported
+from ecovalue.accounting.result import (
+    CATEGORY_ZH,
+    ECOSYSTEM_TYPE_ZH,
+    TABLE_COLUMNS,
+    IndicatorLayer,
+    ParameterUsed,
+    RunResult,
+)
+from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
+from ecovalue.datasets.loader import Dataset, load_dataset
+from ecovalue.datasets.validation import needs_for_profile
+from ecovalue.errors import InputError, NotApplicable
+
+Progress = Callable[[str, int, int], None]  # (step name, step number, total steps)
+
+
+def code_version() -> str:
+    """Package version plus a hash of the package's source files (reproducibility)."""
+    root = Path(ecovalue.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".toml", ".j2") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return f"{ecovalue.__version__}+src.{h.hexdigest()[:16]}"
+
+
+def dataset_prices(ds: Dataset) -> dict[str, Parameter]:
+    """The dataset's local prices as register entries ``price.<item>`` (status 'dataset')."""
+    out: dict[str, Parameter] = {}
+    for _, row in ds.prices.iterrows():
+        pid = f"price.{row['item']}"
+        out[pid] = make_parameter(pid, {
+            "value": row["value"], "unit": row["unit"], "price_year": row.get("price_year"),
+            "region": row.get("region", ""), "source": row.get("source", "") or "dataset prices table",
+            "status": "dataset", "name_zh": str(row["item"])[8:], "name_en": str(row["item"])[8:],
+        }, "prices table")
+    return out
+
+
+def prepare(
+    dataset: Dataset | str | Path, profile: Profile | str | Path, year: int | None = None
+) -> tuple[Dataset, Profile, int, list[str]]:
+    """Load the profile and (if given a path) the dataset, validated for the profile's needs."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    warnings: list[str] = []
+    if isinstance(dataset, Dataset):
+        ds = dataset
+    else:
+        from ecovalue.datasets.manifest import read_manifest
+
+        manifest, _ = read_manifest(dataset)
+        y = year or (manifest.dataset.year if manifest else 0)
+        ds, problems = load_dataset(dataset, needs_for_profile(prof, (y,)))
+        warnings = [str(p) for p in problems]
+    return ds, prof, year or ds.info.year, warnings
+
+
+def run_account(
+    dataset: Dataset | str | Path,
+    profile: Profile | str | Path = "cn-2022",
+    year: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the full GEP account. Raises ValidationFailed (nothing computed) on bad input."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ds, prof, year, warnings = prepare(dataset, profile, year)
+    timings["load_and_validate"] = time.perf_counter() - t0
+    notes = list(warnings)
+    if year != ds.info.year:
+        notes.append(f"the rasters describe {ds.info.year}; statistics and prices are of {year}")
+    params = prof.parameters.with_overrides(dataset_prices(ds))
+    if prof.switches.get("restate_prices", True):
+        if ds.price_index:
+            params, restate_notes = params.adjusted_to_year(year, ds.price_index)
+            notes += restate_notes
+        else:
+            notes.append("prices were not restated to the accounting year: the dataset has no price index")
+    ctx = Context(ds, year, prof, params)
+    indicators = list(prof.indicators)
+    total = len(indicators) + 2
+    layers: dict[str, Layer] = {}
+    not_applicable: dict[str, str] = {}
+
+    def step(name: str, i: int) -> None:
+        if progress:
+            progress(name, i, total)
+
+    ctx.progress = lambda name: step(name, 0)
+    for i, ind in enumerate(indicators, start=1):
+        step(ind, i)
+        t = time.perf_counter()
+        try:
+            layers[ind] = COMPUTE[ind](ctx)
+        except NotApplicable as exc:
+            not_applicable[ind] = str(exc)
+        timings[ind] = time.perf_counter() - t
+    step("reported quantities", total - 1)
+    t = time.perf_counter()
+    layers, sources = apply_reported(ctx, layers, not_applicable)
+    timings["reported"] = time.perf_counter() - t
+    step("aggregation", total)
+    t = time.perf_counter()
+    table = build_table(ctx, layers, sources, constant_factor(ctx, notes))
+    timings["aggregation"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    for lay in layers.values():
+        notes += list(lay.notes)
+    notes += ctx.notes
+    return RunResult(
+        dataset_name=ds.info.name, dataset_title_zh=ds.info.title_zh, dataset_title_en=ds.info.title_en,
+        synthetic=ds.synthetic, year=year, profile_id=prof.id, base_year=prof.base_year, grid=ds.grid,
+        regions=ds.regions, table=table,
+        layers={k: IndicatorLayer(k, v.physical, v.unit or INDICATORS[k].physical_unit, v.value)
+                for k, v in layers.items()},
+        landcover=ds.rasters["landcover"], region_index=ds.region_index,
+        parameters=parameters_used(params, indicators), not_applicable=not_applicable, notes=notes,
+        hashes={"dataset": ds.content_hash, "profile": prof.hash, "code": code_version()},
+        timings=timings, gdp=gdp_by_region(ctx),
+    )
+
+
+def constant_factor(ctx: Context, notes: list[str]) -> Decimal:
+    """Factor from current prices of the run year to constant prices of the profile's base year."""
+    idx, base, year = ctx.ds.price_index, ctx.profile.base_year, ctx.year
+    if base == year:
+        return Decimal(1)
+    if base in idx and year in idx:
+        return Decimal(repr(idx[base])) / Decimal(repr(idx[year]))
+    notes.append(f"constant prices equal current prices: the price index lacks {base if base not in idx else year}")
+    return Decimal(1)
+
+
+def build_table(ctx: Context, layers: dict[str, Layer], sources: dict[tuple[int, str], str],
+                factor: Decimal) -> pd.DataFrame:
+    """Aggregate all layers by region × ecosystem type into the tidy results table."""
+    t = ctx.ds.landcover_table
+    eco = agg.ecosystem_index(ctx.landcover, t["code"].to_numpy(), list(t["ecosystem_type"]))
+    region_index = np.where(ctx.valid, ctx.ds.region_index, -1)
+    key, sel, n_keys = agg.zone_keys(region_index, eco)
+    n_types = len(ECOSYSTEM_TYPES)
+    rows = []
+    for ind, lay in layers.items():
+        spec = INDICATORS[ind]
+        phys = agg.zonal_sums(lay.physical, key, sel, n_keys)
+        val = agg.zonal_sums(lay.value, key, sel, n_keys)
+        for k in np.nonzero((phys != 0) | (val != 0))[0]:
+            r, e = divmod(int(k), n_types)
+            region = ctx.ds.regions[r]
+            current = agg.to_money(val[k])
+            rows.append((
+                region.code, region.name_zh, region.name_en, ctx.year, ind, spec.name_zh, spec.name_en,
+                spec.category, CATEGORY_ZH[spec.category], ECOSYSTEM_TYPES[e], ECOSYSTEM_TYPE_ZH[ECOSYSTEM_TYPES[e]],
+                float(phys[k]), lay.unit or spec.physical_unit, current,
+                (current * factor).quantize(agg.CENT), lay.method, sources.get((r, ind), lay.source),
+            ))
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    order = {c: i for i, c in enumerate(INDICATORS)}
+    table["_o"] = table["indicator"].map(order)
+    return table.sort_values(["region_code", "_o", "ecosystem_type"]).drop(columns="_o").reset_index(drop=True)
+
+
+def parameters_used(params: ParameterRegister, indicators: list[str]) -> list[ParameterUsed]:
+    used_ids: list[str] = []
+    for ind in indicators:
+        used_ids += [p for p in INDICATORS[ind].parameters if p not in used_ids]
+    used_ids += sorted(p for p in params if p.startswith("price.") and p not in used_ids)
+    out = []
+    for pid in used_ids:
+        if pid not in params:
+            continue
+        p = params[pid]
+        out.append(ParameterUsed(pid, str(p.value), p.unit, p.price_year, p.region,
+                                 p.source + (f" ({p.note})" if p.note else ""), p.status, p.name_zh, p.name_en))
+    return out
+
+
+def gdp_by_region(ctx: Context) -> dict[str, Decimal]:
+    out = {}
+    for r in ctx.ds.regions:
+        v = ctx.stat(r.code, "gdp")
+        if v is not None:
+            out[r.code] = agg.to_money(v)
+    return out
+
+
+def ensure_known(indicator: str) -> None:
+    if indicator not in INDICATORS:
+        raise InputError(f"unknown indicator '{indicator}'; known: {sorted(INDICATORS)}")

@@ -1,0 +1,200 @@
+"""The ``ecovalue`` command: validate datasets, run GEP accounts, build the demo city.
+
+Long steps show a rich progress bar. Errors in the input print every problem (where,
+what, expected, fix) and exit with status 1, writing nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ecovalue.errors import EcovalueError, Problem, ValidationFailed
+
+app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    table = Table(title="Validation problems / 数据校验问题", show_lines=True, expand=True)
+    for col in ("severity", "where", "what is wrong", "expected", "how to fix"):
+        table.add_column(col, overflow="fold")
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        table.add_row(f"[{style}]{p.severity}[/]", p.where, p.what, p.expected, p.fix)
+    err.print(table)
+
+
+@app.command()
+def validate(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")],
+    profile: Annotated[str, typer.Option(help="profile id or file: decides which inputs are required")] = "cn-2022",
+    year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
+) -> None:
+    """Check a dataset and report every problem at once; exit 1 if any is an error."""
+    from ecovalue.accounting.profiles import load_profile
+    from ecovalue.datasets.loader import open_dataset
+    from ecovalue.datasets.manifest import read_manifest
+    from ecovalue.datasets.validation import needs_for_profile
+
+    prof = load_profile(profile)
+    manifest, _ = read_manifest(dataset)
+    y = year or (manifest.dataset.year if manifest else 0)
+    with err.status("validating…"):
+        ds, problems = open_dataset(dataset, needs_for_profile(prof, (y,)))
+    if problems:
+        _print_problems(problems)
+    n_err = sum(p.severity == "error" for p in problems)
+    if n_err or ds is None:
+        err.print(f"[red]{n_err} error(s)[/]; fix them and run `ecovalue validate` again.")
+        raise typer.Exit(1)
+    console.print(f"[green]OK[/]: {dataset} — {len(ds.regions)} regions, grid {ds.grid.width}×{ds.grid.height} "
+                  f"at {ds.grid.cell_width:g} m, {len(problems)} warning(s).")
+
+
+@app.command()
+def account(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")],
+    out: Annotated[Path, typer.Option("--out", help="output folder for the run")],
+    year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
+    profile: Annotated[str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")] = "cn-2022",
+    no_reports: Annotated[bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")] = False,
+) -> None:
+    """Run the GEP account: results.csv, results.xlsx, summary.json, COGs and report.html."""
+    from ecovalue.accounting.outputs import write_outputs
+    from ecovalue.accounting.pipeline import run_account
+
+    t0 = time.perf_counter()
+    try:
+        with _progress() as bar:
+            task = bar.add_task("accounting", total=1)
+
+            def progress(name: str, i: int, total: int) -> None:
+                bar.update(task, description=name, completed=i, total=total)
+
+            result = run_account(dataset, profile=profile, year=year, progress=progress)
+        with err.status("writing outputs, maps and report…"):
+            paths = write_outputs(result, out, reports=not no_reports)
+    except ValidationFailed as exc:
+        _print_problems(exc.problems)
+        err.print("[red]The dataset has errors; nothing was written.[/] Fix them and run again.")
+        raise typer.Exit(1) from None
+    except EcovalueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    _print_totals(result)
+    console.print(f"Done in {time.perf_counter() - t0:.1f} s. Outputs in [bold]{out}[/]:")
+    for name, p in paths.items():
+        console.print(f"  {name:<14} {p}")
+
+
+def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    totals = result.totals()
+    yi = Decimal("1e8")
+    t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
+    t.add_column("region / 区域")
+    for c in ("物质供给", "调节服务", "文化服务", "GEP"):
+        t.add_column(c, justify="right")
+    tab = result.table
+    for r in result.regions:
+        sub = tab[tab["region_code"] == r.code]
+        parts = [sum(sub.loc[sub["category"] == c, "value_current"], Decimal(0)) / yi
+                 for c in ("provisioning", "regulating", "cultural")]
+        t.add_row(f"{r.name_zh} {r.name_en}", *(f"{p:,.2f}" for p in parts), f"{sum(parts):,.2f}")
+    cats = totals["by_category"]
+    t.add_row("[bold]合计 Total[/]", *(f"{cats[c] / yi:,.2f}" for c in ("provisioning", "regulating", "cultural")),
+              f"[bold]{totals['gep_current'] / yi:,.2f}[/]")
+    console.print(t)
+    if result.synthetic:
+        console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
+    for ind, why in result.not_applicable.items():
+        console.print(f"[yellow]not applicable[/] {ind}: {why}")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="folder to write the demo dataset into")],
+    resolution: Annotated[float, typer.Option(help="pixel size in metres")] = 200.0,
+    seed: Annotated[int, typer.Option(help="random seed (same seed → same dataset)")] = 0,
+    year: Annotated[int, typer.Option(help="accounting year of the demo")] = 2023,
+    force: Annotated[bool, typer.Option(help="overwrite an existing folder")] = False,
+) -> None:
+    """Build the Wuhan demo dataset: real district boundaries, clearly-labelled synthetic rasters."""
+    from ecovalue.datasets.demo import build_demo
+
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            err.print(f"[red]{out} exists and is not empty[/]; pass --force to overwrite it")
+            raise typer.Exit(1)
+        shutil.rmtree(out)
+    with _progress() as bar:
+        task = bar.add_task("demo city", total=100)
+
+        def progress(name: str, fraction: float) -> None:
+            bar.update(task, description=name, completed=int(fraction * 100))
+
+        path = build_demo(out, resolution=resolution, seed=seed, year=year, progress=progress)
+        bar.update(task, completed=100)
+    console.print(f"Demo dataset written to [bold]{path}[/] (synthetic rasters, real district boundaries).")
+
+
+@app.command()
+def profiles(
+    show: Annotated[str | None, typer.Argument(help="profile id or file to show")] = None,
+) -> None:
+    """List shipped profiles, or show one profile's indicators and parameters with sources."""
+    from ecovalue.accounting.catalogue import INDICATORS
+    from ecovalue.accounting.profiles import available_profiles, load_profile
+
+    if show is None:
+        for pid in available_profiles():
+            p = load_profile(pid)
+            console.print(f"[bold]{pid}[/]  {p.name_zh} / {p.name_en}")
+        return
+    p = load_profile(show)
+    console.print(f"[bold]{p.id}[/] {p.name_zh} / {p.name_en} — base year {p.base_year}")
+    t = Table(title="indicators")
+    for col in ("id", "名称", "name", "category", "unit"):
+        t.add_column(col)
+    for ind in p.indicators:
+        s = INDICATORS[ind]
+        t.add_row(ind, s.name_zh, s.name_en, s.category, s.physical_unit)
+    console.print(t)
+    pt = Table(title="parameters")
+    for col in ("id", "value", "unit", "price year", "status", "source"):
+        pt.add_column(col, overflow="fold")
+    for pid, par in p.parameters.items():
+        pt.add_row(pid, str(par.value), par.unit, str(par.price_year or ""),
+                   f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status, par.source)
+    console.print(pt)
+
+
+def _mount_platform() -> None:
+    """Add the platform commands (serve, db, users, audit, registry) when that layer is installed."""
+    try:
+        from ecovalue.cli import platform as platform_cli
+    except ImportError:
+        return
+    platform_cli.register(app)
+
+
+_mount_platform()
+
+if __name__ == "__main__":
+    app()

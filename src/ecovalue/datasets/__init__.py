@@ -1,0 +1,1 @@
+"""Datasets: manifest, loading and validation, and the demo city."""
