@@ -88,7 +88,9 @@ _SPECS = (
         "A = R·K·LS·(1 − C·P)·area;  V = λ·A/ρ·P_s + A·(C_N·P_N + C_P·P_P)", "[S1][S2][S48b]",
         required_rasters=("landcover", "dem", "erosivity", "erodibility"), landcover_columns=("usle_c", "usle_p"),
         parameters=("soil.silting_coef", "soil.bulk_density", "soil.dredging_cost", "soil.n_fraction",
-                    "soil.p_fraction", "soil.n_cost", "soil.p_cost")),
+                    "soil.p_fraction", "soil.n_cost", "soil.p_cost"),
+        # soil is retained by ecosystems with soil; open water and sealed built-up land have none [S1]
+        ecosystem_types=("forest", "shrub", "grassland", "wetland", "farmland", "bare")),
     IndicatorSpec(
         "sand_fixation", "防风固沙", "Windbreak and sand fixation", "regulating", "t",
         "RWEQ potential − actual wind erosion (Fryrear et al. 1998)", "replacement cost (sand-control works)",

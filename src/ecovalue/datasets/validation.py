@@ -577,7 +577,7 @@ def load_reported(root: Path, manifest: Manifest, problems: list[Problem]) -> pd
     if "source" not in df.columns:
         df["source"] = ""
     df["quantity"] = pd.to_numeric(df["quantity"], errors="coerce")
-    df["ecosystem_type"] = df["ecosystem_type"].fillna("").astype(str)
+    df["ecosystem_type"] = df["ecosystem_type"].astype(object).where(df["ecosystem_type"].notna(), "").astype(str)
     df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
     return df
 

@@ -1,0 +1,365 @@
+"""Indicator computations: wiring the service models to the dataset and parameter register.
+
+One function per catalogue indicator, ``(Context) -> Layer``. Equations live in the model
+kernels (``ecovalue.models``); this module only picks inputs, parameters (converted to the
+units the kernels expect) and method variants from the profile. Statistics-based
+indicators are allocated to pixels of their ecosystem types so they show on maps and can
+be summed over any polygon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+
+import numpy as np
+
+from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.context import Context, Layer
+from ecovalue.errors import InputError, NotApplicable
+from ecovalue.models import (
+    air_purification,
+    carbon_oxygen,
+    climate_regulation,
+    cultural,
+    flood_regulation,
+    pest_control,
+    sand_fixation,
+    soil_retention,
+    water_conservation,
+    water_purification,
+)
+from ecovalue.units import conversion_factor
+
+# ------------------------------------------------------------------ allocation
+
+
+def spread(ctx: Context, totals: dict[int, float], types: tuple[str, ...], what: str) -> np.ndarray:
+    """Spread each region's total evenly (equal-area pixels → area-proportional) over its pixels
+    of the ecosystem ``types``; a region with a total but no such pixel spreads over all its
+    pixels, and the run notes say so (value is never dropped)."""
+    out = np.where(ctx.valid, 0.0, np.nan)
+    typed = ctx.lc_type_mask(types)
+    for r, total in totals.items():
+        if total == 0:
+            continue
+        in_region = ctx.valid & (ctx.ds.region_index == r)
+        mask = in_region & typed
+        if not mask.any():
+            mask = in_region
+            ctx.notes.append(f"{what}: region {ctx.ds.regions[r].code} has no {'/'.join(types)} pixels; "
+                             f"its total was spread over all its pixels")
+        if not mask.any():
+            raise InputError(f"{what}: region {ctx.ds.regions[r].code} has a total but no pixels in the grid; "
+                             "check the region geometry and the raster extent")
+        out[mask] = total / int(mask.sum())
+    return out
+
+
+# ------------------------------------------------------------------ provisioning
+
+
+def _provisioning(ind: str) -> Callable[[Context], Layer]:
+    spec = INDICATORS[ind]
+
+    def compute(ctx: Context) -> Layer:
+        method = ctx.profile.methods.get("provisioning", "quantity_x_price")
+        stats = ctx.stats_year
+        values: dict[int, float] = {}
+        phys: dict[int, float] = {}
+        skipped: set[str] = set()
+        for r, region in enumerate(ctx.ds.regions):
+            rows = stats[stats["region_code"] == region.code]
+            if method == "reported_output_value":
+                v = rows.loc[rows["item"] == f"output_value:{ind}", "quantity"].sum()
+                values[r] = float(v)
+                prod = rows[(rows["indicator"] == ind) & rows["item"].str.startswith("product:")]
+            else:
+                prod = rows[(rows["indicator"] == ind) & rows["item"].str.startswith("product:")]
+                values[r] = sum(
+                    q * ctx.p(f"price.{item}", f"CNY/({unit})")
+                    for item, q, unit in zip(prod["item"], prod["quantity"], prod["unit"], strict=True))
+            phys[r] = 0.0
+            for item, q, unit in zip(prod["item"], prod["quantity"], prod["unit"], strict=True):
+                try:
+                    phys[r] += q * conversion_factor(unit, spec.physical_unit, item)
+                except InputError:
+                    skipped.add(f"{item} ({unit})")
+        notes = ()
+        if skipped:
+            notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
+                     f"{', '.join(sorted(skipped))} (their value is included)",)
+        value_px = spread(ctx, values, spec.ecosystem_types, ind)
+        phys_px = np.where(ctx.valid, 0.0, np.nan)
+        counts = {r: v for r, v in values.items() if v}
+        for r, v in counts.items():
+            mask = (ctx.ds.region_index == r) & (value_px > 0)
+            phys_px[mask] = phys[r] / max(int(mask.sum()), 1)
+        return Layer(phys_px, value_px, method=f"statistics:{method}", source="statistics", notes=notes)
+
+    return compute
+
+
+def water_supply(ctx: Context) -> Layer:
+    uses = ("domestic", "industrial", "agricultural")
+    q: dict[int, float] = {}
+    v: dict[int, float] = {}
+    for r, region in enumerate(ctx.ds.regions):
+        amounts = {u: ctx.stat(region.code, f"water_use:{u}") or 0.0 for u in uses}
+        q[r] = sum(amounts.values())
+        v[r] = sum(amounts[u] * ctx.p(f"water_price.{u}", "CNY/m**3") for u in uses)
+    types = INDICATORS["water_supply"].ecosystem_types
+    return Layer(spread(ctx, q, types, "water_supply"), spread(ctx, v, types, "water_supply"),
+                 method="statistics:quantity_x_price", source="statistics")
+
+
+def hydropower(ctx: Context) -> Layer:
+    price = ctx.p("hydropower_price", "CNY/(kW*h)")
+    q = {r: ctx.stat(reg.code, "hydropower") or 0.0 for r, reg in enumerate(ctx.ds.regions)}
+    types = INDICATORS["hydropower"].ecosystem_types
+    phys = spread(ctx, q, types, "hydropower")
+    return Layer(phys, phys * price, method="statistics:quantity_x_price", source="statistics")
+
+
+# ------------------------------------------------------------------ regulating
+
+
+def water_conservation_layer(ctx: Context) -> Layer:
+    res = water_conservation.water_conservation_m3(
+        ctx.raster("precipitation"), ctx.lc("storm_runoff_coef"), ctx.raster("aet"), ctx.pixel_area_m2, ctx.valid)
+    notes = ()
+    if res.n_clamped:
+        notes = (f"water_conservation: {res.n_clamped} pixels had P − R − ET < 0 and count as 0 "
+                 "(evapotranspiration exceeds the retained rain there)",)
+    value = water_conservation.value(res.quantity_m3, ctx.p("reservoir_cost", "CNY/m**3"))
+    return Layer(res.quantity_m3, value, method="model:water_balance", notes=notes)
+
+
+def soil_retention_layer(ctx: Context) -> Layer:
+    routing = ctx.routing
+    soil_t = soil_retention.soil_retained(
+        ctx.raster("erosivity"), ctx.raster("erodibility"), routing.ls, ctx.lc("usle_c"), ctx.lc("usle_p"),
+        ctx.pixel_area_m2 / 1e4, valid=ctx.valid)
+    soil_t = np.where(ctx.lc_type_mask(INDICATORS["soil_retention"].ecosystem_types) | ~ctx.valid, soil_t, 0.0)
+    v = soil_retention.value_reduced_silting(
+        soil_t, ctx.p("soil.silting_coef"), ctx.p("soil.bulk_density", "t/m**3"), ctx.p("soil.dredging_cost", "CNY/m**3"))
+    v = v + soil_retention.value_reduced_nutrient_loss(
+        soil_t, ctx.p("soil.n_fraction"), ctx.p("soil.p_fraction"), ctx.p("soil.n_cost", "CNY/t"),
+        ctx.p("soil.p_cost", "CNY/t"))
+    return Layer(soil_t, v, method=f"model:rusle_{routing.method}")
+
+
+def sand_fixation_layer(ctx: Context) -> Layer:
+    keys = ("weather_factor", "soil_erodible_fraction", "soil_crust_factor")
+    missing = [k for k in keys if k not in ctx.ds.rasters]
+    if missing:
+        raise NotApplicable(f"not applicable: no wind data ({', '.join(missing)} raster missing)")
+    res = sand_fixation.sand_fixed_t(
+        ctx.raster("weather_factor"), ctx.raster("soil_erodible_fraction"), ctx.raster("soil_crust_factor"),
+        ctx.p("sand.roughness"), ctx.lc("rweq_veg_cover"), ctx.p("sand.field_length", "m"), ctx.pixel_area_m2,
+        ctx.valid)
+    value = sand_fixation.value(res.quantity_t, ctx.p("sand.bulk_density", "t/m**3"), ctx.p("sand.cover_thickness", "m"),
+                                ctx.p("sand.control_cost", "CNY/m**2"))
+    return Layer(res.quantity_t, value, method="model:rweq")
+
+
+def _polygon_storage(ctx: Context, layer: str, capacity: Callable[[dict, float], float]) -> np.ndarray:
+    """Storage of each polygon of a vector layer spread over its water pixels (or all its pixels)."""
+    from rasterio import features
+
+    out = np.where(ctx.valid, 0.0, np.nan)
+    feats = ctx.ds.vectors.get(layer, [])
+    if not feats:
+        return out
+    water = ctx.lc_type_mask(("water", "wetland"))
+    ids = features.rasterize([(f.geometry, i + 1) for i, f in enumerate(feats)], out_shape=ctx.ds.grid.shape,
+                             transform=ctx.ds.grid.transform, fill=0, dtype="int32")
+    for i, f in enumerate(feats):
+        inside = (ids == i + 1) & ctx.valid
+        mask = inside & water
+        if not mask.any():
+            mask = inside
+        if not mask.any():
+            ctx.notes.append(f"flood_regulation: {layer} '{f.attributes.get('name', i)}' covers no pixel of the "
+                             "accounting regions and is not counted")
+            continue
+        out += np.where(mask, capacity(f.attributes, f.geometry.area / 1e6) / int(mask.sum()), 0.0)
+    return out
+
+
+def flood_regulation_layer(ctx: Context) -> Layer:
+    a, b, turn = ctx.p("flood.lake_a"), ctx.p("flood.lake_b"), ctx.p("flood.lake_turnover")
+    share = ctx.p("flood.reservoir_share")
+    lakes = _polygon_storage(ctx, "lakes", lambda attrs, km2: flood_regulation.lake_capacity_m3(km2, a, b, turn))
+    res = _polygon_storage(ctx, "reservoirs", lambda attrs, km2: flood_regulation.reservoir_capacity_m3(
+        float(attrs["capacity_wan_m3"]) * 1e4, share))
+    storage = lakes + res + flood_regulation.marsh_storage_m3(ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid)
+    method = "model:lake_reservoir_marsh"
+    if ctx.profile.switches.get("vegetation_flood_regulation", False):
+        storage = storage + flood_regulation.vegetation_storage_m3(
+            ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid)
+        method += "_vegetation"
+    if not ctx.ds.vectors.get("lakes") and not ctx.ds.vectors.get("reservoirs"):
+        ctx.notes.append("flood_regulation: the dataset has no lakes or reservoirs layer; only marshes counted")
+    return Layer(storage, flood_regulation.value(storage, ctx.p("reservoir_cost", "CNY/m**3")), method=method)
+
+
+def _pollutants(ctx: Context, module, columns: dict[str, str], costs: dict[str, str], cap_item: str,
+                cap_switch: str, what: str) -> Layer:  # type: ignore[no-untyped-def]
+    quantities: dict[str, np.ndarray] = {}
+    capped_any = []
+    for pol, col in columns.items():
+        q = module.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
+        if ctx.profile.switches.get(cap_switch, False):
+            caps = ctx.stat_by_region(f"{cap_item}:{pol}")
+            q, scale = module.cap(q, np.where(ctx.valid, ctx.ds.region_index, -1), caps)
+            capped_any += [f"{ctx.ds.regions[r].code}:{pol}" for r, s in scale.items() if s < 1.0]
+        quantities[pol] = q
+    value = module.value(quantities, {pol: ctx.p(pid, "CNY/t") for pol, pid in costs.items()})
+    total = sum(quantities.values())
+    notes = (f"{what}: capped by reported {cap_item}s in {', '.join(capped_any)}",) if capped_any else ()
+    method = "model:rate_x_area" + ("_capped" if ctx.profile.switches.get(cap_switch, False) else "")
+    return Layer(total, value, method=method, notes=notes)
+
+
+class _Air:
+    rate_to_t = staticmethod(air_purification.absorption_t)
+    cap = staticmethod(air_purification.cap_by_emissions)
+    value = staticmethod(air_purification.value)
+
+
+class _Water:
+    rate_to_t = staticmethod(water_purification.removal_t)
+    cap = staticmethod(water_purification.cap_by_loads)
+    value = staticmethod(water_purification.value)
+
+
+def air_purification_layer(ctx: Context) -> Layer:
+    return _pollutants(ctx, _Air, {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
+                       {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
+                       "emission", "cap_air_by_emissions", "air_purification")
+
+
+def water_purification_layer(ctx: Context) -> Layer:
+    pols = ("cod", "nh3n", "tn", "tp")
+    return _pollutants(ctx, _Water, {p: f"{p}_purification" for p in pols}, {p: f"water.{p}_cost" for p in pols},
+                       "load", "cap_water_by_loads", "water_purification")
+
+
+def _carbon_input(ctx: Context) -> tuple[np.ndarray, str]:
+    npp = ctx.raster("npp")
+    if ctx.profile.methods.get("carbon_basis", "npp") == "nep":
+        return carbon_oxygen.nep_g_m2(npp, ctx.raster("soil_respiration"), ctx.valid), "nep"
+    return npp, "npp"
+
+
+def carbon_sequestration_layer(ctx: Context) -> Layer:
+    c, basis = _carbon_input(ctx)
+    co2 = carbon_oxygen.co2_fixed_t(c, ctx.p("carbon.dm_carbon_fraction"), ctx.p("carbon.co2_per_dm"),
+                                    ctx.pixel_area_m2, ctx.valid)
+    return Layer(co2, carbon_oxygen.carbon_value(co2, ctx.p("carbon.price", "CNY/t"), "CO2"),
+                 method=f"model:{basis}_photosynthesis", unit="t")
+
+
+def oxygen_release_layer(ctx: Context) -> Layer:
+    c, basis = _carbon_input(ctx)
+    o2 = carbon_oxygen.o2_released_t(c, ctx.p("carbon.dm_carbon_fraction"), ctx.p("oxygen.o2_per_dm"),
+                                     ctx.pixel_area_m2, ctx.valid)
+    return Layer(o2, carbon_oxygen.oxygen_value(o2, ctx.p("oxygen.price", "CNY/t")),
+                 method=f"model:{basis}_photosynthesis", unit="t")
+
+
+def climate_regulation_layer(ctx: Context) -> Layer:
+    days = ctx.stat_by_region("climate:ac_days")
+    day_px = np.full(ctx.ds.grid.shape, np.nan)
+    for r, d in days.items():
+        day_px[ctx.ds.region_index == r] = d
+    veg_per_day = climate_regulation.vegetation_kwh(ctx.lc("transpiration_heat"), 1.0, ctx.p("climate.eer"),
+                                                    ctx.pixel_area_m2, ctx.valid)
+    water = climate_regulation.water_surface_kwh(
+        ctx.raster("water_evaporation"), ctx.lc("is_water_surface"), ctx.p("climate.latent_heat", "J/g"),
+        ctx.p("climate.humidifier_energy", "kW*h/m**3"), ctx.pixel_area_m2, ctx.valid)
+    kwh = veg_per_day * day_px + water
+    return Layer(kwh, climate_regulation.value(kwh, ctx.p("climate.electricity_price", "CNY/(kW*h)")),
+                 method="model:transpiration_evaporation_energy")
+
+
+def pest_control_layer(ctx: Context) -> Layer:
+    forest = ctx.lc_type_mask(("forest", "shrub"))
+    cost_px = np.where(forest, ctx.p("pest.forest_cost", "CNY/ha"), ctx.p("pest.grassland_cost", "CNY/ha"))
+    area_ha, value = pest_control.pest_control(ctx.lc("pest_control"), cost_px, ctx.pixel_area_m2, ctx.valid)
+    return Layer(area_ha, value, method="model:area_x_cost")
+
+
+# ------------------------------------------------------------------ cultural
+
+
+def recreation_layer(ctx: Context) -> Layer:
+    method = ctx.profile.methods.get("recreation", "travel_cost")
+    visits: dict[int, float] = {}
+    values: dict[int, float] = {}
+    share = ctx.p("recreation.time_value_share")
+    surplus = ctx.p("recreation.consumer_surplus", "CNY/visit")
+    for r, reg in enumerate(ctx.ds.regions):
+        n = ctx.stat(reg.code, "tourism:visits") or 0.0
+        visits[r] = n
+        if method == "reported_revenue":
+            values[r] = ctx.stat(reg.code, "tourism:revenue") or 0.0
+        else:
+            values[r] = cultural.travel_cost_value(
+                n, ctx.stat(reg.code, "tourism:expenditure") or 0.0, ctx.stat(reg.code, "tourism:travel_hours") or 0.0,
+                (ctx.stat(reg.code, "wage:daily") or 0.0) / 8.0, share, surplus)
+    types = INDICATORS["recreation"].ecosystem_types
+    return Layer(spread(ctx, visits, types, "recreation"), spread(ctx, values, types, "recreation"),
+                 method=f"statistics:{method}", source="statistics")
+
+
+def landscape_premium_layer(ctx: Context) -> Layer:
+    green_blue = ctx.lc_type_mask(("forest", "shrub", "grassland", "wetland", "water"))
+    built = ctx.lc_type_mask(("urban",)) & ~green_blue
+    value = cultural.landscape_premium(
+        ctx.raster("property_value"), built, green_blue, ctx.p("landscape.premium_rate"),
+        ctx.p("landscape.distance", "m"), ctx.ds.grid.cell_width, ctx.pixel_area_m2, ctx.valid)
+    annual = value * ctx.p("landscape.annualisation_rate", "1/a")
+    # the physical quantity is the premium itself (元 of property value, a stock); the value is its annual flow
+    return Layer(value, annual, method="model:hedonic_premium", unit="CNY")
+
+
+COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({
+    "agriculture": _provisioning("agriculture"),
+    "forestry": _provisioning("forestry"),
+    "livestock": _provisioning("livestock"),
+    "fishery": _provisioning("fishery"),
+    "other_products": _provisioning("other_products"),
+    "water_supply": water_supply,
+    "hydropower": hydropower,
+    "water_conservation": water_conservation_layer,
+    "soil_retention": soil_retention_layer,
+    "sand_fixation": sand_fixation_layer,
+    "flood_regulation": flood_regulation_layer,
+    "air_purification": air_purification_layer,
+    "water_purification": water_purification_layer,
+    "carbon_sequestration": carbon_sequestration_layer,
+    "oxygen_release": oxygen_release_layer,
+    "climate_regulation": climate_regulation_layer,
+    "pest_control": pest_control_layer,
+    "recreation": recreation_layer,
+    "landscape_premium": landscape_premium_layer,
+})
+
+# Value per physical unit for indicators valued at a single price (used to value reported quantities).
+UNIT_PRICE: MappingProxyType[str, Callable[[Context], float]] = MappingProxyType({
+    "water_conservation": lambda ctx: ctx.p("reservoir_cost", "CNY/m**3"),
+    "flood_regulation": lambda ctx: ctx.p("reservoir_cost", "CNY/m**3"),
+    "carbon_sequestration": lambda ctx: ctx.p("carbon.price", "CNY/t"),
+    "oxygen_release": lambda ctx: ctx.p("oxygen.price", "CNY/t"),
+    "climate_regulation": lambda ctx: ctx.p("climate.electricity_price", "CNY/(kW*h)"),
+    "hydropower": lambda ctx: ctx.p("hydropower_price", "CNY/(kW*h)"),
+    "sand_fixation": lambda ctx: ctx.p("sand.control_cost", "CNY/m**2")
+    / (ctx.p("sand.bulk_density", "t/m**3") * ctx.p("sand.cover_thickness", "m")),
+    "soil_retention": lambda ctx: ctx.p("soil.silting_coef") / ctx.p("soil.bulk_density", "t/m**3")
+    * ctx.p("soil.dredging_cost", "CNY/m**3") + ctx.p("soil.n_fraction") * ctx.p("soil.n_cost", "CNY/t")
+    + ctx.p("soil.p_fraction") * ctx.p("soil.p_cost", "CNY/t"),
+})
+
+assert set(COMPUTE) == set(INDICATORS), "every catalogue indicator needs a computation"
