@@ -1,0 +1,168 @@
+"""Cultural services (文化服务, spec §6.3): recreation (C1) and landscape premium (C2).
+
+Recreation, travel-cost method [S3]: ``V = visits · (TE + TV + CS)`` per visit, with TE the
+travel expenditure, TV the travel-time cost (time valued at 30 % of the wage rate [S3]) and CS
+the consumer surplus (a user parameter; Baiyangdian's 578.03 元/visit [S3] is site-specific).
+The alternative "reported tourism revenue × multiplier" follows Garzê [S1], whose multiplier
+is not published (user-set). A region's recreation value is mapped onto its green/blue space
+with :func:`allocate_recreation`.
+
+Landscape premium, hedonic method (spec C2; no codified formula found): built-up pixels within
+distance d of green/blue space carry a premium ``r · property value · A``, turned into an
+annual flow by an annualisation rate (assumed — user-settable). Trees raise property prices by
+5–10 % [S47]. The premium is then attributed to the ecosystems that cause it — see
+:func:`landscape_premium`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from ecovalue.models.common import (
+    check_array_range,
+    check_finite,
+    check_parameter,
+    check_valid_mask,
+    masked,
+)
+from ecovalue.models.provisioning import allocate_to_pixels
+
+
+def hourly_wage(daily_wage_yuan: float, working_hours_per_day: float) -> float:
+    """Hourly wage = daily wage / working hours per day (元/h).
+
+    The statistic is the daily wage (``wage:daily``); 8 h/d is the statutory working day in
+    China (国务院《关于职工工作时间的规定》, 1995) — a user-settable parameter.
+    """
+    wage = check_parameter("wage:daily", daily_wage_yuan, 0.0, np.inf)
+    hours = check_parameter("working_hours_per_day", working_hours_per_day, 1e-6, 24.0)
+    return wage / hours
+
+
+def travel_cost_value(
+    visits: float,
+    expenditure_per_visit: float,
+    travel_hours_per_visit: float,
+    hourly_wage_yuan: float,
+    time_value_share: float,
+    consumer_surplus_per_visit: float,
+) -> float:
+    """Recreation value by travel cost, ``V = N · (TE + h · w · s + CS)`` (元/a) [S3].
+
+    Args:
+        visits: N, visits per year (``tourism:visits``).
+        expenditure_per_visit: TE, travel expenditure (元/visit).
+        travel_hours_per_visit: h, travel time (h/visit).
+        hourly_wage_yuan: w (元/h), see :func:`hourly_wage`.
+        time_value_share: s, share of the wage at which time is valued (1); 0.30 [S3].
+        consumer_surplus_per_visit: CS (元/visit), user parameter (assumed — user-settable).
+
+    Example (Baiyangdian 2011 [S3]): (52.47 + 343.33 + 578.03) 元 × 135×10⁴ = 13.15×10⁸ 元.
+    """
+    n = check_parameter("tourism:visits", visits, 0.0, np.inf)
+    te = check_parameter("tourism:expenditure", expenditure_per_visit, 0.0, np.inf)
+    h = check_parameter("tourism:travel_hours", travel_hours_per_visit, 0.0, np.inf)
+    w = check_parameter("hourly wage", hourly_wage_yuan, 0.0, np.inf)
+    s = check_parameter("recreation.time_value_share", time_value_share, 0.0, 1.0)
+    cs = check_parameter("recreation.consumer_surplus", consumer_surplus_per_visit, 0.0, np.inf)
+    return n * (te + h * w * s + cs)
+
+
+def revenue_multiplier_value(revenue_yuan: float, multiplier: float) -> float:
+    """Recreation value from reported tourism revenue, ``V = revenue · m`` (元/a) [S1].
+
+    Garzê [S1] valued recreation "依据旅游总人次、旅游总收入等因素" without publishing the
+    multiplier (23.56 亿元 revenue → 70.67 亿元, i.e. ≈ 3.0); ``m`` is user-set.
+    """
+    rev = check_parameter("tourism:revenue", revenue_yuan, 0.0, np.inf)
+    m = check_parameter("recreation multiplier", multiplier, 0.0, np.inf)
+    return rev * m
+
+
+def allocate_recreation(
+    value_by_region: Mapping[int, float],
+    region_index: np.ndarray,
+    green_blue: np.ndarray,
+    valid: np.ndarray,
+) -> np.ndarray:
+    """Spread each region's recreation value evenly (by area) over its green/blue pixels (元/a).
+
+    ``green_blue`` marks parks, forest, grassland, wetland and water; the total is conserved
+    and a region with value but no green/blue pixel raises (see ``allocate_to_pixels``).
+    """
+    return allocate_to_pixels(value_by_region, region_index, green_blue, valid, "recreation value")
+
+
+class LandscapePremium(NamedTuple):
+    """Result of :func:`landscape_premium` (元/a per pixel; NaN outside valid pixels)."""
+
+    at_property: np.ndarray
+    """Premium on the built-up pixels that enjoy it (0 elsewhere)."""
+    attributed: np.ndarray
+    """The same premium moved to the nearest green/blue pixel (the ecosystem that supplies it)."""
+    n_premium_pixels: int
+    """Built-up pixels within the distance of green/blue space."""
+
+
+def landscape_premium(
+    built_up: np.ndarray,
+    green_blue: np.ndarray,
+    property_value_yuan_m2: np.ndarray,
+    premium_rate: float,
+    distance_m: float,
+    annualisation_rate: float,
+    cell_size_m: tuple[float, float],
+    valid: np.ndarray,
+) -> LandscapePremium:
+    """Hedonic landscape premium of green/blue space on nearby property (元/a) — spec C2.
+
+    For each valid built-up pixel whose centre lies within ``distance_m`` of the centre of a
+    green/blue pixel (Euclidean, ``scipy.ndimage.distance_transform_edt`` with
+    ``sampling = cell size``)::
+
+        V_p = r · PV_p · A · k        (元/a)
+
+    r premium rate (1; 5–10 % for trees [S47], ``landscape.premium_rate``), PV property value
+    (元/m² of land, ``property_value`` raster), A pixel area (m²), k annualisation rate (1/a;
+    the premium is a capitalised one-off price difference, k turns it into a yearly flow —
+    assumed, user-settable; pass 1 to report the stock).
+
+    Attribution rule: each premium pixel's value goes entirely to its single nearest green/blue
+    pixel (``return_indices`` of the distance transform; ties resolved by scipy's scan order),
+    so the value maps to ecosystems, not to buildings, and Σ attributed = Σ at_property.
+    With no green/blue pixel at all there is no premium (zeros, ``n_premium_pixels = 0``).
+
+    Args:
+        built_up: True on built-up (residential) pixels.
+        green_blue: True on green/blue space (parks, forest, grassland, wetland, water).
+        property_value_yuan_m2: property value (元/m²); must be finite where a premium applies.
+        premium_rate, distance_m, annualisation_rate: see above.
+        cell_size_m: (row height, column width) of a pixel in metres.
+        valid: True where the land cover holds data.
+    """
+    bu = np.asarray(built_up, dtype=bool)
+    valid = check_valid_mask(valid, bu.shape)
+    gb = np.asarray(green_blue, dtype=bool) & valid
+    bu = bu & valid
+    r = check_parameter("landscape.premium_rate", premium_rate, 0.0, 1.0)
+    d = check_parameter("landscape.distance", distance_m, 0.0, np.inf)
+    k = check_parameter("landscape.annualisation_rate", annualisation_rate, 0.0, 1.0)
+    dy = check_parameter("cell height", cell_size_m[0], 1e-9, np.inf)
+    dx = check_parameter("cell width", cell_size_m[1], 1e-9, np.inf)
+    at_property = np.zeros(bu.shape)
+    attributed = np.zeros(bu.shape)
+    if not gb.any() or not bu.any():
+        return LandscapePremium(masked(at_property, valid), masked(attributed, valid), 0)
+    dist, idx = ndimage.distance_transform_edt(~gb, sampling=(dy, dx), return_indices=True)
+    premium = bu & (dist <= d)
+    pv = check_finite("property_value", property_value_yuan_m2, premium)
+    check_array_range("property_value", pv, premium, 0.0, np.inf, "property value is 元/m² >= 0")
+    at_property[premium] = r * pv[premium] * dy * dx * k
+    np.add.at(attributed, (idx[0][premium], idx[1][premium]), at_property[premium])
+    return LandscapePremium(
+        masked(at_property, valid), masked(attributed, valid), int(premium.sum())
+    )
