@@ -146,7 +146,8 @@ _SPECS = (
         "recreation", "休闲游憩", "Recreation and tourism", "cultural", "visit",
         "statistics: visits to natural and green spaces", "travel cost: visits × (expenditure + time cost + consumer surplus)",
         "V = N × (TE + TV + CS), TV = hours × wage/8 × 0.30", "[S3][S15]",
-        statistics_items=("tourism:visits",), parameters=("recreation.time_value_share", "recreation.consumer_surplus"),
+        statistics_items=("tourism:visits",), parameters=("recreation.time_value_share", "recreation.consumer_surplus",
+                                                           "recreation.working_hours_per_day"),
         ecosystem_types=("forest", "water", "wetland", "grassland")),
     IndicatorSpec(
         "landscape_premium", "景观溢价", "Landscape premium", "cultural", "CNY",

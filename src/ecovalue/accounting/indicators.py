@@ -24,6 +24,7 @@ from ecovalue.models import (
     cultural,
     flood_regulation,
     pest_control,
+    provisioning,
     sand_fixation,
     soil_retention,
     water_conservation,
@@ -35,25 +36,17 @@ from ecovalue.units import conversion_factor
 
 
 def spread(ctx: Context, totals: dict[int, float], types: tuple[str, ...], what: str) -> np.ndarray:
-    """Spread each region's total evenly (equal-area pixels → area-proportional) over its pixels
+    """Spread each region's total evenly (equal-area pixels → area-proportionally) over its pixels
     of the ecosystem ``types``; a region with a total but no such pixel spreads over all its
     pixels, and the run notes say so (value is never dropped)."""
-    out = np.where(ctx.valid, 0.0, np.nan)
-    typed = ctx.lc_type_mask(types)
+    weights = ctx.lc_type_mask(types)
     for r, total in totals.items():
-        if total == 0:
-            continue
         in_region = ctx.valid & (ctx.ds.region_index == r)
-        mask = in_region & typed
-        if not mask.any():
-            mask = in_region
+        if total and not (weights & in_region).any():
+            weights = weights | in_region
             ctx.notes.append(f"{what}: region {ctx.ds.regions[r].code} has no {'/'.join(types)} pixels; "
                              f"its total was spread over all its pixels")
-        if not mask.any():
-            raise InputError(f"{what}: region {ctx.ds.regions[r].code} has a total but no pixels in the grid; "
-                             "check the region geometry and the raster extent")
-        out[mask] = total / int(mask.sum())
-    return out
+    return provisioning.allocate_to_pixels(totals, ctx.ds.region_index, weights, ctx.valid, what)
 
 
 # ------------------------------------------------------------------ provisioning
@@ -90,11 +83,7 @@ def _provisioning(ind: str) -> Callable[[Context], Layer]:
             notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
                      f"{', '.join(sorted(skipped))} (their value is included)",)
         value_px = spread(ctx, values, spec.ecosystem_types, ind)
-        phys_px = np.where(ctx.valid, 0.0, np.nan)
-        counts = {r: v for r, v in values.items() if v}
-        for r, v in counts.items():
-            mask = (ctx.ds.region_index == r) & (value_px > 0)
-            phys_px[mask] = phys[r] / max(int(mask.sum()), 1)
+        phys_px = spread(ctx, {r: q for r, q in phys.items() if values[r]}, spec.ecosystem_types, ind)
         return Layer(phys_px, value_px, method=f"statistics:{method}", source="statistics", notes=notes)
 
     return compute
@@ -127,7 +116,7 @@ def hydropower(ctx: Context) -> Layer:
 def water_conservation_layer(ctx: Context) -> Layer:
     res = water_conservation.water_conservation_m3(
         ctx.raster("precipitation"), ctx.lc("storm_runoff_coef"), ctx.raster("aet"), ctx.pixel_area_m2, ctx.valid)
-    notes = ()
+    notes: tuple[str, ...] = ()
     if res.n_clamped:
         notes = (f"water_conservation: {res.n_clamped} pixels had P − R − ET < 0 and count as 0 "
                  "(evapotranspiration exceeds the retained rain there)",)
@@ -160,7 +149,9 @@ def sand_fixation_layer(ctx: Context) -> Layer:
         ctx.valid)
     value = sand_fixation.value(res.quantity_t, ctx.p("sand.bulk_density", "t/m**3"), ctx.p("sand.cover_thickness", "m"),
                                 ctx.p("sand.control_cost", "CNY/m**2"))
-    return Layer(res.quantity_t, value, method="model:rweq")
+    notes = (f"sand_fixation: {res.n_clamped} pixels where RWEQ actual erosion exceeded potential count as 0",) \
+        if res.n_clamped else ()
+    return Layer(res.quantity_t, value, method="model:rweq", notes=notes)
 
 
 def _polygon_storage(ctx: Context, layer: str, capacity: Callable[[dict, float], float]) -> np.ndarray:
@@ -285,10 +276,14 @@ def climate_regulation_layer(ctx: Context) -> Layer:
 
 
 def pest_control_layer(ctx: Context) -> Layer:
-    forest = ctx.lc_type_mask(("forest", "shrub"))
-    cost_px = np.where(forest, ctx.p("pest.forest_cost", "CNY/ha"), ctx.p("pest.grassland_cost", "CNY/ha"))
-    area_ha, value = pest_control.pest_control(ctx.lc("pest_control"), cost_px, ctx.pixel_area_m2, ctx.valid)
-    return Layer(area_ha, value, method="model:area_x_cost")
+    from ecovalue.models.common import class_lookup
+
+    t = ctx.ds.landcover_table
+    costs = pest_control.class_costs(list(t["ecosystem_type"]), list(t["pest_control"]),
+                                     ctx.p("pest.forest_cost", "CNY/ha"), ctx.p("pest.grassland_cost", "CNY/ha"))
+    cost_px = class_lookup(ctx.landcover, t["code"].to_numpy(), costs, "pest_control_cost", ctx.valid)
+    area_ha = pest_control.controlled_area_ha(ctx.lc("pest_control"), ctx.pixel_area_m2, ctx.valid)
+    return Layer(area_ha, pest_control.value(area_ha, cost_px), method="model:area_x_cost")
 
 
 # ------------------------------------------------------------------ cultural
@@ -300,6 +295,7 @@ def recreation_layer(ctx: Context) -> Layer:
     values: dict[int, float] = {}
     share = ctx.p("recreation.time_value_share")
     surplus = ctx.p("recreation.consumer_surplus", "CNY/visit")
+    hours = ctx.p("recreation.working_hours_per_day", "h/d")
     for r, reg in enumerate(ctx.ds.regions):
         n = ctx.stat(reg.code, "tourism:visits") or 0.0
         visits[r] = n
@@ -308,7 +304,7 @@ def recreation_layer(ctx: Context) -> Layer:
         else:
             values[r] = cultural.travel_cost_value(
                 n, ctx.stat(reg.code, "tourism:expenditure") or 0.0, ctx.stat(reg.code, "tourism:travel_hours") or 0.0,
-                (ctx.stat(reg.code, "wage:daily") or 0.0) / 8.0, share, surplus)
+                cultural.hourly_wage(ctx.stat(reg.code, "wage:daily") or 0.0, hours), share, surplus)
     types = INDICATORS["recreation"].ecosystem_types
     return Layer(spread(ctx, visits, types, "recreation"), spread(ctx, values, types, "recreation"),
                  method=f"statistics:{method}", source="statistics")
@@ -316,13 +312,16 @@ def recreation_layer(ctx: Context) -> Layer:
 
 def landscape_premium_layer(ctx: Context) -> Layer:
     green_blue = ctx.lc_type_mask(("forest", "shrub", "grassland", "wetland", "water"))
-    built = ctx.lc_type_mask(("urban",)) & ~green_blue
-    value = cultural.landscape_premium(
-        ctx.raster("property_value"), built, green_blue, ctx.p("landscape.premium_rate"),
-        ctx.p("landscape.distance", "m"), ctx.ds.grid.cell_width, ctx.pixel_area_m2, ctx.valid)
-    annual = value * ctx.p("landscape.annualisation_rate", "1/a")
-    # the physical quantity is the premium itself (元 of property value, a stock); the value is its annual flow
-    return Layer(value, annual, method="model:hedonic_premium", unit="CNY")
+    built = ctx.lc_type_mask(("urban",))
+    cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
+    # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
+    # its yearly flow is the value
+    stock = cultural.landscape_premium(built, green_blue, ctx.raster("property_value"), ctx.p("landscape.premium_rate"),
+                                       ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid)
+    annual = stock.attributed * ctx.p("landscape.annualisation_rate", "1/a")
+    return Layer(stock.attributed, annual, method="model:hedonic_premium", unit="CNY",
+                 notes=(f"landscape_premium: {stock.n_premium_pixels} built-up pixels lie within "
+                        f"{ctx.p('landscape.distance', 'm'):g} m of water or green space",))
 
 
 COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({

@@ -136,6 +136,7 @@ def run_account(
     for lay in layers.values():
         notes += list(lay.notes)
     notes += ctx.notes
+    notes = list(dict.fromkeys(notes))  # the same note from several indicators once
     return RunResult(
         dataset_name=ds.info.name, dataset_title_zh=ds.info.title_zh, dataset_title_en=ds.info.title_en,
         synthetic=ds.synthetic, year=year, profile_id=prof.id, base_year=prof.base_year, grid=ds.grid,
