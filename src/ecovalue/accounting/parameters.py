@@ -86,6 +86,9 @@ class ParameterRegister(Mapping[str, Parameter]):
                 f"under [parameters.\"{pid}\"] with value, unit, price_year, region and source"
             ) from None
 
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._params
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._params)
 
