@@ -38,20 +38,28 @@ def ecosystem_index(landcover: np.ndarray, codes: np.ndarray, types: list[str]) 
 
 
 def zone_keys(region_index: np.ndarray, eco_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Flattened combined key per counted pixel, the pixel selection, and the number of keys."""
+    """Combined key per pixel (−1 where not counted) and the number of keys."""
     n_types = len(ECOSYSTEM_TYPES)
-    sel = (region_index.ravel() >= 0) & (eco_index.ravel() >= 0)
-    key = region_index.ravel()[sel].astype(np.int64) * n_types + eco_index.ravel()[sel]
     n_regions = int(region_index.max()) + 1 if region_index.size else 0
-    return key, sel, max(n_regions, 0) * n_types
+    counted = (region_index >= 0) & (eco_index >= 0)
+    key = np.where(counted, region_index.astype(np.int64) * n_types + eco_index, -1)
+    return key, counted, max(n_regions, 0) * n_types
 
 
-def zonal_sums(layer: np.ndarray, key: np.ndarray, sel: np.ndarray, n_keys: int) -> np.ndarray:
-    """Sum of ``layer`` per (region, type) key; NaN pixels count as nothing (float64)."""
-    vals = layer.ravel()[sel].astype(np.float64, copy=False)
-    vals = np.where(np.isfinite(vals), vals, 0.0)
-    return np.bincount(key, weights=vals, minlength=n_keys)
+def zonal_sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int, block_rows: int = 1024) -> np.ndarray:
+    """Sums of each layer per (region, type) key, streamed over blocks of rows.
 
-
-def pixel_counts(key: np.ndarray, n_keys: int) -> np.ndarray:
-    return np.bincount(key, minlength=n_keys)
+    Returns an array of shape (len(layers), n_keys). Accumulators are float64; NaN pixels
+    count as nothing. The result does not depend on ``block_rows`` beyond float rounding.
+    """
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be ≥ 1, got {block_rows}")
+    out = np.zeros((len(layers), n_keys), dtype=np.float64)
+    for start in range(0, key.shape[0], block_rows):
+        k = key[start:start + block_rows].ravel()
+        sel = k >= 0
+        kk = k[sel]
+        for i, layer in enumerate(layers):
+            vals = layer[start:start + block_rows].ravel()[sel].astype(np.float64, copy=False)
+            out[i] += np.bincount(kk, weights=np.where(np.isfinite(vals), vals, 0.0), minlength=n_keys)
+    return out

@@ -89,8 +89,12 @@ def run_account(
     profile: Profile | str | Path = "cn-2022",
     year: int | None = None,
     progress: Progress | None = None,
+    block_rows: int = 1024,
 ) -> RunResult:
-    """Run the full GEP account. Raises ValidationFailed (nothing computed) on bad input."""
+    """Run the full GEP account. Raises ValidationFailed (nothing computed) on bad input.
+
+    ``block_rows`` sets the row-block size of the streamed aggregation (results do not depend on it).
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ds, prof, year, warnings = prepare(dataset, profile, year)
@@ -130,7 +134,7 @@ def run_account(
     timings["reported"] = time.perf_counter() - t
     step("aggregation", total)
     t = time.perf_counter()
-    table = build_table(ctx, layers, sources, constant_factor(ctx, notes))
+    table = build_table(ctx, layers, sources, constant_factor(ctx, notes), block_rows)
     timings["aggregation"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     for lay in layers.values():
@@ -162,18 +166,17 @@ def constant_factor(ctx: Context, notes: list[str]) -> Decimal:
 
 
 def build_table(ctx: Context, layers: dict[str, Layer], sources: dict[tuple[int, str], str],
-                factor: Decimal) -> pd.DataFrame:
+                factor: Decimal, block_rows: int = 1024) -> pd.DataFrame:
     """Aggregate all layers by region × ecosystem type into the tidy results table."""
     t = ctx.ds.landcover_table
     eco = agg.ecosystem_index(ctx.landcover, t["code"].to_numpy(), list(t["ecosystem_type"]))
     region_index = np.where(ctx.valid, ctx.ds.region_index, -1)
-    key, sel, n_keys = agg.zone_keys(region_index, eco)
+    key, _, n_keys = agg.zone_keys(region_index, eco)
     n_types = len(ECOSYSTEM_TYPES)
     rows = []
     for ind, lay in layers.items():
         spec = INDICATORS[ind]
-        phys = agg.zonal_sums(lay.physical, key, sel, n_keys)
-        val = agg.zonal_sums(lay.value, key, sel, n_keys)
+        phys, val = agg.zonal_sums([lay.physical, lay.value], key, n_keys, block_rows)
         for k in np.nonzero((phys != 0) | (val != 0))[0]:
             r, e = divmod(int(k), n_types)
             region = ctx.ds.regions[r]
