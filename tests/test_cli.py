@@ -51,6 +51,6 @@ def test_account_writes_all_outputs(tmp_path):
 
 
 def test_profiles_command():
-    res = runner.invoke(app, ["profiles", "cn-2022"])
+    res = runner.invoke(app, ["profiles", "cn-2022"], env={"COLUMNS": "250"})
     assert res.exit_code == 0
     assert "reservoir_cost" in res.output and "assumed" in res.output

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,13 +31,13 @@ def _progress() -> Progress:
 
 
 def _print_problems(problems: list[Problem]) -> None:
-    table = Table(title="Validation problems / 数据校验问题", show_lines=True, expand=True)
-    for col in ("severity", "where", "what is wrong", "expected", "how to fix"):
-        table.add_column(col, overflow="fold")
+    """One line per problem (not a table: lines stay whole for copying and grepping)."""
+    err.print("[bold]Validation problems / 数据校验问题[/]")
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
-        table.add_row(f"[{style}]{p.severity}[/]", p.where, p.what, p.expected, p.fix)
-    err.print(table)
+        err.print(f"[{style}]{p.severity}[/] {escape(p.where)}: {escape(p.what)}.\n"
+                  f"    expected: {escape(p.expected)}\n    fix: {escape(p.fix)}",
+                  soft_wrap=True, markup=True, highlight=False)
 
 
 @app.command()
@@ -188,10 +189,14 @@ def profiles(
 def _mount_platform() -> None:
     """Add the platform commands (serve, db, users, audit, registry) when that layer is installed."""
     try:
-        from ecovalue.cli import platform as platform_cli
+        from ecovalue.cli.platform import audit_app, db_app, registry_app, serve, users_app
     except ImportError:
         return
-    platform_cli.register(app)
+    app.command("serve")(serve)
+    app.add_typer(db_app, name="db")
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(registry_app, name="registry")
 
 
 _mount_platform()
