@@ -1,0 +1,1 @@
+"""Service models: one module per ecosystem service; physical quantity per pixel from arrays."""

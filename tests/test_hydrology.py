@@ -1,0 +1,305 @@
+"""Tests of the hydrology kernels on tiny hand-made DEMs, plus invariants under hypothesis."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from ecovalue.errors import InputError
+from ecovalue.raster import hydrology as h
+
+
+def ones(shape: tuple[int, int]) -> np.ndarray:
+    return np.ones(shape, dtype=bool)
+
+
+def tilted_plane(rows: int, cols: int, drop: float = 1.0) -> np.ndarray:
+    """Elevation falls by ``drop`` per column towards the east (column cols-1 is lowest)."""
+    return np.tile(-drop * np.arange(cols, dtype=float), (rows, 1))
+
+
+# ------------------------------------------------------------------------- fill
+
+
+def test_pit_is_filled_to_its_spill_height() -> None:
+    # the centre pit (1) can only spill over the lowest rim cell (4): it ends at 4 (+ε)
+    dem = np.array([[5, 5, 5], [5, 1, 5], [5, 4, 5]], dtype=float)
+    filled = h.fill_depressions(dem, ones(dem.shape))
+    assert filled[1, 1] == pytest.approx(4.0, abs=1e-12)
+    assert filled[1, 1] > 4.0  # ε above the spill cell, so it drains to it
+    rim = np.ones((3, 3), dtype=bool)
+    rim[1, 1] = False
+    np.testing.assert_array_equal(filled[rim], dem[rim])
+
+
+def test_fill_leaves_a_tilted_plane_unchanged() -> None:
+    dem = tilted_plane(4, 5)
+    np.testing.assert_array_equal(h.fill_depressions(dem, ones(dem.shape)), dem)
+
+
+def test_cells_next_to_nodata_are_outlets() -> None:
+    # the pit touches a nodata cell, so it drains there and is not filled
+    dem = np.array([[5, 5, 5, 5], [5, 1, 0, 5], [5, 5, 5, 5]], dtype=float)
+    valid = ones(dem.shape)
+    valid[1, 2] = False
+    filled = h.fill_depressions(dem, valid)
+    assert filled[1, 1] == 1.0
+    assert np.isnan(filled[1, 2])
+
+
+# ------------------------------------------------------------------------- D8
+
+
+def test_ramp_1x5_directions_and_accumulation() -> None:
+    # 4 3 2 1 0 : every cell flows east (code 0); the last cell drains off the grid (-1)
+    dem = np.array([[4, 3, 2, 1, 0]], dtype=float)
+    valid = ones(dem.shape)
+    dirs = h.flow_direction_d8(dem, valid, 10.0)
+    np.testing.assert_array_equal(dirs, [[0, 0, 0, 0, -1]])
+    assert dirs.dtype == np.int8
+    # each cell counts itself plus everything upslope: 1, 2, 3, 4, 5
+    np.testing.assert_array_equal(h.flow_accumulation_d8(dirs, valid), [[1, 2, 3, 4, 5]])
+
+
+def test_tilted_plane_uniform_directions_and_counts() -> None:
+    dem = tilted_plane(3, 4)
+    valid = ones(dem.shape)
+    dirs = h.flow_direction_d8(dem, valid, 30.0)
+    # east (0) is steepest: drop 1/1 beats the diagonals' 1/√2; the last column is the outlet
+    np.testing.assert_array_equal(dirs, [[0, 0, 0, -1]] * 3)
+    acc = h.flow_accumulation_d8(dirs, valid)
+    np.testing.assert_array_equal(acc, [[1, 2, 3, 4]] * 3)
+
+
+def test_diagonal_distance_weighting() -> None:
+    # from the centre (10): east drops 3 over 1 cell = 3; south-east drops 4 over √2 = 2.83
+    dem = np.array([[20, 20, 20], [20, 10, 7], [20, 20, 6]], dtype=float)
+    dirs = h.flow_direction_d8(dem, ones(dem.shape), 1.0)
+    assert dirs[1, 1] == 0
+    # a drop of 5 on the diagonal (5/√2 = 3.54 > 3) wins
+    dem[2, 2] = 5.0
+    assert h.flow_direction_d8(dem, ones(dem.shape), 1.0)[1, 1] == 7
+
+
+def test_d8_weights_are_summed_downstream() -> None:
+    dem = np.array([[4, 3, 2, 1, 0]], dtype=float)
+    valid = ones(dem.shape)
+    dirs = h.flow_direction_d8(dem, valid, 10.0)
+    weights = np.array([[1.0, 2.0, 0.5, 0.0, 3.0]])
+    # running sums: 1, 3, 3.5, 3.5, 6.5
+    acc = h.flow_accumulation_d8(dirs, valid, weights)
+    np.testing.assert_allclose(acc, [[1.0, 3.0, 3.5, 3.5, 6.5]])
+
+
+def test_nodata_cells_are_excluded_from_routing() -> None:
+    # the ramp is cut by a nodata cell: the upstream part drains into it (an outlet)
+    dem = np.array([[4, 3, 2, 1, 0]], dtype=float)
+    valid = ones(dem.shape)
+    valid[0, 2] = False
+    dirs = h.flow_direction_d8(dem, valid, 10.0)
+    np.testing.assert_array_equal(dirs, [[0, -1, -1, 0, -1]])
+    acc = h.flow_accumulation_d8(dirs, valid)
+    np.testing.assert_array_equal(acc[valid], [1, 2, 1, 2])
+    assert np.isnan(acc[0, 2])
+
+
+def test_flow_cycle_is_refused() -> None:
+    dirs = np.array([[0, 4]], dtype=np.int8)  # east then west: a two-cell loop
+    with pytest.raises(InputError, match="cycle"):
+        h.flow_accumulation_d8(dirs, ones(dirs.shape))
+
+
+# ------------------------------------------------------------------------- MFD
+
+
+def test_mfd_on_a_ramp_equals_d8() -> None:
+    dem = np.array([[4, 3, 2, 1, 0]], dtype=float)
+    acc = h.flow_accumulation_mfd(dem, ones(dem.shape), 10.0)
+    np.testing.assert_allclose(acc, [[1, 2, 3, 4, 5]])
+
+
+def test_mfd_plane_conserves_flow() -> None:
+    dem = tilted_plane(4, 5)
+    valid = ones(dem.shape)
+    acc = h.flow_accumulation_mfd(dem, valid, 1.0)
+    # only the last column has no lower neighbour: all 4·5 = 20 cells leave through it
+    assert acc[:, -1].sum() == pytest.approx(20.0)
+    assert (acc >= 1.0).all()
+
+
+def test_mfd_split_proportional_to_slope_power() -> None:
+    # 8 10 9, cell 1 m: the centre drops 2 to the west (tanβ = 2) and 1 to the east (tanβ = 1)
+    # west gets 2^1.1 / (2^1.1 + 1) = 0.6818 of it, east 1 / (2^1.1 + 1) = 0.3182
+    dem = np.array([[8.0, 10.0, 9.0]])
+    acc = h.flow_accumulation_mfd(dem, ones(dem.shape), 1.0, exponent=1.1)
+    west = 2.0**1.1 / (2.0**1.1 + 1.0)
+    np.testing.assert_allclose(acc, [[1.0 + west, 1.0, 1.0 + (1.0 - west)]])
+    # exponent 1: a plain slope-proportional split, 2/3 and 1/3
+    acc1 = h.flow_accumulation_mfd(dem, ones(dem.shape), 1.0, exponent=1.0)
+    np.testing.assert_allclose(acc1, [[1 + 2 / 3, 1.0, 1 + 1 / 3]])
+
+
+def test_mfd_respects_nodata() -> None:
+    dem = tilted_plane(3, 4)
+    valid = ones(dem.shape)
+    valid[1, 3] = False
+    acc = h.flow_accumulation_mfd(dem, valid, 1.0)
+    assert np.isnan(acc[1, 3])
+    # no flow is lost or invented: what leaves equals the 11 valid cells
+    outlets = valid & (h.flow_direction_d8(dem, valid, 1.0) == -1)
+    assert acc[outlets].sum() == pytest.approx(11.0)
+
+
+# ------------------------------------------------------------------------- slope and LS
+
+
+def test_slope_of_a_plane_and_aspect_factor() -> None:
+    dem = tilted_plane(3, 3, drop=3.0)  # 3 m per 30 m cell = 10 %
+    slope, x = h.slope_fraction(dem, ones(dem.shape), 30.0)
+    assert slope[1, 1] == pytest.approx(0.1)
+    assert x[1, 1] == pytest.approx(1.0)  # aspect due east: |sin| + |cos| = 1
+    diag = -np.add.outer(np.arange(3.0), np.arange(3.0))  # falls to the south-east
+    _, xd = h.slope_fraction(diag, ones(diag.shape), 1.0)
+    assert xd[1, 1] == pytest.approx(math.sqrt(2.0))
+
+
+def test_ls_flat_plane_without_upslope_area_matches_hand_formula() -> None:
+    # flat: slope 0 → S = 0.03, m = 0.2, x = 1, A_in = 0 →
+    # L = (D²)^1.2 / (D^2.2 · 22.13^0.2) = (D / 22.13)^0.2
+    d = 30.0
+    dem = np.full((3, 3), 100.0)
+    valid = ones(dem.shape)
+    ls = h.ls_factor(dem, valid, d, np.ones((3, 3)), "d8")
+    np.testing.assert_allclose(ls, (d / 22.13) ** 0.2 * 0.03)
+
+
+def test_ls_on_a_ten_percent_plane_matches_hand_formula() -> None:
+    d = 30.0
+    dem = tilted_plane(3, 5, drop=3.0)  # 10 % slope
+    valid = ones(dem.shape)
+    acc = h.flow_accumulation_d8(h.flow_direction_d8(dem, valid, d), valid)
+    ls = h.ls_factor(dem, valid, d, acc, "d8")
+    # centre cell (1, 2): acc = 3, A_in = 2·900 m², x = 1 (flows east), slope 10 % > 9 %
+    sin_t = math.sin(math.atan(0.1))
+    beta = (sin_t / 0.0896) / (3 * sin_t**0.8 + 0.56)
+    m = beta / (1 + beta)
+    a_in = 2 * d * d
+    big_l = ((a_in + d * d) ** (m + 1) - a_in ** (m + 1)) / (d ** (m + 2) * 22.13**m)
+    s = 16.8 * sin_t - 0.5
+    assert ls[1, 2] == pytest.approx(big_l * s)
+    capped = h.ls_factor(dem, valid, d, acc, "d8", l_max=0.5)
+    assert capped[1, 2] == pytest.approx(0.5 * s)
+
+
+def test_ls_m_exponent_classes() -> None:
+    # slope 2 % → m = 0.3, S = 10.8 sinθ + 0.03; one cell, no upslope area, x = 1
+    d = 10.0
+    dem = tilted_plane(3, 3, drop=0.2)
+    valid = ones(dem.shape)
+    ls = h.ls_factor(dem, valid, d, np.ones(dem.shape), "d8")
+    sin_t = math.sin(math.atan(0.02))
+    assert ls[1, 1] == pytest.approx((d / 22.13) ** 0.3 * (10.8 * sin_t + 0.03))
+
+
+def test_route_returns_everything_and_masks_nodata() -> None:
+    dem = tilted_plane(4, 6, drop=2.0)
+    valid = ones(dem.shape)
+    valid[0, 0] = False
+    for method in h.METHODS:
+        r = h.route(dem, valid, 30.0, method)
+        assert r.method == method and r.cell_size == 30.0
+        for arr in (r.filled, r.slope, r.accumulation, r.ls):
+            assert arr.shape == dem.shape and arr.dtype == np.float64
+            assert np.isnan(arr[0, 0])
+            assert np.isfinite(arr[valid]).all()
+        assert (r.ls[valid] > 0).all()
+
+
+def test_route_d8_accumulation_matches_the_separate_kernels() -> None:
+    dem = np.array([[5, 5, 5, 5], [5, 2, 3, 5], [5, 4, 1, 0]], dtype=float)
+    valid = ones(dem.shape)
+    r = h.route(dem, valid, 10.0, "d8")
+    filled = h.fill_depressions(dem, valid)
+    acc = h.flow_accumulation_d8(h.flow_direction_d8(filled, valid, 10.0), valid)
+    np.testing.assert_array_equal(r.accumulation, acc)
+    np.testing.assert_array_equal(r.ls, h.ls_factor(filled, valid, 10.0, acc, "d8"))
+
+
+def test_unknown_method_is_refused() -> None:
+    dem = tilted_plane(2, 2)
+    with pytest.raises(InputError, match=r"routing method 'dinf' is unknown.*d8, mfd"):
+        h.route(dem, ones(dem.shape), 30.0, "dinf")
+    with pytest.raises(InputError, match="unknown"):
+        h.ls_factor(dem, ones(dem.shape), 30.0, np.ones((2, 2)), "D8")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cell_size": 0.0}, "cell_size"),
+        ({"cell_size": float("nan")}, "cell_size"),
+        ({"valid": np.ones((2, 2), dtype=int)}, "boolean"),
+        ({"valid": np.ones((3, 2), dtype=bool)}, "shape"),
+        ({"dem": np.array([[1.0, np.nan], [0.0, 0.0]])}, "NaN"),
+        ({"dem": np.zeros(4)}, "2-D"),
+    ],
+)
+def test_bad_inputs_are_refused(kwargs: dict, match: str) -> None:
+    args = {"dem": np.zeros((2, 2)), "valid": ones((2, 2)), "cell_size": 30.0} | kwargs
+    with pytest.raises(InputError, match=match):
+        h.route(args["dem"], args["valid"], args["cell_size"])
+
+
+def test_nan_under_nodata_is_fine() -> None:
+    dem = np.array([[np.nan, 2.0, 1.0]])
+    valid = np.array([[False, True, True]])
+    r = h.route(dem, valid, 1.0)
+    np.testing.assert_array_equal(r.accumulation[valid], [1, 2])
+
+
+# ------------------------------------------------------------------------- properties
+
+small_dems = st.integers(2, 7).flatmap(
+    lambda n: st.tuples(
+        arrays(np.float64, (n, n + 1), elements=st.integers(0, 4).map(float)),
+        arrays(np.bool_, (n, n + 1), elements=st.booleans()),
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(small_dems)
+def test_fill_properties(case: tuple[np.ndarray, np.ndarray]) -> None:
+    dem, valid = case
+    filled = h.fill_depressions(dem, valid)
+    assert (filled[valid] >= dem[valid]).all()
+    assert np.isnan(filled[~valid]).all()
+    np.testing.assert_array_equal(h.fill_depressions(filled, valid), filled)  # idempotent
+    # every cell away from the border and nodata has a D8 direction after filling
+    dirs = h.flow_direction_d8(filled, valid, 1.0)
+    padded = np.pad(valid, 1, constant_values=False)
+    interior = valid.copy()
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            interior &= padded[1 + dr : 1 + dr + valid.shape[0], 1 + dc : 1 + dc + valid.shape[1]]
+    assert (dirs[interior] >= 0).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(small_dems)
+def test_accumulation_conserves_cells(case: tuple[np.ndarray, np.ndarray]) -> None:
+    dem, valid = case
+    filled = h.fill_depressions(dem, valid)
+    dirs = h.flow_direction_d8(filled, valid, 1.0)
+    outlets = valid & (dirs == -1)
+    n = int(valid.sum())
+    acc = h.flow_accumulation_d8(dirs, valid)
+    assert acc[outlets].sum() == n
+    mfd = h.flow_accumulation_mfd(filled, valid, 1.0)
+    assert mfd[outlets].sum() == pytest.approx(n)
+    assert (mfd[valid] >= 1.0 - 1e-12).all()

@@ -1,0 +1,149 @@
+"""Tests of the RUSLE soil-retention model: hand arithmetic, nodata, validation messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecovalue.errors import InputError
+from ecovalue.models import soil_retention as sr
+
+# one pixel: R 100, K 0.02, LS 1.5, C 0.2, P 0.5, 30 m pixel = 0.09 ha
+R, K, LS, C, P, AREA_HA = 100.0, 0.02, 1.5, 0.2, 0.5, 0.09
+
+
+def test_potential_erosion_hand_arithmetic() -> None:
+    # A_p = 100 · 0.02 · 1.5 = 3.0 t/ha/a
+    assert sr.potential_erosion(R, K, LS) == pytest.approx(3.0)
+
+
+def test_actual_erosion_hand_arithmetic() -> None:
+    # A_a = 3.0 · 0.2 · 0.5 = 0.3 t/ha/a
+    assert sr.actual_erosion(R, K, LS, C, P) == pytest.approx(0.3)
+
+
+def test_soil_retained_hand_arithmetic() -> None:
+    # (3.0 − 0.3) t/ha · 0.09 ha = 0.243 t per pixel per year
+    assert sr.soil_retained(R, K, LS, C, P, AREA_HA) == pytest.approx(0.243)
+
+
+def test_arrays_broadcast_with_scalars_and_nodata_is_nan() -> None:
+    r = np.array([[100.0, 200.0], [0.0, -9999.0]])  # -9999 is a nodata fill value
+    valid = np.array([[True, True], [True, False]])
+    cover = np.array([[0.2, 1.0], [0.5, 0.0]])
+    got = sr.soil_retained(r, K, LS, cover, P, AREA_HA, valid=valid)
+    # [100·0.02·1.5·(1 − 0.1)·0.09, 200·0.03·(1 − 0.5)·0.09, 0, NaN] = [0.243, 0.27, 0, NaN]
+    np.testing.assert_allclose(got, [[0.243, 0.27], [0.0, np.nan]])
+    assert np.isnan(sr.potential_erosion(r, K, LS, valid=valid)[1, 1])
+    assert np.isnan(sr.actual_erosion(r, K, LS, cover, P, valid=valid)[1, 1])
+
+
+def test_bare_untended_soil_retains_nothing() -> None:
+    # C = P = 1: actual equals potential, nothing retained (a true zero, not a default)
+    assert sr.soil_retained(R, K, LS, 1.0, 1.0, AREA_HA) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name", "shown"),
+    [
+        ({"C": np.array([0.2, 1.3])}, "C", r"\[0.2, 1.3\]"),
+        ({"P": np.array([-0.1, 0.5])}, "P", r"\[-0.1, 0.5\]"),
+        ({"R": np.array([-5.0, 100.0])}, "R", r"\[-5, 100\]"),
+        ({"K": np.array([0.02, -0.01])}, "K", r"\[-0.01, 0.02\]"),
+    ],
+)
+def test_out_of_range_factors_are_named_with_min_and_max(
+    kwargs: dict, name: str, shown: str
+) -> None:
+    args = {"R": R, "K": K, "LS": LS, "C": C, "P": P} | kwargs
+    with pytest.raises(InputError, match=rf"^{name} ranges over {shown}.*expected values in"):
+        sr.soil_retained(**args, pixel_area_ha=AREA_HA)
+
+
+def test_out_of_range_values_under_nodata_are_ignored() -> None:
+    cover = np.array([0.2, 7.0])
+    valid = np.array([True, False])
+    got = sr.actual_erosion(R, K, LS, cover, P, valid=valid)
+    assert got[0] == pytest.approx(0.3) and np.isnan(got[1])
+
+
+def test_nan_inside_valid_pixels_is_refused() -> None:
+    with pytest.raises(InputError, match="K is NaN"):
+        sr.potential_erosion(R, np.array([0.02, np.nan]), LS)
+
+
+def test_shape_mismatches_are_refused() -> None:
+    with pytest.raises(InputError, match="different shapes"):
+        sr.potential_erosion(np.ones(3), np.ones(2), LS)
+    with pytest.raises(InputError, match="valid mask has shape"):
+        sr.potential_erosion(np.ones(3), K, LS, valid=np.ones(2, dtype=bool))
+
+
+def test_bad_pixel_area_is_refused() -> None:
+    with pytest.raises(InputError, match="pixel_area_ha"):
+        sr.soil_retained(R, K, LS, C, P, 0.0)
+
+
+def test_value_reduced_silting_hand_arithmetic() -> None:
+    # 0.24 · 1000 t / 0.93 t/m³ · 15.58 yuan/m³ = 258.0645 m³ · 15.58 = 4020.645 yuan
+    got = sr.value_reduced_silting(1000.0, 0.24, 0.93, 15.58)
+    assert got == pytest.approx(0.24 * 1000 / 0.93 * 15.58)
+    assert got == pytest.approx(4020.645, rel=1e-6)
+
+
+def test_value_reduced_nutrient_loss_hand_arithmetic() -> None:
+    # 1000 t · 0.0037 · 875 + 1000 t · 0.00108 · 2800 = 3237.5 + 3024 = 6261.5 yuan
+    assert sr.value_reduced_nutrient_loss(1000.0, 0.0037, 0.00108, 875, 2800) == pytest.approx(
+        6261.5
+    )
+
+
+def test_garze_2010_published_values_are_reproduced() -> None:
+    # [S1] Garzê 2010: A_s = 38.86 亿t → sediment 10.03 亿m³ → 156.26 亿元;
+    # N 1437.94 万t → 125.82 亿元; P 419.72 万t → 117.52 亿元 (rounded in the paper)
+    a = 38.86e8
+    silting = sr.value_reduced_silting(a, 0.24, 0.93, 15.58)
+    assert silting / 1e8 == pytest.approx(156.26, abs=0.05)
+    n_value = sr.value_reduced_nutrient_loss(a, 0.0037, 0.0, 875, 0)
+    p_value = sr.value_reduced_nutrient_loss(a, 0.0, 0.00108, 0, 2800)
+    assert n_value / 1e8 == pytest.approx(125.82, abs=0.05)
+    assert p_value / 1e8 == pytest.approx(117.52, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "name"),
+    [
+        (sr.value_reduced_silting, (1.0, 1.2, 0.93, 15.58), "silting_coef"),
+        (sr.value_reduced_silting, (1.0, 0.24, 0.0, 15.58), "bulk_density_t_m3"),
+        (sr.value_reduced_silting, (1.0, 0.24, 0.93, -1.0), "dredging_cost_yuan_m3"),
+        (sr.value_reduced_nutrient_loss, (1.0, 0.37, 1.08, 875, 2800), "p_fraction"),
+        (sr.value_reduced_nutrient_loss, (1.0, 0.0037, 0.001, -875, 2800), "n_cost_yuan_t"),
+    ],
+)
+def test_bad_valuation_parameters_are_refused(func, args, name: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match=name):
+        func(*args)
+
+
+def test_valuation_keeps_nodata() -> None:
+    got = sr.value_reduced_silting(np.array([1.0, np.nan]), 0.24, 0.93, 15.58)
+    assert np.isfinite(got[0]) and np.isnan(got[1])
+
+
+unit = st.floats(0.0, 1.0)
+positive = st.floats(0.0, 1e4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(positive, positive, positive, unit, unit)
+def test_retained_is_potential_minus_actual(
+    r: float, k: float, ls: float, c: float, p: float
+) -> None:
+    pot = sr.potential_erosion(r, k, ls)
+    act = sr.actual_erosion(r, k, ls, c, p)
+    kept = sr.soil_retained(r, k, ls, c, p, 1.0)
+    assert 0.0 <= act <= pot * (1 + 1e-12)
+    # tolerance scaled by A_p: pot − act cancels when C·P is close to 1
+    assert kept == pytest.approx(pot - act, rel=1e-9, abs=1e-12 * pot)
