@@ -70,7 +70,7 @@ def default_rasters() -> dict[str, np.ndarray]:
 def default_statistics(year: int = 2023) -> list[dict[str, Any]]:
     rows = []
     for code in ("A", "B"):
-        def add(item: str, q: float, unit: str, indicator: str = "") -> None:
+        def add(item: str, q: float, unit: str, indicator: str = "", code: str = code) -> None:
             rows.append({"region_code": code, "year": year, "item": item, "indicator": indicator,
                          "quantity": q, "unit": unit, "source": "test"})
         add("product:rice", 100.0 if code == "A" else 0.0, "t", "agriculture")

@@ -13,7 +13,7 @@ import pint
 
 from ecovalue.errors import UnitError
 
-ureg = pint.UnitRegistry(cache_folder=None)
+ureg: pint.UnitRegistry = pint.UnitRegistry(cache_folder=None)
 ureg.define("yuan = [currency] = CNY = 元")
 ureg.define("wan_yuan = 1e4 * yuan = 万元")
 ureg.define("yi_yuan = 1e8 * yuan = 亿元")

@@ -78,7 +78,7 @@ def _provisioning(ind: str) -> Callable[[Context], Layer]:
                     phys[r] += q * conversion_factor(unit, spec.physical_unit, item)
                 except InputError:
                     skipped.add(f"{item} ({unit})")
-        notes = ()
+        notes: tuple[str, ...] = ()
         if skipped:
             notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
                      f"{', '.join(sorted(skipped))} (their value is included)",)
@@ -207,7 +207,7 @@ def _pollutants(ctx: Context, module, columns: dict[str, str], costs: dict[str, 
             capped_any += [f"{ctx.ds.regions[r].code}:{pol}" for r, s in scale.items() if s < 1.0]
         quantities[pol] = q
     value = module.value(quantities, {pol: ctx.p(pid, "CNY/t") for pol, pid in costs.items()})
-    total = sum(quantities.values())
+    total = np.sum(list(quantities.values()), axis=0)
     notes = (f"{what}: capped by reported {cap_item}s in {', '.join(capped_any)}",) if capped_any else ()
     method = "model:rate_x_area" + ("_capped" if ctx.profile.switches.get(cap_switch, False) else "")
     return Layer(total, value, method=method, notes=notes)
@@ -270,7 +270,9 @@ def climate_regulation_layer(ctx: Context) -> Layer:
     water = climate_regulation.water_surface_kwh(
         ctx.raster("water_evaporation"), ctx.lc("is_water_surface"), ctx.p("climate.latent_heat", "J/g"),
         ctx.p("climate.humidifier_energy", "kW*h/m**3"), ctx.pixel_area_m2, ctx.valid)
-    kwh = veg_per_day * day_px + water
+    # Only evaporation on air-conditioning days cools (the vegetation term counts d days too); the
+    # annual evaporation raster is taken as evenly spread over the year: E_ac = E · d / 365.
+    kwh = veg_per_day * day_px + water * day_px / 365.0
     return Layer(kwh, climate_regulation.value(kwh, ctx.p("climate.electricity_price", "CNY/(kW*h)")),
                  method="model:transpiration_evaporation_energy")
 

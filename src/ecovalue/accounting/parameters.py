@@ -64,7 +64,7 @@ def make_parameter(pid: str, raw: Mapping[str, object], where: str) -> Parameter
     py = raw.get("price_year")
     return Parameter(
         id=pid, value=value, unit=unit, source=str(raw["source"]), status=status,
-        price_year=int(py) if py not in (None, "") else None,  # type: ignore[arg-type]
+        price_year=int(str(py)) if py not in (None, "") else None,
         region=str(raw.get("region", "")), name_zh=str(raw.get("name_zh", "")),
         name_en=str(raw.get("name_en", "")), note=str(raw.get("note", "")),
     )

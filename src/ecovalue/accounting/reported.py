@@ -10,6 +10,7 @@ came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -73,7 +74,7 @@ def apply_reported(
     return out, sources
 
 
-def _unit_value(ctx: Context, ind: str, lay: Layer, unit_price: dict) -> float:
+def _unit_value(ctx: Context, ind: str, lay: Layer, unit_price: Mapping[str, Callable[[Context], float]]) -> float:
     phys, val = float(np.nansum(lay.physical)), float(np.nansum(lay.value))
     if phys > 0:
         return val / phys

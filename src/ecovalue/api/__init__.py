@@ -1,0 +1,1 @@
+"""The REST API: the FastAPI app factory wiring every platform router."""

@@ -1,0 +1,1 @@
+"""Alembic migration environment of ecovalue (a package so wheels include it)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of ecovalue, oldest first."""

@@ -1,0 +1,100 @@
+"""Engine, sessions and the unit of work.
+
+A unit of work is one database transaction: :func:`unit_of_work` commits when the block
+ends normally and rolls back on any exception. Services receive the session and never
+commit themselves, so one API request or one CLI command is exactly one transaction
+(docs/decisions/0102-unit-of-work.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ecovalue.db.base import Immutable
+from ecovalue.errors import InputError
+
+
+class EcoSession(Session):
+    """The session class of ecovalue; platform listeners (audit) attach to this class only.
+
+    ``info["actor"]`` names who is writing; the audit log records it.
+    """
+
+
+@event.listens_for(EcoSession, "before_flush")
+def _refuse_changes_to_immutable(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Immutable) and (obj in session.deleted or session.is_modified(obj)):
+            raise InputError(
+                f"{type(obj).__name__} rows are immutable once written; record a new row "
+                "that supersedes this one instead of editing or deleting it"
+            )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINTs and delays BEGIN; SQLAlchemy
+    # emits BEGIN itself instead (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Concurrent writers wait instead of failing at once; SQLite serialises writes anyway.
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock at the start, so a transaction never reads state that
+    # another writer changes before it writes: SQLite's equivalent of SELECT … FOR UPDATE.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url``; SQLite files get their folder created and sane pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    raise InputError(
+        f"database URL '{parsed.render_as_string()}' uses backend '{parsed.get_backend_name()}'; "
+        "expected sqlite:///path/to/file.db or postgresql://user@host/dbname"
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[EcoSession]:
+    """A session factory bound to ``engine`` producing :class:`EcoSession` objects."""
+    return sessionmaker(bind=engine, class_=EcoSession, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[EcoSession], actor: str = "system") -> Iterator[EcoSession]:
+    """Open one transaction: commit on success, roll back on error, always close."""
+    session = factory()
+    session.info["actor"] = actor
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_postgresql(session: Session) -> bool:
+    """True when ``session`` talks to PostgreSQL (row locks and PostGIS are available)."""
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,124 @@
+"""Writing and verifying the audit log.
+
+Every flush of an :class:`~ecovalue.db.session.EcoSession` appends one entry per inserted,
+updated or deleted row (except the log itself) in the same transaction, so a write without
+its audit entry cannot be committed. Appending first updates the single ``audit_head`` row,
+which takes the row lock on PostgreSQL and the write lock on SQLite: concurrent writers
+append one after another and the chain never forks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, event, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from ecovalue.db.session import EcoSession
+from ecovalue.errors import Problem
+from ecovalue.platform.audit.rules import (
+    GENESIS_HASH,
+    canonical_json,
+    entry_hash,
+    jsonable,
+    verify_chain,
+)
+from ecovalue.platform.audit.tables import AuditEntry, AuditHead
+
+_AUDIT_TABLES = {AuditEntry.__tablename__, AuditHead.__tablename__}
+
+
+def _row_values(obj: Any) -> dict[str, Any]:
+    mapper = inspect(obj).mapper
+    return {attr.key: jsonable(getattr(obj, attr.key)) for attr in mapper.column_attrs}
+
+
+def _changes(session: Session) -> list[tuple[str, Any]]:
+    changes: list[tuple[str, Any]] = [("insert", o) for o in session.new]
+    changes += [("update", o) for o in session.dirty if session.is_modified(o)]
+    changes += [("delete", o) for o in session.deleted]
+    return [(a, o) for a, o in changes if getattr(o, "__tablename__", "") not in _AUDIT_TABLES]
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    # The no-op UPDATE acquires the write lock before reading, on both backends.
+    result = conn.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(last_seq=AuditHead.last_seq)
+    )
+    if result.rowcount == 0:
+        conn.execute(insert(AuditHead).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+    row = conn.execute(
+        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1)
+    ).one()
+    return int(row.last_seq), str(row.last_hash)
+
+
+@event.listens_for(EcoSession, "after_flush")
+def _append_audit_entries(session: Session, flush_context: Any) -> None:
+    changes = _changes(session)
+    if not changes:
+        return
+    conn = session.connection()
+    seq, prev = _lock_head(conn)
+    actor = str(session.info.get("actor", "system"))
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    rows = []
+    for action, obj in sorted(changes, key=lambda c: (c[1].__tablename__, c[0])):
+        seq += 1
+        identity = inspect(obj).mapper.primary_key_from_instance(obj)
+        entity_id = "/".join(str(v) for v in identity)
+        values = _row_values(obj)
+        if action == "update":
+            state = inspect(obj)
+            values["_changed"] = sorted(
+                a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()
+            )
+        payload = canonical_json(values)
+        h = entry_hash(seq, at, actor, action, obj.__tablename__, entity_id, payload, prev)
+        rows.append(
+            dict(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                entity=obj.__tablename__,
+                entity_id=entity_id,
+                payload=payload,
+                prev_hash=prev,
+                hash=h,
+            )
+        )
+        prev = h
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
+
+
+def verify_audit_chain(session: Session) -> list[Problem]:
+    """Every problem in the audit chain; an empty list means the log is intact."""
+    cols = [
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.entity,
+        AuditEntry.entity_id,
+        AuditEntry.payload,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    ]
+    entries = (dict(r._mapping) for r in session.execute(select(*cols).order_by(AuditEntry.seq)))
+    head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).first()
+    if head is None:
+        return verify_chain(entries, 0, GENESIS_HASH)
+    return verify_chain(entries, int(head.last_seq), str(head.last_hash))
+
+
+def entries_for(session: Session, entity: str, entity_id: str) -> list[AuditEntry]:
+    """The audit history of one row, oldest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.seq)
+    )
+    return list(session.scalars(stmt))

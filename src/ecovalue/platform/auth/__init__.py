@@ -1,0 +1,1 @@
+"""Accounts, roles, district/department scoping, tokens and the login rate limit."""

@@ -1,0 +1,1 @@
+"""Department data reporting (统计报表): submissions, review, approved data for runs."""

@@ -1,0 +1,1 @@
+"""Accounting runs stored in the database and their publication as official results."""

@@ -1,0 +1,300 @@
+"""Store accounting runs, publish them as official results, read and compare publications.
+
+``store_run`` is what the accounting pipeline calls with ``RunResult.table`` and its
+provenance. Publications are immutable versions per year: a correction publishes a new
+version that supersedes the previous one. Published results are public; unpublished run
+rows are readable only within the reader's scope.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ecovalue.accounting.result import TABLE_COLUMNS
+from ecovalue.errors import InputError, Problem, ValidationFailed
+from ecovalue.platform.audit.rules import canonical_json, jsonable
+from ecovalue.platform.auth.rules import SYSTEM, Principal, Role, can_read_unpublished, require_role
+from ecovalue.platform.errors import NotFound, RuleViolation
+from ecovalue.platform.runs.tables import AccountingRun, Publication, RunResultRow
+
+MONEY_COLUMNS = ("value_current", "value_constant")
+ROW_KEY = ("region_code", "indicator", "ecosystem_type")
+
+
+def _hash(provenance: Mapping[str, Any], name: str) -> str:
+    hashes = provenance.get("hashes") or {}
+    value = (
+        provenance.get(f"{name}_hash")
+        or hashes.get(name)
+        or (hashes.get("dataset") if name == "input" else None)
+    )
+    if not value:
+        raise InputError(
+            f"provenance has no {name} hash; pass provenance['hashes']['{name}'"
+            f"{'' if name != 'input' else ' or dataset'}] so the run can be recomputed"
+        )
+    return str(value)
+
+
+def _table_problems(table: pd.DataFrame) -> list[Problem]:
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        return [
+            Problem(
+                "result table",
+                f"columns {missing} are missing",
+                "the columns of ecovalue.accounting.result.TABLE_COLUMNS",
+                "pass RunResult.table unchanged",
+            )
+        ]
+    problems = []
+    for col in MONEY_COLUMNS:
+        bad = [
+            i for i, v in enumerate(table[col]) if not isinstance(v, Decimal) or not v.is_finite()
+        ]
+        if bad:
+            problems.append(
+                Problem(
+                    f"column {col}",
+                    f"rows {bad[:5]} are not finite Decimals",
+                    "Decimal 元 (money is never float)",
+                    "convert once with Decimal(str(x)).quantize(Decimal('0.01'))",
+                )
+            )
+    if table["year"].nunique() > 1:
+        problems.append(
+            Problem(
+                "column year",
+                f"holds several years {sorted(table['year'].unique())}",
+                "one accounting year per run",
+                "store one run per year",
+            )
+        )
+    return problems
+
+
+def _physical(value: Any) -> Decimal | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    # repr gives the shortest text that round-trips the float: converted exactly once.
+    return Decimal(repr(float(value))) if not isinstance(value, Decimal) else value
+
+
+def store_run(
+    session: Session,
+    result_table: pd.DataFrame,
+    provenance: Mapping[str, Any],
+    actor: Principal = SYSTEM,
+) -> AccountingRun:
+    """Store a run's result table (columns TABLE_COLUMNS, money as Decimal) and provenance.
+
+    ``provenance`` needs ``profile_id``, ``dataset_path`` (or ``dataset``) and the hashes,
+    either as ``hashes={'dataset','profile','code'}`` (``RunResult.hashes``) or as
+    ``input_hash``/``profile_hash``/``code_hash``; ``year`` defaults to the table's year.
+    """
+    require_role(actor, {Role.administrator, Role.analyst}, "store accounting runs")
+    problems = _table_problems(result_table)
+    if problems:
+        raise ValidationFailed(problems)
+    year = int(provenance.get("year") or result_table["year"].iloc[0])
+    run = AccountingRun(
+        dataset_path=str(provenance.get("dataset_path") or provenance.get("dataset") or ""),
+        dataset_name=provenance.get("dataset_name"),
+        year=year,
+        profile_id=str(provenance.get("profile_id") or ""),
+        status="completed",
+        input_hash=_hash(provenance, "input"),
+        profile_hash=_hash(provenance, "profile"),
+        code_hash=_hash(provenance, "code"),
+        provenance=canonical_json(jsonable(dict(provenance))),
+        row_count=len(result_table),
+        created_by=actor.username,
+    )
+    if not run.profile_id:
+        raise InputError("provenance has no profile_id; pass the parameter profile's id")
+    session.add(run)
+    session.flush()
+    session.add_all(
+        RunResultRow(
+            run_id=run.id,
+            region_code=str(r["region_code"]),
+            region_name_zh=str(r["region_name_zh"]),
+            indicator=str(r["indicator"]),
+            category=str(r["category"]),
+            ecosystem_type=str(r["ecosystem_type"]),
+            physical_quantity=_physical(r["physical_quantity"]),
+            physical_unit=str(r["physical_unit"]),
+            value_current=r["value_current"],
+            value_constant=r["value_constant"],
+            method=str(r["method"]),
+            source=str(r["source"]),
+        )
+        for r in result_table.to_dict("records")
+    )
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> AccountingRun:
+    """The run ``run_id``; raises NotFound."""
+    run = session.get(AccountingRun, run_id)
+    if run is None:
+        raise NotFound(f"no accounting run {run_id}")
+    return run
+
+
+def publish_run(session: Session, actor: Principal, run_id: int, reason: str) -> Publication:
+    """Make a run the official result of its year (a new version; older ones are superseded)."""
+    require_role(actor, {Role.administrator}, "publish results")
+    run = get_run(session, run_id)
+    if not reason.strip():
+        raise RuleViolation(
+            [
+                Problem(
+                    "reason",
+                    "is empty",
+                    "why this version is published",
+                    "e.g. 'first release' or 'corrects forest area'",
+                )
+            ]
+        )
+    current = current_publication(session, run.year)
+    if current is not None and current.run_id == run.id:
+        raise RuleViolation(
+            [
+                Problem(
+                    "run",
+                    f"run {run.id} is already the official {run.year} "
+                    f"result (version {current.version})",
+                    "a different run",
+                    "store a corrected run and publish that",
+                )
+            ]
+        )
+    pub = Publication(
+        year=run.year,
+        version=(current.version + 1) if current else 1,
+        run_id=run.id,
+        supersedes_id=current.id if current else None,
+        reason=reason,
+        published_by=actor.username,
+    )
+    session.add(pub)
+    session.flush()
+    return pub
+
+
+def current_publication(session: Session, year: int) -> Publication | None:
+    """The newest publication of ``year`` (the official result), or None."""
+    return session.scalar(
+        select(Publication)
+        .where(Publication.year == year)
+        .order_by(Publication.version.desc())
+        .limit(1)
+    )
+
+
+def publications(session: Session, year: int | None = None) -> list[Publication]:
+    """All publication versions, oldest first."""
+    stmt = select(Publication).order_by(Publication.year, Publication.version)
+    if year is not None:
+        stmt = stmt.where(Publication.year == year)
+    return list(session.scalars(stmt))
+
+
+def _publication(session: Session, year: int, version: int | None) -> Publication:
+    if version is None:
+        pub = current_publication(session, year)
+    else:
+        pub = session.scalar(
+            select(Publication).where(Publication.year == year, Publication.version == version)
+        )
+    if pub is None:
+        raise NotFound(
+            f"no published result for {year}" + (f" version {version}" if version else "")
+        )
+    return pub
+
+
+def _rows(
+    session: Session, run_id: int, district: str | None, indicator: str | None
+) -> list[RunResultRow]:
+    stmt = (
+        select(RunResultRow)
+        .where(RunResultRow.run_id == run_id)
+        .order_by(RunResultRow.region_code, RunResultRow.indicator, RunResultRow.ecosystem_type)
+    )
+    if district:
+        stmt = stmt.where(RunResultRow.region_code.startswith(district))
+    if indicator:
+        stmt = stmt.where(RunResultRow.indicator == indicator)
+    return list(session.scalars(stmt))
+
+
+def published_results(
+    session: Session,
+    year: int,
+    district: str | None = None,
+    indicator: str | None = None,
+    version: int | None = None,
+) -> tuple[Publication, list[RunResultRow]]:
+    """Rows of the official (or a given version's) result; public, no scope needed."""
+    pub = _publication(session, year, version)
+    return pub, _rows(session, pub.run_id, district, indicator)
+
+
+def run_results(
+    session: Session,
+    actor: Principal,
+    run_id: int,
+    district: str | None = None,
+    indicator: str | None = None,
+) -> list[RunResultRow]:
+    """Rows of a (possibly unpublished) run that the actor may read."""
+    get_run(session, run_id)
+    published = session.scalar(
+        select(func.count()).select_from(Publication).where(Publication.run_id == run_id)
+    )
+    rows = _rows(session, run_id, district, indicator)
+    if published:
+        return rows
+    return [r for r in rows if can_read_unpublished(actor, r.region_code)]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A difference between two published versions for one (region, indicator, type)."""
+
+    region_code: str
+    indicator: str
+    ecosystem_type: str
+    old_value: Decimal | None
+    new_value: Decimal | None
+
+    @property
+    def change(self) -> Decimal:
+        return (self.new_value or Decimal(0)) - (self.old_value or Decimal(0))
+
+
+def diff_publications(session: Session, year: int, old: int, new: int) -> list[RowChange]:
+    """Rows whose current-price value differs between versions ``old`` and ``new`` of ``year``."""
+
+    def values(version: int) -> dict[tuple[str, str, str], Decimal]:
+        pub = _publication(session, year, version)
+        return {
+            (r.region_code, r.indicator, r.ecosystem_type): r.value_current
+            for r in _rows(session, pub.run_id, None, None)
+        }
+
+    a, b = values(old), values(new)
+    return [
+        RowChange(*k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]

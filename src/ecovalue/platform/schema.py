@@ -1,0 +1,16 @@
+"""Imports every platform table so ``metadata`` is complete (Alembic and tests use it).
+
+Importing this module also installs the audit listener on every EcoSession.
+"""
+
+from __future__ import annotations
+
+import ecovalue.platform.audit.service  # noqa: F401  (installs the audit listener)
+from ecovalue.db.base import Base
+from ecovalue.platform.audit import tables as audit_tables  # noqa: F401
+from ecovalue.platform.auth import tables as auth_tables  # noqa: F401
+from ecovalue.platform.registry import tables as registry_tables  # noqa: F401
+from ecovalue.platform.reporting import tables as reporting_tables  # noqa: F401
+from ecovalue.platform.runs import tables as runs_tables  # noqa: F401
+
+metadata = Base.metadata
