@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from tests.tiny import LANDCOVER_ROWS, N, write_tiny_dataset
 from typer.testing import CliRunner
 
 from ecovalue.cli.main import app
-from tests.tiny import LANDCOVER_ROWS, N, write_tiny_dataset
 
 runner = CliRunner()
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from tests.tiny import N, default_landcover, default_statistics, write_tiny_dataset
 
 from ecovalue.accounting.pipeline import run_account
 from ecovalue.accounting.result import TABLE_COLUMNS
-from tests.tiny import N, default_landcover, default_statistics, write_tiny_dataset
 
 INDEX = {2010: 80.0, 2011: 84.0, 2018: 95.0, 2020: 100.0, 2023: 105.0}
 

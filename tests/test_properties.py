@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.tiny import LANDCOVER_ROWS, LC_COLUMNS
 
 from ecovalue.accounting.pipeline import run_account
 from ecovalue.accounting.profiles import load_profile
@@ -21,7 +22,6 @@ from ecovalue.accounting.result import Region
 from ecovalue.datasets.loader import Dataset
 from ecovalue.datasets.manifest import DatasetInfo
 from ecovalue.raster.grid import Grid
-from tests.tiny import LANDCOVER_ROWS, LC_COLUMNS
 
 RASTER_INDICATORS = ["water_conservation", "soil_retention", "flood_regulation", "air_purification",
                      "water_purification", "carbon_sequestration", "oxygen_release", "landscape_premium"]

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.tiny import (
+    CELL,
+    GRID,
+    LANDCOVER_ROWS,
+    LC_UNITS,
+    X0,
+    Y0,
+    N,
+    default_statistics,
+    write_tiny_dataset,
+)
 
 from ecovalue.accounting.profiles import load_profile
 from ecovalue.datasets.loader import load_dataset, open_dataset
 from ecovalue.datasets.validation import needs_for_profile
 from ecovalue.errors import ValidationFailed
 from ecovalue.raster.grid import Grid
-from tests.tiny import CELL, GRID, LANDCOVER_ROWS, LC_UNITS, N, X0, Y0, default_statistics, write_tiny_dataset
 
 NEEDS = needs_for_profile(load_profile("cn-2022"), (2023,))
 
