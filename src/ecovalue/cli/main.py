@@ -178,7 +178,8 @@ def profiles(
         t.add_row(ind, s.name_zh, s.name_en, s.category, s.physical_unit)
     console.print(t)
     pt = Table(title="parameters")
-    for col in ("id", "value", "unit", "price year", "status", "source"):
+    pt.add_column("id", no_wrap=True, min_width=30)
+    for col in ("value", "unit", "price year", "status", "source"):
         pt.add_column(col, overflow="fold")
     for pid, par in p.parameters.items():
         pt.add_row(pid, str(par.value), par.unit, str(par.price_year or ""),
