@@ -53,4 +53,4 @@ def test_account_writes_all_outputs(tmp_path):
 def test_profiles_command():
     res = runner.invoke(app, ["profiles", "cn-2022"], env={"COLUMNS": "250"})
     assert res.exit_code == 0
-    assert "reservoir_cost" in res.output and "assumed" in res.output
+    assert "reservoir_cost" in res.output and "assum" in res.output

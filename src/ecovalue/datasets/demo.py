@@ -30,9 +30,13 @@ geography; no source is claimed unless named):
 | RWEQ | small values: Wuhan has little wind erosion; EF = 0 on water and built-up land | WF 1–10 kg/m, EF 0.1–0.3, SCF 0.15–0.5 |
 
 Statistics, prices, reported quantities and the price index are built by
-:func:`_statistics_table` and friends from city totals split by assumed district weights;
+:func:`_tables` from city totals (``CITY_TOTALS``) split by assumed district weights;
 their ``source`` column says "synthetic demo statistics (plausible magnitudes, not official
 figures)". Per-seed jitter of ±2 % is applied to flows so that seeds differ.
+
+Known simplifications: open water + marsh cover ~16 % of the city against roughly a quarter in
+reality (fish ponds are under-represented); lake outlines are blobs, not shorelines; district
+boundaries carry the GCJ-02 offset. Fine for a demo, wrong for a real account.
 """
 
 from __future__ import annotations
@@ -526,7 +530,7 @@ def _terrain(ctx: _Ctx) -> None:
     water_level = _burn(
         [(d["geometry"], LAKE_LEVEL_M) for d in ctx.water.lakes] + res_levels, full, "float32"
     )
-    rivers = _burn([(g, 1) for g, _w in ctx.water.rivers], full, "uint8") > 0
+    rivers = _river_mask(ctx)
     dem_full = np.where(water_level > 0, water_level, dem_full)
     dem_full = np.where(rivers, level_full, dem_full)
     ctx.dem = np.maximum(dem_full, 15.0).astype(np.float32)
@@ -545,19 +549,22 @@ _ALLOC_ORDER = (51, 21, 23, 22, 46, 43, 52, 12, 31, 61)
 
 
 def _draw_water(ctx: _Ctx) -> np.ndarray:
-    """Rivers (41) over lakes (42) over reservoirs (43), inside districts only.
-
-    Rivers narrower than a pixel are burnt with all_touched so they stay continuous lines.
-    """
+    """Rivers (41) over lakes (42) over reservoirs (43), inside districts only."""
     full = ctx.full
     lc = _burn([(r["geometry"], 43) for r in ctx.water.reservoirs], full, "uint8")
     lakes = _burn([(d["geometry"], 42) for d in ctx.water.lakes], full, "uint8")
     lc = np.where(lakes > 0, lakes, lc)
-    for geom, width in ctx.water.rivers:
-        mask = _burn([(geom, 1)], full, "uint8", all_touched=full.cell > width) > 0
-        lc[mask] = 41
+    lc[_river_mask(ctx)] = 41
     lc[ctx.district == 0] = 0
     return lc
+
+
+def _river_mask(ctx: _Ctx) -> np.ndarray:
+    """River pixels; rivers narrower than a pixel are burnt with all_touched to stay continuous."""
+    mask = np.zeros((ctx.full.ny, ctx.full.nx), dtype=bool)
+    for geom, width in ctx.water.rivers:
+        mask |= _burn([(geom, 1)], ctx.full, "uint8", all_touched=ctx.full.cell > width) > 0
+    return mask
 
 
 def _class_score(ctx: _Ctx, code: int) -> np.ndarray:
