@@ -99,8 +99,9 @@ def account(
         raise typer.Exit(1) from None
     _print_totals(result)
     console.print(f"Done in {time.perf_counter() - t0:.1f} s. Outputs in [bold]{out}[/]:")
-    for name, p in paths.items():
-        console.print(f"  {name:<14} {p}")
+    shown = sorted({p if p.parent == out else p.parent for p in paths.values()})
+    for p in shown:
+        console.print(f"  {p.relative_to(out)}{'/' if p.is_dir() else ''}")
 
 
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
