@@ -37,10 +37,12 @@ def test_table_columns_and_sources(tiny_run):
 
 def test_water_conservation_by_hand(tiny_run):
     # forest: (1200 − 0.1·1200 − 700) mm = 380 mm × 10 000 m² = 3 800 m³ per pixel; 30 forest pixels in A
-    # paddy:  (1200 − 0.3·1200 − 700) mm = 140 mm → 1 400 m³ per pixel; 20 paddy pixels in A
-    assert total(tiny_run, "water_conservation", "A") == pytest.approx(30 * 3800 + 20 * 1400)
-    # value at the published 7.06 元/m³ (no price index: prices are not restated)
-    assert total(tiny_run, "water_conservation", "A", "value_current") == Decimal("1002520.00")
+    # paddy would give 140 mm, but farmland is outside the profile's water-conservation scope
+    assert total(tiny_run, "water_conservation", "A") == pytest.approx(30 * 3800)
+    # value at the published 7.06 元/m³ (no price index: prices are not restated): 114 000 × 7.06
+    assert total(tiny_run, "water_conservation", "A", "value_current") == Decimal("804840.00")
+    rows = tiny_run.table[tiny_run.table["indicator"] == "water_conservation"]
+    assert set(rows["ecosystem_type"]) <= {"forest", "wetland"}
 
 
 def test_provisioning_by_hand(tiny_run):
@@ -81,7 +83,7 @@ def test_constant_prices_and_restatement(tmp_path):
     r = run_account(root, "cn-2022")
     # reservoir cost 7.06 (2010 prices) restated to 2023: × 105/80
     wc = total(r, "water_conservation", "A", "value_current")
-    assert float(wc) == pytest.approx(142_000 * 7.06 * 105 / 80, rel=1e-6)
+    assert float(wc) == pytest.approx(114_000 * 7.06 * 105 / 80, rel=1e-6)
     # constant 2020 prices: × 100/105
     wcc = total(r, "water_conservation", "A", "value_constant")
     assert float(wcc) == pytest.approx(float(wc) * 100 / 105, abs=0.5)

@@ -69,6 +69,19 @@ class Context:
         codes = t.loc[t["ecosystem_type"].isin(list(types)), "code"].to_numpy()
         return self.valid & np.isin(self.landcover, codes)
 
+    def scope(self, indicator: str) -> tuple[str, ...]:
+        """Ecosystem types an indicator applies to (profile [scopes], else the catalogue's; () = all)."""
+        from ecovalue.accounting.catalogue import INDICATORS
+
+        return self.profile.scopes.get(indicator, INDICATORS[indicator].ecosystem_types)
+
+    def in_scope(self, indicator: str, layer: np.ndarray) -> np.ndarray:
+        """``layer`` with 0 on valid pixels outside the indicator's scope (unchanged if no scope)."""
+        types = self.scope(indicator)
+        if not types:
+            return layer
+        return np.where(self.lc_type_mask(types) | ~self.valid, layer, 0.0)
+
     def raster(self, key: str) -> np.ndarray:
         if key not in self.ds.rasters:
             raise InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")

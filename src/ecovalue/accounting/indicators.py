@@ -82,8 +82,8 @@ def _provisioning(ind: str) -> Callable[[Context], Layer]:
         if skipped:
             notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
                      f"{', '.join(sorted(skipped))} (their value is included)",)
-        value_px = spread(ctx, values, spec.ecosystem_types, ind)
-        phys_px = spread(ctx, {r: q for r, q in phys.items() if values[r]}, spec.ecosystem_types, ind)
+        value_px = spread(ctx, values, ctx.scope(ind), ind)
+        phys_px = spread(ctx, {r: q for r, q in phys.items() if values[r]}, ctx.scope(ind), ind)
         return Layer(phys_px, value_px, method=f"statistics:{method}", source="statistics", notes=notes)
 
     return compute
@@ -97,7 +97,7 @@ def water_supply(ctx: Context) -> Layer:
         amounts = {u: ctx.stat(region.code, f"water_use:{u}") or 0.0 for u in uses}
         q[r] = sum(amounts.values())
         v[r] = sum(amounts[u] * ctx.p(f"water_price.{u}", "CNY/m**3") for u in uses)
-    types = INDICATORS["water_supply"].ecosystem_types
+    types = ctx.scope("water_supply")
     return Layer(spread(ctx, q, types, "water_supply"), spread(ctx, v, types, "water_supply"),
                  method="statistics:quantity_x_price", source="statistics")
 
@@ -105,7 +105,7 @@ def water_supply(ctx: Context) -> Layer:
 def hydropower(ctx: Context) -> Layer:
     price = ctx.p("hydropower_price", "CNY/(kW*h)")
     q = {r: ctx.stat(reg.code, "hydropower") or 0.0 for r, reg in enumerate(ctx.ds.regions)}
-    types = INDICATORS["hydropower"].ecosystem_types
+    types = ctx.scope("hydropower")
     phys = spread(ctx, q, types, "hydropower")
     return Layer(phys, phys * price, method="statistics:quantity_x_price", source="statistics")
 
@@ -116,12 +116,13 @@ def hydropower(ctx: Context) -> Layer:
 def water_conservation_layer(ctx: Context) -> Layer:
     res = water_conservation.water_conservation_m3(
         ctx.raster("precipitation"), ctx.lc("storm_runoff_coef"), ctx.raster("aet"), ctx.pixel_area_m2, ctx.valid)
+    quantity = ctx.in_scope("water_conservation", res.quantity_m3)
     notes: tuple[str, ...] = ()
     if res.n_clamped:
         notes = (f"water_conservation: {res.n_clamped} pixels had P − R − ET < 0 and count as 0 "
                  "(evapotranspiration exceeds the retained rain there)",)
-    value = water_conservation.value(res.quantity_m3, ctx.p("reservoir_cost", "CNY/m**3"))
-    return Layer(res.quantity_m3, value, method="model:water_balance", notes=notes)
+    value = water_conservation.value(quantity, ctx.p("reservoir_cost", "CNY/m**3"))
+    return Layer(quantity, value, method="model:water_balance", notes=notes)
 
 
 def soil_retention_layer(ctx: Context) -> Layer:
@@ -129,7 +130,7 @@ def soil_retention_layer(ctx: Context) -> Layer:
     soil_t = soil_retention.soil_retained(
         ctx.raster("erosivity"), ctx.raster("erodibility"), routing.ls, ctx.lc("usle_c"), ctx.lc("usle_p"),
         ctx.pixel_area_m2 / 1e4, valid=ctx.valid)
-    soil_t = np.where(ctx.lc_type_mask(INDICATORS["soil_retention"].ecosystem_types) | ~ctx.valid, soil_t, 0.0)
+    soil_t = ctx.in_scope("soil_retention", soil_t)
     v = soil_retention.value_reduced_silting(
         soil_t, ctx.p("soil.silting_coef"), ctx.p("soil.bulk_density", "t/m**3"), ctx.p("soil.dredging_cost", "CNY/m**3"))
     v = v + soil_retention.value_reduced_nutrient_loss(
@@ -307,7 +308,7 @@ def recreation_layer(ctx: Context) -> Layer:
             values[r] = cultural.travel_cost_value(
                 n, ctx.stat(reg.code, "tourism:expenditure") or 0.0, ctx.stat(reg.code, "tourism:travel_hours") or 0.0,
                 cultural.hourly_wage(ctx.stat(reg.code, "wage:daily") or 0.0, hours), share, surplus)
-    types = INDICATORS["recreation"].ecosystem_types
+    types = ctx.scope("recreation")
     return Layer(spread(ctx, visits, types, "recreation"), spread(ctx, values, types, "recreation"),
                  method=f"statistics:{method}", source="statistics")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.catalogue import ECOSYSTEM_TYPES, INDICATORS
 from ecovalue.accounting.parameters import Parameter, ParameterRegister, make_parameter
 from ecovalue.errors import ProfileError
 
@@ -50,6 +50,7 @@ class Profile:
     switches: dict[str, bool]
     methods: dict[str, str]
     parameters: ParameterRegister
+    scopes: dict[str, tuple[str, ...]]  # indicator -> ecosystem types it applies to / is allocated over
     raw: dict[str, Any] = field(repr=False)
 
     @property
@@ -124,6 +125,12 @@ def load_profile(ref: str | Path) -> Profile:
     for k, v in methods.items():
         if k not in KNOWN_METHODS or v not in KNOWN_METHODS[k]:
             raise ProfileError(f"{where}: method {k} = '{v}' is not known; choose from {KNOWN_METHODS}")
+    scopes = {str(k): tuple(str(t) for t in v) for k, v in raw.get("scopes", {}).items()}
+    for k, types in scopes.items():
+        bad_types = [t for t in types if t not in ECOSYSTEM_TYPES]
+        if k not in INDICATORS or bad_types or not types:
+            raise ProfileError(f"{where}: [scopes] {k} = {list(types)} — need a known indicator and a non-empty "
+                               f"list of ecosystem types from {list(ECOSYSTEM_TYPES)}")
     if not switches.get("pest_control", False):
         indicators = tuple(i for i in indicators if i != "pest_control")
     if not switches.get("oxygen_release", True):
@@ -144,5 +151,5 @@ def load_profile(ref: str | Path) -> Profile:
     return Profile(
         id=str(head["id"]), name_zh=str(head.get("name_zh", "")), name_en=str(head.get("name_en", "")),
         standard=str(head.get("standard", "")), base_year=int(head["base_year"]), indicators=indicators,
-        switches=switches, methods=methods, parameters=register, raw=raw,
+        switches=switches, methods=methods, parameters=register, scopes=scopes, raw=raw,
     )
