@@ -74,7 +74,7 @@ def test_district_rows_sum_to_city_total_exactly(tiny_run):
 
 def test_layers_agree_with_table(tiny_run):
     for ind, layer in tiny_run.layers.items():
-        assert float(np.nansum(layer.value)) == pytest.approx(float(total(tiny_run, ind, col="value_current")),
+        assert float(np.nansum(layer.value, dtype=np.float64)) == pytest.approx(float(total(tiny_run, ind, col="value_current")),
                                                               rel=1e-9, abs=0.01 * N * N)
 
 
@@ -98,7 +98,7 @@ def test_reported_quantity_replaces_model(tmp_path):
     rows = r.table[(r.table["indicator"] == "water_conservation") & (r.table["region_code"] == "A")]
     assert set(rows["source"]) == {"reported:市水务局"}
     assert total(r, "water_conservation", "A", "value_current") == Decimal("706000.00")
-    assert float(np.nansum(r.layers["water_conservation"].physical[:, :5])) == pytest.approx(100_000.0)
+    assert float(np.nansum(r.layers["water_conservation"].physical[:, :5], dtype=np.float64)) == pytest.approx(100_000.0)
 
 
 def test_reported_complement_fills_an_indicator_the_model_lacks(tmp_path):

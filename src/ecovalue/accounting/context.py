@@ -54,20 +54,32 @@ class Context:
         """A parameter's value (converted to ``unit`` when given)."""
         return self.params.get_float(pid, unit)
 
-    def lc(self, column: str) -> np.ndarray:
-        """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
+    @cached_property
+    def class_row(self) -> np.ndarray:
+        """Per-pixel row number in the land-cover table (−1 outside valid pixels), found once per run.
+
+        ``class_lookup`` checks here, once, that every code in the raster has a row.
+        """
         from ecovalue.models.common import class_lookup
 
         t = self.ds.landcover_table
+        rows = class_lookup(self.landcover, t["code"].to_numpy(), np.arange(len(t), dtype=np.float64), "code",
+                            self.valid)
+        return np.where(self.valid, np.nan_to_num(rows, nan=-1), -1).astype(np.int32)
+
+    def lc(self, column: str) -> np.ndarray:
+        """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
+        t = self.ds.landcover_table
         if column not in t.columns:
             raise InputError(f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)")
-        return class_lookup(self.landcover, t["code"].to_numpy(), t[column].to_numpy(float), column, self.valid)
+        values = np.append(t[column].to_numpy(np.float64), np.nan)  # row −1 → NaN
+        return values[self.class_row]
 
     def lc_type_mask(self, types: tuple[str, ...] | list[str]) -> np.ndarray:
         """Valid pixels whose class maps to one of the ecosystem ``types``."""
         t = self.ds.landcover_table
-        codes = t.loc[t["ecosystem_type"].isin(list(types)), "code"].to_numpy()
-        return self.valid & np.isin(self.landcover, codes)
+        wanted = np.append(t["ecosystem_type"].isin(list(types)).to_numpy(), False)
+        return wanted[self.class_row]
 
     def scope(self, indicator: str) -> tuple[str, ...]:
         """Ecosystem types an indicator applies to (profile [scopes], else the catalogue's; () = all)."""

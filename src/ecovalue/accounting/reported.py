@@ -55,7 +55,7 @@ def apply_reported(
         if ind not in copied:
             lay = replace(lay, physical=lay.physical.copy(), value=lay.value.copy())
             out[ind], copied = lay, copied | {ind}
-        model_sum = float(np.nansum(lay.physical[mask]))
+        model_sum = float(np.nansum(lay.physical[mask], dtype=np.float64))
         if mode == "complement" and model_sum > 0:
             ctx.notes.append(f"reported {ind} for {code} by {dept} (complement) not used: the model already has "
                              f"{model_sum:.6g} {lay.unit or ''} there")
@@ -75,7 +75,7 @@ def apply_reported(
 
 
 def _unit_value(ctx: Context, ind: str, lay: Layer, unit_price: Mapping[str, Callable[[Context], float]]) -> float:
-    phys, val = float(np.nansum(lay.physical)), float(np.nansum(lay.value))
+    phys, val = float(np.nansum(lay.physical, dtype=np.float64)), float(np.nansum(lay.value, dtype=np.float64))
     if phys > 0:
         return val / phys
     if ind in unit_price:
