@@ -168,3 +168,17 @@ def test_reported_table_errors(tmp_path):
 
 def test_grid_is_metric_projected():
     assert GRID.pixel_area_m2 == CELL * CELL
+
+
+def test_empty_region_geometry(tmp_path):
+    import json
+
+    root = write_tiny_dataset(tmp_path / "d")
+    path = root / "vectors/regions.geojson"
+    fc = json.loads(path.read_text(encoding="utf-8"))
+    fc["features"].append({"type": "Feature", "properties": {"code": "C", "name_zh": "丙", "name_en": "C"},
+                           "geometry": None})
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    ds, problems = problems_of(root)
+    assert ds is None
+    assert "feature 2 (code C): geometry is empty" in errors_text(problems)
