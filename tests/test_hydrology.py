@@ -303,3 +303,33 @@ def test_accumulation_conserves_cells(case: tuple[np.ndarray, np.ndarray]) -> No
     mfd = h.flow_accumulation_mfd(filled, valid, 1.0)
     assert mfd[outlets].sum() == pytest.approx(n)
     assert (mfd[valid] >= 1.0 - 1e-12).all()
+
+
+def test_ls_invest_formulation_uses_sqrt_area_and_slope_angle_x():
+    # A 1×5 ramp (slope 0.1 along the row, cell 10 m) routed with D8: accumulation 1..5.
+    import math
+
+    from ecovalue.raster.hydrology import route
+
+    dem = np.array([[5.0, 4.0, 3.0, 2.0, 1.0]])
+    valid = np.ones_like(dem, dtype=bool)
+    dg = route(dem, valid, 10.0, "d8")
+    inv = route(dem, valid, 10.0, "d8", formulation="invest")
+    # the first cell has no upslope area: both forms agree up to x there
+    r, c = 0, 2
+    acc = dg.accumulation[r, c]
+    slope = dg.slope[r, c]
+    theta = math.atan(slope)
+    pct = slope * 100
+    m = 0.5 if 5 < pct <= 9 else (0.4 if pct > 3.5 else 0.3) if pct > 1 else 0.2
+    if pct > 9:
+        beta = (math.sin(theta) / 0.0896) / (3 * math.sin(theta) ** 0.8 + 0.56)
+        m = beta / (1 + beta)
+    s = 10.8 * math.sin(theta) + 0.03 if pct < 9 else 16.8 * math.sin(theta) - 0.5
+    a = math.sqrt((acc - 1) * 100.0)
+    x = abs(math.sin(theta)) + abs(math.cos(theta))
+    expected = ((a + 100.0) ** (m + 1) - a ** (m + 1)) / (10.0 ** (m + 2) * x**m * 22.13**m) * s
+    assert inv.ls[r, c] == pytest.approx(expected, rel=1e-12)
+    assert inv.ls[r, c] < dg.ls[r, c]  # √area < area for more than one upslope cell
+    with pytest.raises(InputError, match="LS formulation 'saga' is not known"):
+        route(dem, valid, 10.0, "d8", formulation="saga")

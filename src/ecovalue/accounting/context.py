@@ -127,4 +127,5 @@ class Context:
             self.progress("routing")
         method = self.profile.methods.get("routing", "mfd")
         dem = self.ds.rasters["dem"].astype(np.float64)
-        return route(dem, self.valid, self.ds.grid.cell_width, method=method)
+        return route(dem, self.valid, self.ds.grid.cell_width, method=method,
+                     formulation=self.profile.methods.get("ls_formulation", "desmet_govers"))

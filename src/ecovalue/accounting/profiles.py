@@ -33,6 +33,7 @@ KNOWN_METHODS = {
     "provisioning": ("quantity_x_price", "reported_output_value"),
     "recreation": ("travel_cost", "reported_revenue"),
     "routing": ("d8", "mfd"),
+    "ls_formulation": ("desmet_govers", "invest"),
     "carbon_basis": ("npp", "nep"),
 }
 

@@ -531,3 +531,102 @@ def _resolve(distributions: str | Path | Mapping[str, Distribution] | None, prof
     if isinstance(distributions, Mapping) and all(isinstance(v, Distribution) for v in distributions.values()):
         return dict(distributions)  # type: ignore[arg-type]
     return load_distributions(distributions)  # type: ignore[arg-type]
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's ρ (average ranks for ties); 0 when either series is constant."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x), rankdata(y)
+    sx, sy = rx.std(), ry.std()
+    if sx == 0 or sy == 0:
+        return 0.0
+    return float(np.mean((rx - rx.mean()) * (ry - ry.mean())) / (sx * sy))
+
+
+def sensitivity_table(samples: pd.DataFrame, targets: Mapping[str, np.ndarray],
+                      dists: Mapping[str, Distribution]) -> pd.DataFrame:
+    """ρ, ρ² and ρ² share of every sampled parameter for every target (GEP, indicators), ranked."""
+    rows = []
+    for target, y in targets.items():
+        rhos = {pid: rank_correlation(samples[pid].to_numpy(), y) for pid in samples.columns}
+        total = sum(r * r for r in rhos.values())
+        ranked = sorted(rhos, key=lambda p: -rhos[p] ** 2)
+        for rank, pid in enumerate(ranked, start=1):
+            r2 = rhos[pid] ** 2
+            rows.append({"target": target, "rank": rank, "parameter": pid, "distribution": dists[pid].describe(),
+                         "spearman_rho": round(rhos[pid], 6), "rho2": round(r2, 6),
+                         "share": round(r2 / total, 6) if total else 0.0})
+    return pd.DataFrame(rows, columns=["target", "rank", "parameter", "distribution", "spearman_rho", "rho2",
+                                       "share"])
+
+
+def _summarise(point: RunResult, ds: Dataset, deltas: dict[str, np.ndarray], samples: pd.DataFrame,
+               dists: dict[str, Distribution], draws: int, seed: int, rescaled: list[str],
+               recomputed: list[str], notes: list[str]) -> UncertaintyResult:
+    nt = len(ECOSYSTEM_TYPES)
+    codes = {r.code: i for i, r in enumerate(ds.regions)}
+    t = point.table
+    zero = Decimal(0)
+    rows = []
+    for rec in t[["region_code", "indicator", "ecosystem_type", "value_current"]].itertuples(index=False):
+        d = None
+        if rec.indicator in deltas and rec.ecosystem_type in ECOSYSTEM_TYPES:
+            d = deltas[rec.indicator][:, codes[rec.region_code] * nt + ECOSYSTEM_TYPES.index(rec.ecosystem_type)]
+        rows.append((rec.region_code, rec.indicator, rec.ecosystem_type, rec.value_current,
+                     *_percentiles(rec.value_current, d)))
+    row_df = pd.DataFrame(rows, columns=["region_code", "indicator", "ecosystem_type", "point", "p5", "p50", "p95"])
+    totals = point.totals()
+    ind_rows = []
+    for ind, base in totals["by_indicator"].items():
+        d = deltas[ind].sum(axis=1) if ind in deltas else None
+        spec = INDICATORS[ind]
+        ind_rows.append((ind, spec.name_zh, spec.name_en, base, *_percentiles(base, d)))
+    ind_df = pd.DataFrame(ind_rows, columns=["indicator", "indicator_zh", "indicator_en", "point", "p5", "p50",
+                                             "p95"])
+    gep_delta = sum((v.sum(axis=1) for v in deltas.values()), np.zeros(draws))
+    reg_rows = []
+    for r, reg in enumerate(ds.regions):
+        d = sum((v[:, r * nt:(r + 1) * nt].sum(axis=1) for v in deltas.values()), np.zeros(draws))
+        base = totals["by_region"].get(reg.code, zero)
+        reg_rows.append((reg.code, reg.name_zh, reg.name_en, base, *_percentiles(base, d)))
+    reg_df = pd.DataFrame(reg_rows, columns=["region_code", "region_name_zh", "region_name_en", "point", "p5",
+                                             "p50", "p95"])
+    total = dict(zip(("point", "p5", "p50", "p95"), (totals["gep_current"],
+                                                     *_percentiles(totals["gep_current"], gep_delta)), strict=True))
+    targets = {"GEP": gep_delta, **{ind: v.sum(axis=1) for ind, v in deltas.items()}}
+    return UncertaintyResult(
+        point=point, draws=draws, seed=seed, distributions=dict(dists), samples=samples, rows=row_df,
+        indicators=ind_df, regions=reg_df, total=total, sensitivity=sensitivity_table(samples, targets, dists),
+        rescaled=rescaled, recomputed=recomputed, notes=notes, gep_draws=gep_delta)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _money_str(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in ("point", "p5", "p50", "p95"):
+        if c in out.columns:
+            out[c] = out[c].map(str)
+    return out
+
+
+def write_uncertainty_tables(u: UncertaintyResult, out_dir: str | Path) -> dict[str, Path]:
+    """CSV tables of the ranges, the sensitivity ranking and the parameter draws."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "uncertainty_indicators.csv": out / "uncertainty_indicators.csv",
+        "uncertainty_regions.csv": out / "uncertainty_regions.csv",
+        "sensitivity.csv": out / "sensitivity.csv",
+        "samples.csv": out / "samples.csv",
+    }
+    _money_str(u.indicators).to_csv(paths["uncertainty_indicators.csv"], index=False, encoding="utf-8")
+    total_row = pd.DataFrame([{"region_code": "ALL", "region_name_zh": "全市", "region_name_en": "Total",
+                               **u.total}])
+    _money_str(pd.concat([u.regions, total_row], ignore_index=True)).to_csv(
+        paths["uncertainty_regions.csv"], index=False, encoding="utf-8")
+    u.sensitivity.to_csv(paths["sensitivity.csv"], index=False, encoding="utf-8")
+    u.samples.rename_axis("draw").to_csv(paths["samples.csv"], encoding="utf-8")
+    return paths

@@ -349,7 +349,7 @@ def _slope_kernel(z, valid, cell_size):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _ls_kernel(slope, x, acc, valid, cell_size, l_max):  # type: ignore[no-untyped-def]
+def _ls_kernel(slope, x, acc, valid, cell_size, l_max, invest):  # type: ignore[no-untyped-def]
     rows, cols = slope.shape
     ls = np.full((rows, cols), np.nan)
     area = cell_size * cell_size
@@ -372,8 +372,12 @@ def _ls_kernel(slope, x, acc, valid, cell_size, l_max):  # type: ignore[no-untyp
                 beta = (sin_t / 0.0896) / (3.0 * sin_t**0.8 + 0.56)
                 m = beta / (1.0 + beta)
             a_in = (acc[r, c] - 1.0) * area
+            xf = x[r, c]
+            if invest:  # InVEST ≥ 3.14: √(upslope area) and x from the slope angle (see ls_factor)
+                a_in = math.sqrt(a_in)
+                xf = abs(sin_t) + abs(math.cos(math.atan(slope[r, c])))
             big_l = ((a_in + area) ** (m + 1.0) - a_in ** (m + 1.0)) / (
-                cell_size ** (m + 2.0) * x[r, c] ** m * 22.13**m
+                cell_size ** (m + 2.0) * xf**m * 22.13**m
             )
             ls[r, c] = min(big_l, l_max) * s_factor
     return ls
@@ -433,6 +437,16 @@ def _check_method(method: str) -> bool:
             f"('d8' single steepest-descent direction, 'mfd' multiple flow direction)"
         )
     return method == "mfd"
+
+
+LS_FORMULATIONS = ("desmet_govers", "invest")
+
+
+def _check_formulation(formulation: str) -> bool:
+    """True for the InVEST ≥ 3.14 formulation; InputError for an unknown name."""
+    if formulation not in LS_FORMULATIONS:
+        raise InputError(f"LS formulation {formulation!r} is not known; use one of {LS_FORMULATIONS}")
+    return formulation == "invest"
 
 
 def _check_exponent(exponent: float) -> float:
@@ -577,6 +591,7 @@ def ls_factor(
     *,
     exponent: float = 1.1,
     l_max: float | None = None,
+    formulation: str = "desmet_govers",
 ) -> np.ndarray:
     """USLE/RUSLE LS factor after Desmet & Govers (1996), in the form of InVEST SDR.
 
@@ -608,6 +623,10 @@ def ls_factor(
         exponent: MFD slope exponent (only for ``"mfd"``).
         l_max: cap on L; ``None`` = no cap. InVEST requires the user to set it (its sample
             data use 122) — assumed, user-settable.
+        formulation: ``"desmet_govers"`` (above, the 1996 paper: upslope *area*) or
+            ``"invest"``: InVEST ≥ 3.14 enters ``√A_in`` (its ADR-0001, after SAGA's "square root
+            of catchment area") and ``x = |sin θ| + |cos θ|`` of the slope angle θ, so results
+            can be compared with InVEST's SDR like for like (bench/).
 
     Returns:
         float64 LS (dimensionless), NaN where ``valid`` is False.
@@ -631,7 +650,7 @@ def ls_factor(
         x = _flow_x(_mfd_kernel(z, v, cs, e)[1], aspect_x)
     else:
         x = _d8_x(_d8_kernel(z, v), aspect_x)
-    return _ls_kernel(slope, x, acc, v, cs, lm)
+    return _ls_kernel(slope, x, acc, v, cs, lm, _check_formulation(formulation))
 
 
 @dataclass(frozen=True)
@@ -663,6 +682,7 @@ def route(
     *,
     exponent: float = 1.1,
     l_max: float | None = None,
+    formulation: str = "desmet_govers",
 ) -> Routing:
     """Fill, slope, flow accumulation and LS factor of a DEM in one pass of each kernel.
 
@@ -673,6 +693,7 @@ def route(
         method: ``"d8"`` or ``"mfd"`` (:data:`METHODS`).
         exponent: MFD slope exponent (Freeman 1991: 1.1).
         l_max: cap on the L factor, see :func:`ls_factor`.
+        formulation: LS formulation, see :func:`ls_factor`.
 
     Raises:
         InputError: unknown method, bad cell size, bad shapes or non-finite elevations.
@@ -694,5 +715,5 @@ def route(
         if n_stuck:  # cannot happen on a filled DEM; guard against silent partial results
             raise RuntimeError(f"D8 routing left {n_stuck} cell(s) unrouted after filling")
         x = _d8_x(dirs, aspect_x)
-    ls = _ls_kernel(slope, x, acc, v, cs, lm)
+    ls = _ls_kernel(slope, x, acc, v, cs, lm, _check_formulation(formulation))
     return Routing(filled=filled, slope=slope, accumulation=acc, ls=ls, method=method, cell_size=cs)
