@@ -351,3 +351,14 @@ def test_demo_passes_dataset_validation_for_the_shipped_profile(built: dict[str,
     ds, problems = open_dataset(built["a"], needs)
     assert [p for p in problems if p.severity == "error"] == []
     assert ds is not None and ds.synthetic and len(ds.regions) == 13
+
+
+def test_demo_district_mask_matches_loader_regions(tmp_path):
+    """Every pixel the demo fills is inside a region as the loader rasterizes it, and vice versa."""
+    from ecovalue.datasets.loader import open_dataset
+
+    root = demo.build_demo(tmp_path / "w", resolution=1500, seed=3)
+    ds, problems = open_dataset(root)
+    assert ds is not None, [str(p) for p in problems]
+    assert not [p for p in problems if p.severity == "error"]
+    assert ((ds.rasters["landcover"] > 0) == (ds.region_index >= 0)).all()

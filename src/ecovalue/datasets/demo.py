@@ -254,14 +254,16 @@ def _lonlat_to_gk(coords: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _districts_cached() -> tuple[tuple[str, str, str, Any], ...]:
-    from shapely import transform
+    from shapely import set_precision, transform
     from shapely.geometry import shape
 
     raw = json.loads((DATA_DIR / "districts.geojson").read_text(encoding="utf-8"))
     out = []
     for feat in raw["features"]:
         p = feat["properties"]
-        geom = transform(shape(feat["geometry"]), _lonlat_to_gk)
+        # snapped to 1 cm, exactly as written to vectors/districts.geojson, so the district mask
+        # burnt here and the regions the loader rasterizes from the file are the same pixels
+        geom = set_precision(transform(shape(feat["geometry"]), _lonlat_to_gk), 0.01)
         out.append((p["code"], p["name_zh"], p["name_en"], geom))
     return tuple(out)
 
