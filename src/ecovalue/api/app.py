@@ -18,6 +18,7 @@ from ecovalue.platform import schema  # noqa: F401  (all tables + audit listener
 from ecovalue.platform.audit.routes import router as audit_router
 from ecovalue.platform.auth.routes import router as auth_router
 from ecovalue.platform.auth.service import LoginRateLimiter
+from ecovalue.platform.catalogue.routes import router as catalogue_router
 from ecovalue.platform.errors import (
     NotAuthenticated,
     NotFound,
@@ -25,6 +26,7 @@ from ecovalue.platform.errors import (
     RuleViolation,
     TooManyAttempts,
 )
+from ecovalue.platform.monitoring.routes import router as monitoring_router
 from ecovalue.platform.registry.routes import router as registry_router
 from ecovalue.platform.reporting.routes import router as reporting_router
 from ecovalue.platform.runs.routes import router as runs_router
@@ -71,7 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_seconds)
     app.add_exception_handler(EcovalueError, _handle)
-    for router in (auth_router, audit_router, registry_router, reporting_router, runs_router):
+    for router in (
+        auth_router,
+        audit_router,
+        registry_router,
+        reporting_router,
+        runs_router,
+        monitoring_router,
+        catalogue_router,
+    ):
         app.include_router(router)
 
     @app.get("/api/health", tags=["meta"])

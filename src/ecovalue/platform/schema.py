@@ -9,6 +9,8 @@ import ecovalue.platform.audit.service  # noqa: F401  (installs the audit listen
 from ecovalue.db.base import Base
 from ecovalue.platform.audit import tables as audit_tables  # noqa: F401
 from ecovalue.platform.auth import tables as auth_tables  # noqa: F401
+from ecovalue.platform.catalogue import tables as catalogue_tables  # noqa: F401
+from ecovalue.platform.monitoring import tables as monitoring_tables  # noqa: F401
 from ecovalue.platform.registry import tables as registry_tables  # noqa: F401
 from ecovalue.platform.reporting import tables as reporting_tables  # noqa: F401
 from ecovalue.platform.runs import tables as runs_tables  # noqa: F401

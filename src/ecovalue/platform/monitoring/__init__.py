@@ -1,0 +1,1 @@
+"""Environmental monitoring: stations, observations, quality flags, water class, AQI, alerts."""
