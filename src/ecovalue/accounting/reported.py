@@ -36,6 +36,7 @@ def apply_reported(
     for _, row in rep.iterrows():
         ind, code, q = str(row["indicator"]), str(row["region_code"]), float(row["quantity"])
         dept, mode, et = str(row["department"]), str(row["mode"]), str(row["ecosystem_type"] or "")
+        et = "" if et == "all" else et  # "all" (the platform's word) and "" both mean every type
         if ind not in ctx.profile.indicators:
             ctx.notes.append(f"reported {ind} for {code} by {dept} ignored: the profile does not include {ind}")
             continue

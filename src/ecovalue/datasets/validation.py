@@ -494,7 +494,12 @@ def load_statistics(root: Path, manifest: Manifest, problems: list[Problem]) -> 
                    required=False)
     if df is None:
         return None
-    where = manifest.tables["statistics"].path
+    return normalise_statistics(df, manifest.tables["statistics"].path, problems)
+
+
+def normalise_statistics(df: pd.DataFrame, where: str, problems: list[Problem]) -> pd.DataFrame:
+    """Check every statistics row (item, unit, quantity) and convert quantities to canonical units."""
+    df = df.copy()
     if "indicator" not in df.columns:
         df["indicator"] = ""
     if "source" not in df.columns:
@@ -602,8 +607,8 @@ def check_reported(df: pd.DataFrame, region_codes: list[str], where: str) -> lis
         if pd.isna(row["quantity"]) or row["quantity"] < 0:
             problems.append(Problem(line, f"quantity {row['quantity']!r}", "a number ≥ 0", "fill in the quantity"))
         et = row["ecosystem_type"]
-        if et and et not in ECOSYSTEM_TYPES:
-            problems.append(Problem(line, f"ecosystem_type '{et}'", f"empty or one of {list(ECOSYSTEM_TYPES)}",
+        if et and et != "all" and et not in ECOSYSTEM_TYPES:
+            problems.append(Problem(line, f"ecosystem_type '{et}'", f"empty, 'all' or one of {list(ECOSYSTEM_TYPES)}",
                                     "correct the ecosystem type"))
         try:
             df.at[i, "quantity"] = row["quantity"] * conversion_factor(str(row["unit"]), spec.physical_unit, line)

@@ -57,6 +57,31 @@ class Change(BaseModel):
     change: Decimal
 
 
+class RunCreate(BaseModel):
+    dataset_path: str
+    year: int
+    profile: str = "cn-2022"
+
+
+class RunPublic(BaseModel):
+    id: int
+    year: int
+    profile_id: str
+    dataset_path: str
+    status: str
+    input_hash: str
+    profile_hash: str
+    code_hash: str
+    row_count: int
+
+
+@router.post("/runs", response_model=RunPublic, status_code=201)
+def start(body: RunCreate, session: SessionDep, user: CurrentUser) -> RunPublic:
+    """Account a dataset (a folder on the server) with the approved department reports; store the run."""
+    run = service.start_run(session, user, body.dataset_path, body.year, body.profile)
+    return RunPublic.model_validate(run, from_attributes=True)
+
+
 def _pub(p: Publication) -> PublicationPublic:
     return PublicationPublic.model_validate(p, from_attributes=True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ecovalue.accounting.result import TABLE_COLUMNS
+from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, Problem, ValidationFailed
 from ecovalue.platform.audit.rules import canonical_json, jsonable
 from ecovalue.platform.auth.rules import SYSTEM, Principal, Role, can_read_unpublished, require_role
@@ -141,6 +142,51 @@ def store_run(
     )
     session.flush()
     return run
+
+
+def with_approved_reports(session: Session, ds: Dataset, year: int) -> tuple[Dataset, dict[str, int]]:
+    """The dataset with departments' approved numbers of ``year`` merged in.
+
+    Approved statistics replace the dataset's rows of the same region, year and item;
+    approved reported quantities are added to the dataset's. Units are checked and
+    converted exactly as when a dataset folder is loaded.
+    """
+    from ecovalue.datasets.validation import check_reported, normalise_statistics
+    from ecovalue.platform.reporting.service import approved_reports
+
+    problems: list[Problem] = []
+    stats = normalise_statistics(approved_reports(session, year, "statistics"), "approved statistics", problems)
+    rep = approved_reports(session, year, "reported")
+    rep["quantity"] = pd.to_numeric(rep["quantity"])
+    rep["year"] = rep["year"].astype("Int64")
+    problems += check_reported(rep, [r.code for r in ds.regions], "approved reported quantities")
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    keys = set(zip(stats["region_code"], stats["year"], stats["item"], strict=True))
+    kept = ds.statistics[[k not in keys for k in zip(ds.statistics["region_code"], ds.statistics["year"],
+                                                       ds.statistics["item"], strict=True)]]
+    merged = replace(ds, statistics=pd.concat([kept, stats], ignore_index=True) if len(stats) else ds.statistics,
+                     reported=pd.concat([ds.reported, rep], ignore_index=True) if len(rep) else ds.reported)
+    merged.content_hash = merged.compute_hash()
+    return merged, {"approved_statistics": len(stats), "approved_reported": len(rep)}
+
+
+def start_run(session: Session, actor: Principal, dataset_path: str, year: int,
+              profile: str = "cn-2022") -> AccountingRun:
+    """Account a dataset folder plus the approved department reports, and store the run.
+
+    Raises ValidationFailed (nothing stored) when the dataset or the merged reports are invalid.
+    """
+    from ecovalue.accounting.pipeline import prepare, run_account
+
+    require_role(actor, {Role.administrator, Role.analyst}, "start accounting runs")
+    ds, prof, year, warnings = prepare(dataset_path, profile, year)
+    ds, counts = with_approved_reports(session, ds, year)
+    result = run_account(ds, prof, year)
+    provenance = {"profile_id": prof.id, "dataset_path": str(dataset_path), "dataset_name": ds.info.name,
+                  "year": year, "hashes": result.hashes, "synthetic": ds.synthetic, **counts,
+                  "notes": result.notes, "not_applicable": result.not_applicable, "warnings": warnings}
+    return store_run(session, result.table, provenance, actor)
 
 
 def get_run(session: Session, run_id: int) -> AccountingRun:
