@@ -46,7 +46,7 @@ def test_only_analysts_and_administrators_start_runs(session, demo) -> None:  # 
         runs.start_run(session, OFFICIAL_A, str(demo), 2023)
 
 
-def test_start_run_over_http_then_publish(client, demo) -> None:  # type: ignore[no-untyped-def]
+def test_start_run_over_http_then_publish(client, demo) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     from test_platform_api import _headers
 
     body = {"dataset_path": str(demo), "year": 2023, "profile": "cn-2022"}
