@@ -97,37 +97,11 @@ def _avoided_erosion(
     return np.asarray(out), "avoided erosion from ecovalue.models.soil_retention.soil_retained"
 
 
-def invest_ls(
-    slope_frac: np.ndarray, acc: np.ndarray, cell_size: float, l_max: float
-) -> np.ndarray:
-    """LS as InVEST 3.14+ computes it (``sdr.py`` ``_calculate_ls_factor``), for comparison only.
-
-    Differs from ecovalue's Desmet & Govers LS in two places: the upslope area enters as
-    ``sqrt((acc − 1)·D²)`` (InVEST ADR-0001, SAGA's "square root of catchment area") and the
-    flow-length factor ``x`` is ``|sin θ| + |cos θ|`` of the slope angle θ.
-    """
-    pct = slope_frac * 100.0
-    theta = np.arctan(slope_frac)
-    sin_t = np.sin(theta)
-    area = cell_size * cell_size
-    contrib = np.sqrt(np.maximum(acc - 1.0, 0.0) * area)
-    x = np.abs(sin_t) + np.abs(np.cos(theta))
-    s_factor = np.where(pct < 9.0, 10.8 * sin_t + 0.03, 16.8 * sin_t - 0.5)
-    beta = (sin_t / 0.0896) / (3.0 * sin_t**0.8 + 0.56)
-    m = np.select(
-        [pct <= 1.0, pct <= 3.5, pct <= 5.0, pct <= 9.0], [0.2, 0.3, 0.4, 0.5], beta / (1.0 + beta)
-    )
-    big_l = ((contrib + area) ** (m + 1.0) - contrib ** (m + 1.0)) / (
-        cell_size ** (m + 2.0) * x**m * 22.13**m
-    )
-    return np.minimum(big_l, l_max) * s_factor
-
-
 def job_sdr(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
 
     from ecovalue.models.common import class_lookup
-    from ecovalue.raster.hydrology import route
+    from ecovalue.raster.hydrology import ls_factor, route
 
     dem, valid, grid = _read(folder, "dem")
     t0 = time.perf_counter()
@@ -155,7 +129,8 @@ def job_sdr(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
     t_model = time.perf_counter() - t0
     # comparison-only quantities (not part of ecovalue's method), timed separately
     land = valid & (routing.accumulation < opts.threshold)
-    ls_inv = invest_ls(routing.slope, routing.accumulation, grid.cell_width, opts.l_max)
+    ls_inv = ls_factor(routing.filled, valid, grid.cell_width, routing.accumulation, opts.routing,
+                       exponent=opts.exponent, l_max=opts.l_max, formulation="invest")
     rkls_inv = r64 * k64 * ls_inv * area_ha
     cp = 1.0 - c * p
     return {

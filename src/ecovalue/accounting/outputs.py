@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ecovalue.accounting.result import RunResult
 from ecovalue.raster import io
+
+if TYPE_CHECKING:
+    from ecovalue.accounting.uncertainty import UncertaintyResult
 
 SYNTHETIC_NOTICE = "SYNTHETIC: the rasters of this dataset are synthetic demo data, not observations / 合成演示数据，非真实观测"
 
@@ -31,9 +34,18 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def write_csv(result: RunResult, path: Path) -> Path:
-    """The tidy results table; money as exact decimal strings."""
+def write_csv(result: RunResult, path: Path, ranges: UncertaintyResult | None = None) -> Path:
+    """The tidy results table; money as exact decimal strings.
+
+    With ``ranges`` (a Monte Carlo run of this result) the columns p5, p50, p95 (元, current
+    prices) follow for every row.
+    """
     df = result.table.copy()
+    if ranges is not None:
+        keys = ["region_code", "indicator", "ecosystem_type"]
+        df = df.merge(ranges.rows[[*keys, "p5", "p50", "p95"]], on=keys, how="left")
+        for c in ("p5", "p50", "p95"):
+            df[c] = df[c].map(lambda v: "" if v is None or v != v else str(v))
     df["value_current"] = df["value_current"].map(str)
     df["value_constant"] = df["value_constant"].map(str)
     df.to_csv(path, index=False, encoding="utf-8")
@@ -83,12 +95,17 @@ def write_layers(result: RunResult, folder: Path) -> list[Path]:
     return out
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True) -> dict[str, Path]:
-    """Write everything a run produces into ``out_dir``; return name → path."""
+def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True,
+                  ranges: UncertaintyResult | None = None) -> dict[str, Path]:
+    """Write everything a run produces into ``out_dir``; return name → path.
+
+    ``ranges`` (optional, from ``accounting.uncertainty``) adds P5/P50/P95 to results.csv,
+    the 不确定性 sheet to results.xlsx and a ranges section to report.html.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
-        "results.csv": write_csv(result, out / "results.csv"),
+        "results.csv": write_csv(result, out / "results.csv", ranges),
         "summary.json": write_summary(result, out / "summary.json"),
     }
     write_layers(result, out / "layers")
@@ -96,5 +113,6 @@ def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True) 
     if reports:
         from ecovalue.reports import write_all
 
-        paths.update(write_all(result, out))
+        paths.update(write_all(result, out, ranges))
     return paths
+

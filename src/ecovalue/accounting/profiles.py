@@ -65,7 +65,8 @@ class Profile:
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+    # <id>.uncertainty.toml files beside a profile hold its parameter distributions, not profiles
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml") if not p.name.endswith(".uncertainty.toml"))
 
 
 def _read(ref: str | Path, base_dir: Path | None) -> tuple[dict[str, Any], Path]:

@@ -98,8 +98,13 @@ class Distribution:
                 return np.full(n, a["low"]), None
             return rng.triangular(a["low"], a["mode"], a["high"], n), None
         if self.kind == "normal":
-            return _truncated(lambda m: rng.normal(a["mean"], a["sd"], m), n, a.get("lower"), a.get("upper"),
-                              self.parameter), None
+            return _truncated(
+                lambda m: rng.normal(a["mean"], a["sd"], m),
+                n,
+                a.get("lower"),
+                a.get("upper"),
+                self.parameter,
+            ), None
         if self.kind == "lognormal":
             return a["median"] * np.exp(rng.normal(0.0, a["sigma"], n)), None
         w = np.asarray(self.weights or [1.0] * len(self.values), dtype=float)
@@ -121,7 +126,11 @@ class Distribution:
             return a["mean"]
         if self.kind == "lognormal" and a["sigma"] == 0:
             return a["median"]
-        if self.kind == "discrete" and len(set(self.values)) == 1 and len(set(self.price_years)) <= 1:
+        if (
+            self.kind == "discrete"
+            and len(set(self.values)) == 1
+            and len(set(self.price_years)) <= 1
+        ):
             return self.values[0]
         return None
 
@@ -133,8 +142,9 @@ class Distribution:
         return f"{self.kind}({', '.join(f'{k}={v:g}' for k, v in self.args.items())}) {self.unit}"
 
 
-def _truncated(draw: Callable[[int], np.ndarray], n: int, lo: float | None, hi: float | None,
-               pid: str) -> np.ndarray:
+def _truncated(
+    draw: Callable[[int], np.ndarray], n: int, lo: float | None, hi: float | None, pid: str
+) -> np.ndarray:
     """Rejection sampling inside [lo, hi]; deterministic for a seeded generator."""
     out = draw(n)
     for _ in range(200):
@@ -142,15 +152,19 @@ def _truncated(draw: Callable[[int], np.ndarray], n: int, lo: float | None, hi: 
         if not np.any(bad):
             return out
         out[bad] = draw(int(np.sum(bad)))
-    raise ParameterError(f"distribution of '{pid}': the normal distribution has almost no mass inside "
-                         f"[{lo}, {hi}]; widen the bounds or change mean/sd")
+    raise ParameterError(
+        f"distribution of '{pid}': the normal distribution has almost no mass inside "
+        f"[{lo}, {hi}]; widen the bounds or change mean/sd"
+    )
 
 
 def _number(raw: Any, where: str, key: str) -> float:
     try:
         v = float(raw)
     except (TypeError, ValueError):
-        raise ParameterError(f"{where}: '{key}' = {raw!r} is not a number; write a number") from None
+        raise ParameterError(
+            f"{where}: '{key}' = {raw!r} is not a number; write a number"
+        ) from None
     if not np.isfinite(v):
         raise ParameterError(f"{where}: '{key}' = {raw!r} is not finite; write a finite number")
     return v
@@ -160,32 +174,42 @@ def _check_args(kind: str, a: dict[str, float], where: str) -> None:
     if kind in ("uniform", "triangular") and a["low"] > a["high"]:
         raise ParameterError(f"{where}: low {a['low']:g} > high {a['high']:g}; swap them")
     if kind == "triangular" and not a["low"] <= a["mode"] <= a["high"]:
-        raise ParameterError(f"{where}: mode {a['mode']:g} is outside [low, high] = "
-                             f"[{a['low']:g}, {a['high']:g}]; put the mode inside the range")
+        raise ParameterError(
+            f"{where}: mode {a['mode']:g} is outside [low, high] = "
+            f"[{a['low']:g}, {a['high']:g}]; put the mode inside the range"
+        )
     if kind == "normal" and a["sd"] < 0:
         raise ParameterError(f"{where}: sd {a['sd']:g} is negative; give a standard deviation ≥ 0")
     if kind == "lognormal" and (a["sigma"] < 0 or a["median"] <= 0):
-        raise ParameterError(f"{where}: lognormal needs median > 0 and sigma ≥ 0 (got median {a['median']:g}, "
-                             f"sigma {a['sigma']:g})")
+        raise ParameterError(
+            f"{where}: lognormal needs median > 0 and sigma ≥ 0 (got median {a['median']:g}, "
+            f"sigma {a['sigma']:g})"
+        )
 
 
 def _discrete(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
     values = entry.get("values")
     if not isinstance(values, list) or not values:
-        raise ParameterError(f"{where}: 'values' must be a non-empty list of numbers, e.g. values = [7.06, 6.11]")
+        raise ParameterError(
+            f"{where}: 'values' must be a non-empty list of numbers, e.g. values = [7.06, 6.11]"
+        )
     out: dict[str, Any] = {"values": tuple(_number(v, where, "values") for v in values)}
     for key in ("weights", "price_years", "sources"):
         seq = entry.get(key)
         if seq is None:
             continue
         if not isinstance(seq, list) or len(seq) != len(values):
-            raise ParameterError(f"{where}: '{key}' must be a list of the same length as 'values' ({len(values)})")
+            raise ParameterError(
+                f"{where}: '{key}' must be a list of the same length as 'values' ({len(values)})"
+            )
         out[key] = tuple(seq)
     w = out.get("weights", ())
     if w and (min(float(x) for x in w) < 0 or sum(float(x) for x in w) <= 0):
         raise ParameterError(f"{where}: weights {list(w)} must be ≥ 0 with a positive sum")
     out["weights"] = tuple(float(x) for x in w)
-    out["price_years"] = tuple(int(y) if y not in (None, "", 0) else None for y in out.get("price_years", ()))
+    out["price_years"] = tuple(
+        int(y) if y not in (None, "", 0) else None for y in out.get("price_years", ())
+    )
     out["sources"] = tuple(str(s) for s in out.get("sources", ()))
     return out
 
@@ -197,7 +221,9 @@ def make_distribution(pid: str, entry: Mapping[str, Any], where: str) -> Distrib
     if kind not in KINDS:
         raise ParameterError(f"{where}: kind '{kind}' is not known; use one of {sorted(KINDS)}")
     if not entry.get("unit"):
-        raise ParameterError(f"{where}: no 'unit'; give the unit of the values (write '1' for a pure number)")
+        raise ParameterError(
+            f"{where}: no 'unit'; give the unit of the values (write '1' for a pure number)"
+        )
     if not entry.get("source") and not entry.get("sources"):
         raise ParameterError(f"{where}: no 'source'; cite one, or write 'assumed — set your own'")
     unit = str(entry["unit"])
@@ -206,8 +232,13 @@ def make_distribution(pid: str, entry: Mapping[str, Any], where: str) -> Distrib
     if missing:
         raise ParameterError(f"{where}: kind '{kind}' needs {list(KINDS[kind])}; missing {missing}")
     py = entry.get("price_year")
-    common = dict(parameter=pid, kind=kind, unit=unit, source=str(entry.get("source", "")),
-                  price_year=int(py) if py not in (None, "") else None)
+    common = dict(
+        parameter=pid,
+        kind=kind,
+        unit=unit,
+        source=str(entry.get("source", "")),
+        price_year=int(py) if py not in (None, "") else None,
+    )
     if kind == "discrete":
         return Distribution(**common, **_discrete(entry, where))  # type: ignore[arg-type]
     args = {k: _number(entry[k], where, k) for k in KINDS[kind]}
@@ -227,7 +258,9 @@ def distributions_path(profile: Profile) -> Path | None:
     return None
 
 
-def load_distributions(source: str | Path | Mapping[str, Mapping[str, Any]]) -> dict[str, Distribution]:
+def load_distributions(
+    source: str | Path | Mapping[str, Mapping[str, Any]],
+) -> dict[str, Distribution]:
     """Distributions from a TOML file (path or shipped profile id) or an in-memory mapping.
 
     The file holds one table per parameter: ``[distributions."reservoir_cost"]`` with
@@ -240,38 +273,53 @@ def load_distributions(source: str | Path | Mapping[str, Mapping[str, Any]]) -> 
         if not path.suffix:
             path = PROFILE_DIR / f"{source}.uncertainty.toml"
         if not path.exists():
-            raise InputError(f"distributions file '{source}' not found; give the path of a .toml file with "
-                             f"[distributions.\"<parameter id>\"] tables")
+            raise InputError(
+                f"distributions file '{source}' not found; give the path of a .toml file with "
+                f'[distributions."<parameter id>"] tables'
+            )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path}: not valid TOML ({exc})") from exc
         tables, where = raw.get("distributions", {}), str(path)
         if not tables:
-            raise InputError(f"{path}: no [distributions.\"<parameter id>\"] tables found")
+            raise InputError(f'{path}: no [distributions."<parameter id>"] tables found')
     return {pid: make_distribution(pid, entry, where) for pid, entry in tables.items()}
 
 
 # --------------------------------------------------------------------------- sampling
 
 
-def _restate(v: float, from_year: int | None, year: int, index: Mapping[int, float] | None,
-             notes: set[str], pid: str) -> Decimal:
+def _restate(
+    v: float,
+    from_year: int | None,
+    year: int,
+    index: Mapping[int, float] | None,
+    notes: set[str],
+    pid: str,
+) -> Decimal:
     """A sampled price restated to ``year`` exactly as ParameterRegister.adjusted_to_year does."""
     d = Decimal(repr(float(v)))
     if index is None or from_year is None or from_year == year:
         return d
     if from_year not in index or year not in index:
-        notes.add(f"uncertainty: sampled '{pid}' values of price year {from_year} were not restated to {year}: "
-                  f"the price index lacks {from_year if from_year not in index else year}")
+        notes.add(
+            f"uncertainty: sampled '{pid}' values of price year {from_year} were not restated to {year}: "
+            f"the price index lacks {from_year if from_year not in index else year}"
+        )
         return d
     factor = Decimal(repr(index[year])) / Decimal(repr(index[from_year]))
     return (d * factor).quantize(SIX_PLACES)
 
 
 def sample_parameters(
-    dists: Mapping[str, Distribution], raw: ParameterRegister, year: int, index: Mapping[int, float] | None,
-    draws: int, seed: int, notes: set[str],
+    dists: Mapping[str, Distribution],
+    raw: ParameterRegister,
+    year: int,
+    index: Mapping[int, float] | None,
+    draws: int,
+    seed: int,
+    notes: set[str],
 ) -> dict[str, list[Decimal]]:
     """Per parameter, ``draws`` values in the register's unit at prices of ``year`` (Decimal).
 
@@ -286,8 +334,17 @@ def sample_parameters(
             values = values * conversion_factor(d.unit, p.unit, f"distribution of '{pid}'")
         restate = index if p.is_price else None
         default_year = d.price_year if d.price_year is not None else p.price_year
-        out[pid] = [_restate(v, (years[i] if years is not None and years[i] is not None else default_year),
-                             year, restate, notes, pid) for i, v in enumerate(values)]
+        out[pid] = [
+            _restate(
+                v,
+                (years[i] if years is not None and years[i] is not None else default_year),
+                year,
+                restate,
+                notes,
+                pid,
+            )
+            for i, v in enumerate(values)
+        ]
     return out
 
 
@@ -295,11 +352,16 @@ def check_distributions(dists: Mapping[str, Distribution], raw: ParameterRegiste
     """Every distribution names a register parameter and has a unit convertible to its unit."""
     unknown = sorted(pid for pid in dists if pid not in raw)
     if unknown:
-        raise ParameterError(f"distributions for parameters not in the register: {unknown}; use ids of the "
-                             f"profile (see `ecovalue profiles cn-2022`) or price.<item> of the dataset")
+        raise ParameterError(
+            f"distributions for parameters not in the register: {unknown}; use ids of the "
+            f"profile (see `ecovalue profiles cn-2022`) or price.<item> of the dataset"
+        )
     for pid, d in dists.items():
-        conversion_factor(d.unit, raw[pid].unit, f"distribution of '{pid}' (unit {d.unit}, parameter unit "
-                                                 f"{raw[pid].unit})")
+        conversion_factor(
+            d.unit,
+            raw[pid].unit,
+            f"distribution of '{pid}' (unit {d.unit}, parameter unit {raw[pid].unit})",
+        )
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -323,7 +385,9 @@ class _Evaluator:
     def __init__(self, ds: Dataset, profile: Profile, year: int, params: ParameterRegister):
         self.ds, self.profile, self.year, self.params = ds, profile, year, params
         t = ds.landcover_table
-        eco = agg.ecosystem_index(ds.rasters["landcover"], t["code"].to_numpy(), list(t["ecosystem_type"]))
+        eco = agg.ecosystem_index(
+            ds.rasters["landcover"], t["code"].to_numpy(), list(t["ecosystem_type"])
+        )
         key, _, _ = agg.zone_keys(np.where(ds.valid, ds.region_index, -1), eco)
         flat = key.ravel()
         self.sel = flat >= 0
@@ -347,19 +411,26 @@ class _Evaluator:
                 COMPUTE[ind](ctx)
             except NotApplicable:
                 continue
-            self.shared.update({k: ctx.__dict__[k] for k in ("routing", "stats_year") if k in ctx.__dict__})
+            self.shared.update(
+                {k: ctx.__dict__[k] for k in ("routing", "stats_year") if k in ctx.__dict__}
+            )
             self.used[ind] = set(rec.seen)
             ok.append(ind)
         return ok
 
-    def values(self, indicators: list[str], overrides: Mapping[str, Decimal]) -> dict[str, np.ndarray]:
+    def values(
+        self, indicators: list[str], overrides: Mapping[str, Decimal]
+    ) -> dict[str, np.ndarray]:
         """Zonal value sums (region × type keys) of ``indicators`` with parameters overridden."""
         params = self.params
         if overrides:
-            params = params.with_overrides({pid: replace(params[pid], value=v) for pid, v in overrides.items()})
+            params = params.with_overrides(
+                {pid: replace(params[pid], value=v) for pid, v in overrides.items()}
+            )
         rep = self.ds.reported
         ds = self.ds
-        if not rep.empty:  # only the reported rows of these indicators (others would create empty layers)
+        if not rep.empty:
+            # only the reported rows of these indicators: others would create empty layers
             ds = replace(self.ds, reported=rep[rep["indicator"].isin(indicators)])
         ctx = Context(ds, self.year, self.profile, params)
         ctx.__dict__.update(self.shared)
@@ -373,8 +444,15 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(np.abs(a - b) <= 1e-8 * (np.abs(a) + np.abs(b)) + 1e-6))
 
 
-def _linear_gradient(ev: _Evaluator, ind: str, pids: list[str], s0: dict[str, float],
-                     lo: dict[str, float], hi: dict[str, float], v0: np.ndarray) -> np.ndarray | None:
+def _linear_gradient(
+    ev: _Evaluator,
+    ind: str,
+    pids: list[str],
+    s0: dict[str, float],
+    lo: dict[str, float],
+    hi: dict[str, float],
+    v0: np.ndarray,
+) -> np.ndarray | None:
     """∂V/∂p for each sampled parameter (rows) when the value is affine and additive in them.
 
     Checked on the range of the draws: for each parameter at its extremes and midpoint,
@@ -396,9 +474,13 @@ def _linear_gradient(ev: _Evaluator, ind: str, pids: list[str], s0: dict[str, fl
         far[pid] = max(points, key=lambda p: abs(p - s0[pid]))
     keys = list(far)
     for i, pi in enumerate(keys):
-        for pj in keys[i + 1:]:
+        for pj in keys[i + 1 :]:
             joint = ev.values([ind], {pi: Decimal(repr(far[pi])), pj: Decimal(repr(far[pj]))})[ind]
-            pred = v0 + (far[pi] - s0[pi]) * grads[pids.index(pi)] + (far[pj] - s0[pj]) * grads[pids.index(pj)]
+            pred = (
+                v0
+                + (far[pi] - s0[pi]) * grads[pids.index(pi)]
+                + (far[pj] - s0[pj]) * grads[pids.index(pj)]
+            )
             if not _close(joint, pred):
                 return None
     return grads
@@ -429,7 +511,9 @@ class UncertaintyResult:
     rescaled: list[str] = field(default_factory=list)  # indicators valued by the linear shortcut
     recomputed: list[str] = field(default_factory=list)  # indicators recomputed per draw
     notes: list[str] = field(default_factory=list)
-    gep_draws: np.ndarray = field(default_factory=lambda: np.zeros(0))  # GEP change per draw (元, float)
+    gep_draws: np.ndarray = field(
+        default_factory=lambda: np.zeros(0)
+    )  # GEP change per draw (元, float)
 
 
 def _percentiles(base: Decimal, delta: np.ndarray | None) -> tuple[Decimal, Decimal, Decimal]:
@@ -439,7 +523,9 @@ def _percentiles(base: Decimal, delta: np.ndarray | None) -> tuple[Decimal, Deci
     return tuple(base + agg.to_money(float(x)) for x in p)  # type: ignore[return-value]
 
 
-def _base_params(ds: Dataset, prof: Profile, year: int) -> tuple[ParameterRegister, ParameterRegister, bool]:
+def _base_params(
+    ds: Dataset, prof: Profile, year: int
+) -> tuple[ParameterRegister, ParameterRegister, bool]:
     """The register before and after restatement, as the pipeline builds it."""
     raw = prof.parameters.with_overrides(dataset_prices(ds))
     restate = bool(prof.switches.get("restate_prices", True) and ds.price_index)
@@ -447,9 +533,16 @@ def _base_params(ds: Dataset, prof: Profile, year: int) -> tuple[ParameterRegist
     return raw, params, restate
 
 
-def _deltas(ev: _Evaluator, samples: dict[str, list[Decimal]], affected: dict[str, list[str]],
-            params: ParameterRegister, draws: int, notes: list[str],
-            progress: Progress | None) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
+def _deltas(
+    ev: _Evaluator,
+    samples: dict[str, list[Decimal]],
+    affected: dict[str, list[str]],
+    params: ParameterRegister,
+    draws: int,
+    notes: list[str],
+    progress: Progress | None,
+    shortcut: bool = True,
+) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
     """Per affected indicator, the (draws × keys) change of value against the point run."""
     s0 = {pid: float(params[pid].value) for pid in samples}
     arr = {pid: np.array([float(v) for v in vals]) for pid, vals in samples.items()}
@@ -458,8 +551,11 @@ def _deltas(ev: _Evaluator, samples: dict[str, list[Decimal]], affected: dict[st
     out: dict[str, np.ndarray] = {}
     rescaled, recompute = [], []
     for ind, pids in affected.items():
-        v0 = ev.values([ind], {})[ind]
-        grads = _linear_gradient(ev, ind, pids, s0, lo, hi, v0)
+        grads = (
+            _linear_gradient(ev, ind, pids, s0, lo, hi, ev.values([ind], {})[ind])
+            if shortcut
+            else None
+        )
         if grads is None:
             recompute.append(ind)
             continue
@@ -477,8 +573,10 @@ def _deltas(ev: _Evaluator, samples: dict[str, list[Decimal]], affected: dict[st
             vals = ev.values(recompute, {p: samples[p][d] for p in pids})
             for ind in recompute:
                 out[ind][d] = vals[ind] - base[ind]
-        notes.append(f"uncertainty: recomputed per draw (not linear in their sampled parameters): "
-                     f"{', '.join(recompute)}")
+        notes.append(
+            f"uncertainty: recomputed per draw (not linear in their sampled parameters): "
+            f"{', '.join(recompute)}"
+        )
     return out, rescaled, recompute
 
 
@@ -491,12 +589,14 @@ def run_uncertainty(
     year: int | None = None,
     point: RunResult | None = None,
     progress: Progress | None = None,
+    shortcut: bool = True,
 ) -> UncertaintyResult:
     """Monte Carlo over parameter distributions: P5/P50/P95 per row, indicator, district and GEP.
 
     ``distributions`` is a file path, a shipped profile id, a mapping of Distributions, or
     None for the profile's shipped file. ``point`` reuses an existing point run of the same
-    dataset, profile and year. Raises ParameterError/InputError on bad distributions.
+    dataset, profile and year. ``shortcut=False`` recomputes every affected indicator per
+    draw (slow; to verify the linear shortcut). Raises ParameterError/InputError on bad input.
     """
     if draws < 2:
         raise InputError(f"draws = {draws}: give at least 2 draws (1000 or more for stable P5/P95)")
@@ -506,29 +606,44 @@ def run_uncertainty(
     raw, params, restate = _base_params(ds, prof, year)
     check_distributions(dists, raw)
     note_set: set[str] = set()
-    samples = sample_parameters(dists, raw, year, ds.price_index if restate else None, draws, seed, note_set)
+    samples = sample_parameters(
+        dists, raw, year, ds.price_index if restate else None, draws, seed, note_set
+    )
     ev = _Evaluator(ds, prof, year, params)
     computed = ev.discover([i for i in prof.indicators if i in point.layers])
     notes = sorted(note_set)
-    notes += [f"uncertainty: {i} has no model computation (reported only) and is held at its point value"
-              for i in point.layers if i not in computed]
+    notes += [
+        f"uncertainty: {i} has no model computation (reported only) and is held at its point value"
+        for i in point.layers
+        if i not in computed
+    ]
     affected = {i: sorted(ev.used[i] & set(dists)) for i in computed if ev.used[i] & set(dists)}
     unused = sorted(set(dists) - {p for ps in affected.values() for p in ps})
     if unused:
-        notes.append(f"uncertainty: distributions of parameters no included indicator reads: {', '.join(unused)}")
-    deltas, rescaled, recomputed = _deltas(ev, samples, affected, params, draws, notes, progress)
+        notes.append(
+            f"uncertainty: distributions of parameters no included indicator reads: {', '.join(unused)}"
+        )
+    deltas, rescaled, recomputed = _deltas(
+        ev, samples, affected, params, draws, notes, progress, shortcut
+    )
     sample_df = pd.DataFrame({pid: [float(v) for v in vals] for pid, vals in samples.items()})
     return _summarise(point, ds, deltas, sample_df, dists, draws, seed, rescaled, recomputed, notes)
 
 
-def _resolve(distributions: str | Path | Mapping[str, Distribution] | None, prof: Profile) -> dict[str, Distribution]:
+def _resolve(
+    distributions: str | Path | Mapping[str, Distribution] | None, prof: Profile
+) -> dict[str, Distribution]:
     if distributions is None:
         path = distributions_path(prof)
         if path is None:
-            raise InputError(f"profile '{prof.id}' ships no distributions file; pass one "
-                             f"(--distributions FILE) with [distributions.\"<parameter id>\"] tables")
+            raise InputError(
+                f"profile '{prof.id}' ships no distributions file; pass one "
+                f'(--distributions FILE) with [distributions."<parameter id>"] tables'
+            )
         return load_distributions(path)
-    if isinstance(distributions, Mapping) and all(isinstance(v, Distribution) for v in distributions.values()):
+    if isinstance(distributions, Mapping) and all(
+        isinstance(v, Distribution) for v in distributions.values()
+    ):
         return dict(distributions)  # type: ignore[arg-type]
     return load_distributions(distributions)  # type: ignore[arg-type]
 
@@ -544,61 +659,103 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((rx - rx.mean()) * (ry - ry.mean())) / (sx * sy))
 
 
-def sensitivity_table(samples: pd.DataFrame, targets: Mapping[str, np.ndarray],
-                      dists: Mapping[str, Distribution]) -> pd.DataFrame:
+def sensitivity_table(
+    samples: pd.DataFrame, targets: Mapping[str, np.ndarray], dists: Mapping[str, Distribution]
+) -> pd.DataFrame:
     """ρ, ρ² and ρ² share of every sampled parameter for every target (GEP, indicators), ranked."""
     rows = []
     for target, y in targets.items():
         rhos = {pid: rank_correlation(samples[pid].to_numpy(), y) for pid in samples.columns}
         total = sum(r * r for r in rhos.values())
-        ranked = sorted(rhos, key=lambda p: -rhos[p] ** 2)
+        ranked = sorted(rhos, key=lambda p: -(rhos[p] ** 2))
         for rank, pid in enumerate(ranked, start=1):
             r2 = rhos[pid] ** 2
-            rows.append({"target": target, "rank": rank, "parameter": pid, "distribution": dists[pid].describe(),
-                         "spearman_rho": round(rhos[pid], 6), "rho2": round(r2, 6),
-                         "share": round(r2 / total, 6) if total else 0.0})
-    return pd.DataFrame(rows, columns=["target", "rank", "parameter", "distribution", "spearman_rho", "rho2",
-                                       "share"])
+            rows.append(
+                {
+                    "target": target,
+                    "rank": rank,
+                    "parameter": pid,
+                    "distribution": dists[pid].describe(),
+                    "spearman_rho": round(rhos[pid], 6),
+                    "rho2": round(r2, 6),
+                    "share": round(r2 / total, 6) if total else 0.0,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["target", "rank", "parameter", "distribution", "spearman_rho", "rho2", "share"],
+    )
 
 
-def _summarise(point: RunResult, ds: Dataset, deltas: dict[str, np.ndarray], samples: pd.DataFrame,
-               dists: dict[str, Distribution], draws: int, seed: int, rescaled: list[str],
-               recomputed: list[str], notes: list[str]) -> UncertaintyResult:
+def _summarise(
+    point: RunResult,
+    ds: Dataset,
+    deltas: dict[str, np.ndarray],
+    samples: pd.DataFrame,
+    dists: dict[str, Distribution],
+    draws: int,
+    seed: int,
+    rescaled: list[str],
+    recomputed: list[str],
+    notes: list[str],
+) -> UncertaintyResult:
     nt = len(ECOSYSTEM_TYPES)
     codes = {r.code: i for i, r in enumerate(ds.regions)}
     t = point.table
     zero = Decimal(0)
     rows = []
-    for rec in t[["region_code", "indicator", "ecosystem_type", "value_current"]].itertuples(index=False):
+    cols = ("region_code", "indicator", "ecosystem_type", "value_current")
+    for code, ind, etype, value in zip(*(t[c] for c in cols), strict=True):
         d = None
-        if rec.indicator in deltas and rec.ecosystem_type in ECOSYSTEM_TYPES:
-            d = deltas[rec.indicator][:, codes[rec.region_code] * nt + ECOSYSTEM_TYPES.index(rec.ecosystem_type)]
-        rows.append((rec.region_code, rec.indicator, rec.ecosystem_type, rec.value_current,
-                     *_percentiles(rec.value_current, d)))
-    row_df = pd.DataFrame(rows, columns=["region_code", "indicator", "ecosystem_type", "point", "p5", "p50", "p95"])
+        if ind in deltas and etype in ECOSYSTEM_TYPES:
+            d = deltas[ind][:, codes[code] * nt + ECOSYSTEM_TYPES.index(etype)]
+        rows.append((code, ind, etype, value, *_percentiles(value, d)))
+    row_df = pd.DataFrame(
+        rows, columns=["region_code", "indicator", "ecosystem_type", "point", "p5", "p50", "p95"]
+    )
     totals = point.totals()
     ind_rows = []
     for ind, base in totals["by_indicator"].items():
         d = deltas[ind].sum(axis=1) if ind in deltas else None
         spec = INDICATORS[ind]
         ind_rows.append((ind, spec.name_zh, spec.name_en, base, *_percentiles(base, d)))
-    ind_df = pd.DataFrame(ind_rows, columns=["indicator", "indicator_zh", "indicator_en", "point", "p5", "p50",
-                                             "p95"])
+    ind_df = pd.DataFrame(
+        ind_rows, columns=["indicator", "indicator_zh", "indicator_en", "point", "p5", "p50", "p95"]
+    )
     gep_delta = sum((v.sum(axis=1) for v in deltas.values()), np.zeros(draws))
     reg_rows = []
     for r, reg in enumerate(ds.regions):
-        d = sum((v[:, r * nt:(r + 1) * nt].sum(axis=1) for v in deltas.values()), np.zeros(draws))
+        d = sum((v[:, r * nt : (r + 1) * nt].sum(axis=1) for v in deltas.values()), np.zeros(draws))
         base = totals["by_region"].get(reg.code, zero)
         reg_rows.append((reg.code, reg.name_zh, reg.name_en, base, *_percentiles(base, d)))
-    reg_df = pd.DataFrame(reg_rows, columns=["region_code", "region_name_zh", "region_name_en", "point", "p5",
-                                             "p50", "p95"])
-    total = dict(zip(("point", "p5", "p50", "p95"), (totals["gep_current"],
-                                                     *_percentiles(totals["gep_current"], gep_delta)), strict=True))
+    reg_df = pd.DataFrame(
+        reg_rows,
+        columns=["region_code", "region_name_zh", "region_name_en", "point", "p5", "p50", "p95"],
+    )
+    total = dict(
+        zip(
+            ("point", "p5", "p50", "p95"),
+            (totals["gep_current"], *_percentiles(totals["gep_current"], gep_delta)),
+            strict=True,
+        )
+    )
     targets = {"GEP": gep_delta, **{ind: v.sum(axis=1) for ind, v in deltas.items()}}
     return UncertaintyResult(
-        point=point, draws=draws, seed=seed, distributions=dict(dists), samples=samples, rows=row_df,
-        indicators=ind_df, regions=reg_df, total=total, sensitivity=sensitivity_table(samples, targets, dists),
-        rescaled=rescaled, recomputed=recomputed, notes=notes, gep_draws=gep_delta)
+        point=point,
+        draws=draws,
+        seed=seed,
+        distributions=dict(dists),
+        samples=samples,
+        rows=row_df,
+        indicators=ind_df,
+        regions=reg_df,
+        total=total,
+        sensitivity=sensitivity_table(samples, targets, dists),
+        rescaled=rescaled,
+        recomputed=recomputed,
+        notes=notes,
+        gep_draws=gep_delta,
+    )
 
 
 # --------------------------------------------------------------------------- outputs
@@ -622,11 +779,15 @@ def write_uncertainty_tables(u: UncertaintyResult, out_dir: str | Path) -> dict[
         "sensitivity.csv": out / "sensitivity.csv",
         "samples.csv": out / "samples.csv",
     }
-    _money_str(u.indicators).to_csv(paths["uncertainty_indicators.csv"], index=False, encoding="utf-8")
-    total_row = pd.DataFrame([{"region_code": "ALL", "region_name_zh": "全市", "region_name_en": "Total",
-                               **u.total}])
+    _money_str(u.indicators).to_csv(
+        paths["uncertainty_indicators.csv"], index=False, encoding="utf-8"
+    )
+    total_row = pd.DataFrame(
+        [{"region_code": "ALL", "region_name_zh": "全市", "region_name_en": "Total", **u.total}]
+    )
     _money_str(pd.concat([u.regions, total_row], ignore_index=True)).to_csv(
-        paths["uncertainty_regions.csv"], index=False, encoding="utf-8")
+        paths["uncertainty_regions.csv"], index=False, encoding="utf-8"
+    )
     u.sensitivity.to_csv(paths["sensitivity.csv"], index=False, encoding="utf-8")
     u.samples.rename_axis("draw").to_csv(paths["samples.csv"], encoding="utf-8")
     return paths

@@ -201,7 +201,16 @@ def _mount_platform() -> None:
     app.add_typer(registry_app, name="registry")
 
 
+def _mount_analysis() -> None:
+    """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
+    from ecovalue.cli import analysis, plot
+
+    plot.register(app)
+    analysis.register(app)
+
+
 _mount_platform()
+_mount_analysis()
 
 if __name__ == "__main__":
     app()

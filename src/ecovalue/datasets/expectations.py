@@ -62,6 +62,7 @@ STATISTICS_ITEMS = MappingProxyType({
     "load:": "t",
     "climate:ac_days": "d",
     "gdp": "CNY",
+    "stock:": "*",  # natural-resource stocks, e.g. stock:forest in m**3 (asset accounts)
 })
 
 

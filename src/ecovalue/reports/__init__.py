@@ -9,16 +9,22 @@ Chinese text uses the Noto Sans CJK font shipped in the ``mplfonts`` package
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecovalue.accounting.result import RunResult
+
+if TYPE_CHECKING:
+    from ecovalue.accounting.uncertainty import UncertaintyResult
 
 HTML_NAME = "report.html"
 XLSX_NAME = "results.xlsx"
 FIGURES_DIR = "figures"
 
 
-def write_all(result: RunResult, out_dir: Path) -> dict[str, Path]:
+def write_all(result: RunResult, out_dir: Path, ranges: UncertaintyResult | None = None) -> dict[str, Path]:
     """Write the HTML report, the workbook and every PNG figure; return name → path.
+
+    ``ranges`` (a Monte Carlo run of this result) adds the uncertainty sheet and section.
 
     Keys: ``html``, ``xlsx`` and one per figure (``districts``, ``map_<indicator>``,
     ``chart_<name>``). Raises :class:`~ecovalue.errors.InputError` for a malformed table.
@@ -37,6 +43,6 @@ def write_all(result: RunResult, out_dir: Path) -> dict[str, Path]:
     for name, png in images.items():
         paths[name] = fig_dir / f"{name}.png"
         paths[name].write_bytes(png)
-    paths["xlsx"] = write_xlsx(result, out_dir / XLSX_NAME)
-    paths["html"] = write_html(result, out_dir / HTML_NAME, images)
+    paths["xlsx"] = write_xlsx(result, out_dir / XLSX_NAME, ranges=ranges)
+    paths["html"] = write_html(result, out_dir / HTML_NAME, images, ranges=ranges)
     return paths

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -36,9 +36,13 @@ from ecovalue.reports.xlsx import (
     district_summary,
     indicator_info,
     physical_matrix,
+    to_wan,
     to_yi,
     value_matrix,
 )
+
+if TYPE_CHECKING:
+    from ecovalue.accounting.uncertainty import UncertaintyResult
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -151,6 +155,37 @@ def _parameters(result: RunResult) -> list[dict[str, Any]]:
     ]
 
 
+def _uncertainty(u: UncertaintyResult | None) -> dict[str, Any] | None:
+    """Rows of the ranges section (万元), or None when the run has no Monte Carlo ranges."""
+    if u is None:
+        return None
+
+    def cells(rec: Mapping[Any, Any]) -> list[str]:
+        return [fmt_money(to_wan(rec[k])) for k in ("point", "p5", "p50", "p95")]
+
+    rows = [
+        [f"{r['region_name_zh']} {r['region_name_en']}", *cells(r)]
+        for r in u.regions.to_dict("records")
+    ]
+    rows.append(["合计 Total", *cells(u.total)])
+    inds = [
+        [f"{r['indicator_zh']} {r['indicator_en']}", *cells(r)]
+        for r in u.indicators.to_dict("records")
+        if r["p5"] != r["p95"]
+    ]
+    sens = u.sensitivity[u.sensitivity["target"] == "GEP"].head(10)
+    return {
+        "draws": u.draws,
+        "seed": u.seed,
+        "regions": rows,
+        "indicators": inds,
+        "sensitivity": [
+            (r.rank, r.parameter, r.distribution, f"{r.rho2:.3f}", f"{r.share:.1%}")
+            for r in sens.itertuples(index=False)
+        ],
+    }
+
+
 def data_uri(png: bytes) -> str:
     """A base64 ``data:image/png`` URI."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -176,7 +211,12 @@ def font_face_css(text: str) -> str:
     )
 
 
-def render_html(result: RunResult, images: Mapping[str, bytes], embed_font: bool = True) -> str:
+def render_html(
+    result: RunResult,
+    images: Mapping[str, bytes],
+    embed_font: bool = True,
+    ranges: UncertaintyResult | None = None,
+) -> str:
     """The report as an HTML string; ``images`` maps names from ``maps``/``charts`` to PNGs.
 
     With ``embed_font`` the page carries its own CJK font subset (costs ~2 s to subset).
@@ -208,6 +248,7 @@ def render_html(result: RunResult, images: Mapping[str, bytes], embed_font: bool
         not_applicable=_not_applicable(result),
         parameters=_parameters(result),
         about=about_rows(result),
+        uncertainty=_uncertainty(ranges),
     )
     template = env.get_template(TEMPLATE_NAME)
     html = template.render(font_css="", **context)
@@ -223,6 +264,7 @@ def write_html(
     path: Path,
     images: Mapping[str, bytes] | None = None,
     embed_font: bool = True,
+    ranges: UncertaintyResult | None = None,
 ) -> Path:
     """Write the self-contained report to ``path`` and return it.
 
@@ -236,5 +278,5 @@ def write_html(
         images = {**render_maps(result), **render_charts(result)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, images, embed_font), encoding="utf-8")
+    path.write_text(render_html(result, images, embed_font, ranges), encoding="utf-8")
     return path

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -38,6 +38,9 @@ from ecovalue.accounting.result import (
     RunResult,
 )
 from ecovalue.errors import InputError
+
+if TYPE_CHECKING:
+    from ecovalue.accounting.uncertainty import UncertaintyResult
 
 ZERO = Decimal("0")
 WAN = Decimal(10_000)
@@ -548,9 +551,59 @@ def _sheet_about(wb: Workbook, result: RunResult) -> None:
     ws.column_dimensions["B"].width = 100
 
 
-def write_xlsx(result: RunResult, path: Path) -> Path:
+def _sheet_uncertainty(wb: Workbook, u: UncertaintyResult) -> None:
+    """不确定性: P5/P50/P95 of GEP, districts and indicators (万元), and the sensitivity ranking."""
+    ws = wb.create_sheet("不确定性")
+    headers = ["区域/指标", "Region / indicator", "点估计 Point", "P5", "P50", "P95"]
+    _title(
+        ws,
+        f"不确定性分析（{u.draws}次抽样，种子 {u.seed}）/ Uncertainty ranges",
+        "单位：万元（当年价）",
+        len(headers),
+    )
+    _header(ws, 3, headers)
+    row = 4
+    q = ("point", "p5", "p50", "p95")
+    for rec in u.regions.to_dict("records"):
+        _row(ws, row, [rec["region_name_zh"], rec["region_name_en"], *(to_wan(rec[k]) for k in q)])
+        row += 1
+    _row(
+        ws,
+        row,
+        ["GEP合计", "GEP total", *(to_wan(u.total[k]) for k in ("point", "p5", "p50", "p95"))],
+        total=True,
+    )
+    row += 1
+    for rec in u.indicators.to_dict("records"):
+        _row(ws, row, [rec["indicator_zh"], rec["indicator_en"], *(to_wan(rec[k]) for k in q)])
+        row += 1
+    row += 1
+    sens = ["排名 Rank", "参数 Parameter", "分布 Distribution", "Spearman ρ", "ρ²", "占比 Share"]
+    _header(ws, row, sens)
+    ws.freeze_panes = ws.cell(4, 1)
+    gep = u.sensitivity[u.sensitivity["target"] == "GEP"]
+    for srec in gep.itertuples(index=False):
+        row += 1
+        _row(
+            ws,
+            row,
+            [
+                srec.rank,
+                srec.parameter,
+                srec.distribution,
+                srec.spearman_rho,
+                srec.rho2,
+                srec.share,
+            ],
+            fmt={1: "0", 4: "0.000", 5: "0.000", 6: "0.0%"},
+        )
+    _autowidth(ws, 3)
+
+
+def write_xlsx(result: RunResult, path: Path, ranges: UncertaintyResult | None = None) -> Path:
     """Write the accounting workbook (核算表) to ``path`` and return it.
 
+    With ``ranges`` (a Monte Carlo run of this result) a sheet 不确定性 follows 价值量表.
     Raises :class:`InputError` when ``result.table`` is malformed (see ``check_table``).
     """
     check_table(result)
@@ -570,6 +623,8 @@ def write_xlsx(result: RunResult, path: Path) -> Path:
         f"生态产品价值量表（{result.base_year}年不变价）/ Values, constant {result.base_year} prices",
         value_matrix(result, "value_constant"), unit_col=False, subtotals=True,
     )  # fmt: skip
+    if ranges is not None:
+        _sheet_uncertainty(wb, ranges)
     _sheet_ecosystem(wb, result)
     _sheet_parameters(wb, result)
     _sheet_detail(wb, result)
