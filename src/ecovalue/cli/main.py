@@ -203,10 +203,11 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, plot
+    from ecovalue.cli import analysis, plot, streaming
 
     plot.register(app)
     analysis.register(app)
+    streaming.register(app)
 
 
 _mount_platform()

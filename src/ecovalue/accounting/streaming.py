@@ -1,0 +1,918 @@
+"""The streamed GEP account: the same results table as ``pipeline.run_account`` with memory
+bounded by the block size for the per-pixel work, on one machine or a dask.distributed cluster.
+
+How it runs (docs/scaling.md explains it in plain language):
+
+1. **Metadata and tables.** The manifest, regions, vectors and tables are read and checked
+   with the loader's own functions; rasters only by their headers (every raster must be on
+   the land-cover grid: the streamed path does not resample).
+2. **Scan pass (blocks).** Every block of ``block_rows`` rows reads its window of every
+   raster: physical ranges, coverage holes, land-cover codes (the checks of
+   ``datasets.validation``, accumulated), valid pixel counts per (region, ecosystem type)
+   and per lake/reservoir polygon. Errors raise :class:`ValidationFailed` before anything is
+   computed. A separate sequential pass hashes the rasters block by block, giving the same
+   dataset hash as the in-memory loader.
+3. **Global steps.** Routing (fill, flow accumulation, LS; needs the whole DEM) and the
+   landscape premium (nearest green/blue pixel within ``landscape.distance``; a whole-grid
+   distance transform) — see :data:`GLOBAL_BYTES_PER_PIXEL`. LS goes to a float64 GeoTIFF
+   that blocks read by window.
+4. **Pass 1 (chunks of blocks).** The tasks are chunks of ``AGG_ROWS`` = 1024 grid rows (the
+   in-memory aggregation chunk); each computes block by block (``block_rows``), running the
+   in-memory indicator functions on a windowed dataset, and continues float64 sums per
+   (region, ecosystem type) in the in-memory pixel order, so the sums equal
+   ``aggregation.zonal_sums``' bit for bit whatever the block size. Statistics-based
+   indicators are spread with the whole-region pixel counts of step 2; air and water
+   purification are summed per pollutant, uncapped. The client adds the chunk sums in grid
+   order, so results do not depend on the worker count.
+5. **Region steps** on the sums, as the in-memory path: caps by reported emissions/loads
+   (a scale per region and pollutant), reported quantities replace/complement (an affine
+   map per region × type), then the table (Decimal once, 0.01 元).
+6. **Pass 2 (blocks, only with ``out_dir``)**: final per-pixel layers, written window by
+   window into one GeoTIFF per indicator and quantity, then copied to COG.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecovalue.accounting import aggregation as agg
+from ecovalue.accounting import streaming_blocks as B
+from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.context import Context
+from ecovalue.accounting.pipeline import (
+    code_version,
+    constant_factor,
+    dataset_prices,
+    gdp_by_region,
+    parameters_used,
+)
+from ecovalue.accounting.profiles import Profile, load_profile
+from ecovalue.accounting.result import (
+    CATEGORY_ZH,
+    ECOSYSTEM_TYPE_ZH,
+    TABLE_COLUMNS,
+    ParameterUsed,
+    Region,
+    RunResult,
+)
+from ecovalue.accounting.streaming_meta import dataset_hash, open_meta, validate_scan
+from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
+from ecovalue.datasets.loader import Dataset
+from ecovalue.errors import InputError, NotApplicable
+from ecovalue.raster import io
+from ecovalue.raster.grid import Grid
+
+Progress = Callable[[str, int, int], None]
+N_TYPES = len(ECOSYSTEM_TYPES)
+
+#: Peak bytes per pixel of the global steps, measured on the 30 m demo (23.3 M pixels: 2.16 GB
+#: peak, ≈ 0.3 GB of it the interpreter and libraries): routing holds the DEM (float32 and
+#: float64), the valid mask, filled DEM, slope, aspect term, accumulation, flow length and LS
+#: (float64); the landscape premium (land cover, property value, masks, a distance transform
+#: with indices) needs less. Per-block work adds ≈ 200 bytes per pixel of one block.
+GLOBAL_BYTES_PER_PIXEL = 80
+
+
+@dataclass
+class StreamedResult:
+    """What a streamed run returns: the results table and its context (no per-pixel arrays)."""
+
+    dataset_name: str
+    year: int
+    profile_id: str
+    base_year: int
+    grid: Grid
+    regions: list[Region]
+    table: pd.DataFrame
+    parameters: list[ParameterUsed]
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    gdp: dict[str, Decimal] = field(default_factory=dict)
+    dataset_title_zh: str = ""
+    dataset_title_en: str = ""
+    synthetic: bool = False
+    layer_paths: dict[str, Path] = field(
+        default_factory=dict
+    )  # "<indicator>_physical|_value" -> GeoTIFF
+    n_blocks: int = 0
+
+    def totals(self) -> dict[str, Any]:
+        """GEP and its parts (as ``RunResult.totals``)."""
+        return RunResult.totals(self)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ execution of block tasks
+
+
+class _Executor:
+    """Runs a block function over all blocks: locally in order, or as dask.distributed tasks."""
+
+    def __init__(self, workers: int, scheduler: str | None) -> None:
+        self.client: Any = None
+        self.cluster: Any = None
+        if scheduler or workers > 1:
+            from distributed import Client, LocalCluster
+
+            if scheduler:
+                self.client = Client(scheduler)
+            else:
+                self.cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+                self.client = Client(self.cluster)
+
+    def map(
+        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
+    ) -> Iterator[Any]:
+        """Results in block order (a fixed reduction order: sums do not depend on the workers)."""
+        if self.client is None:
+            for start, stop in blocks:
+                yield fn(plan, start, stop, *args)
+            return
+        remote_plan = self.client.scatter(plan, broadcast=True)
+        extra = [self.client.scatter(a, broadcast=True) for a in args]
+        futures = [self.client.submit(fn, remote_plan, s, e, *extra, pure=False) for s, e in blocks]
+        for fut in futures:
+            yield fut.result()
+            fut.release()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _blocks(height: int, block_rows: int) -> list[tuple[int, int]]:
+    if block_rows < 1:
+        raise InputError(f"block_rows must be ≥ 1, got {block_rows}; use e.g. 512")
+    return [(s, min(s + block_rows, height)) for s in range(0, height, block_rows)]
+
+
+# ------------------------------------------------------------------ the run
+
+
+def run_account_streamed(
+    dataset_folder: str | Path,
+    profile: Profile | str | Path = "cn-2022",
+    year: int | None = None,
+    out_dir: str | Path | None = None,
+    block_rows: int = 512,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> StreamedResult:
+    """Run the GEP account block by block; the table equals ``run_account``'s.
+
+    Args:
+        dataset_folder: dataset folder (``dataset.toml``); on a multi-machine cluster a path
+            every worker sees (shared filesystem).
+        profile, year: as :func:`ecovalue.accounting.pipeline.run_account`.
+        out_dir: when given, per-indicator GeoTIFFs ``layers/<indicator>_{physical,value}.tif``
+            are written block by block (and the LS intermediate goes to ``out_dir/_work``).
+        block_rows: rows per block; memory of the per-pixel work grows with
+            ``block_rows × width``, results do not depend on it (≤ 1e-9 relative).
+        workers: > 1 runs blocks on a local dask.distributed cluster of that many processes.
+        scheduler: ``tcp://host:8786`` of a running dask scheduler (overrides ``workers``).
+        progress: callback ``(step, i, total)``.
+
+    Raises:
+        ValidationFailed: the dataset has errors (nothing computed).
+        InputError: bad block size, or a raster is not on the land-cover grid.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    steps = ["scan", "hash", "global", "pass 1", "tables"] + (["pass 2"] if out_dir else [])
+
+    def step(name: str) -> None:
+        if progress:
+            progress(name, steps.index(name) + 1, len(steps))
+
+    if scheduler and not out_dir and "soil_retention" in prof.indicators:
+        raise InputError(
+            "a run on a dask scheduler needs an output folder on a filesystem every worker sees "
+            "(--out): the LS factor of the global routing step is shared through it"
+        )
+    # absolute paths: workers on other machines do not share this process's working directory
+    meta = open_meta(Path(dataset_folder).resolve(), prof, year)
+    year = meta.year
+    blocks = _blocks(meta.grid.height, block_rows)
+    out_dir = Path(out_dir).resolve() if out_dir else None
+    work = out_dir / "_work" if out_dir else Path(tempfile.mkdtemp(prefix="ecovalue-stream-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ex = _Executor(workers, scheduler)
+    try:
+        step("scan")
+        plan, notes, params = _make_plan(meta, prof, year)
+        needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
+        scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, needs_global), meta.grid)
+        validate_scan(meta, scan)
+        timings["scan_and_validate"] = time.perf_counter() - t0
+        step("hash")
+        t = time.perf_counter()
+        content_hash = dataset_hash(meta, plan)
+        timings["hash"] = time.perf_counter() - t
+        step("global")
+        t = time.perf_counter()
+        global_sums, global_layers = _global_steps(plan, meta, scan, work, out_dir is not None)
+        timings["global"] = time.perf_counter() - t
+        probe = _probe_context(plan)
+        not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
+        step("pass 1")
+        t = time.perf_counter()
+        chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks: aggregation chunks
+        block_sums, block_notes = _reduce_pass1(
+            ex.map(B.pass1_chunk, plan, chunks, min(block_rows, B.AGG_ROWS))
+        )
+        timings["pass1"] = time.perf_counter() - t
+        step("tables")
+        t = time.perf_counter()
+        for ind, (lay_sums, lay_meta) in global_sums.items():
+            block_sums[ind], meta_by_ind[ind] = lay_sums, lay_meta
+        sums, factors, cap_notes = _apply_caps(plan, probe, block_sums, scan["counts"], meta_by_ind)
+        sums, sources, rep_notes = _apply_reported(
+            plan, probe, sums, scan["counts"], meta_by_ind, factors, not_applicable
+        )
+        note_order = _notes(meta_by_ind, block_notes, probe.notes, cap_notes, rep_notes)
+        const = constant_factor(probe, notes)
+        table = _table(plan, sums, meta_by_ind, sources, const)
+        timings["tables"] = time.perf_counter() - t
+        paths: dict[str, Path] = dict(global_layers)
+        if out_dir:
+            step("pass 2")
+            t = time.perf_counter()
+            paths.update(
+                _write_layers(ex, plan, blocks, factors, Path(out_dir) / "layers", meta_by_ind)
+            )
+            timings["pass2_write"] = time.perf_counter() - t
+    finally:
+        ex.close()
+        shutil.rmtree(work, ignore_errors=True)
+    timings["total"] = time.perf_counter() - t0
+    all_notes = list(dict.fromkeys(meta.warnings + notes + note_order))
+    return StreamedResult(
+        dataset_name=meta.info.name,
+        year=year,
+        profile_id=prof.id,
+        base_year=prof.base_year,
+        grid=meta.grid,
+        regions=meta.regions,
+        table=table,
+        parameters=parameters_used(params, list(prof.indicators)),
+        not_applicable=not_applicable,
+        notes=all_notes,
+        hashes={"dataset": content_hash, "profile": prof.hash, "code": code_version()},
+        timings=timings,
+        gdp=gdp_by_region(probe),
+        layer_paths=paths,
+        dataset_title_zh=meta.info.title_zh,
+        dataset_title_en=meta.info.title_en,
+        synthetic=meta.info.synthetic,
+        n_blocks=len(blocks),
+    )
+
+
+def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], Any]:
+    """Restated parameters (as ``run_account``) and the plan sent to the workers."""
+    notes: list[str] = []
+    if year != meta.info.year:
+        notes.append(f"the rasters describe {meta.info.year}; statistics and prices are of {year}")
+    shell = _shell_dataset(meta)
+    params = prof.parameters.with_overrides(dataset_prices(shell))
+    if prof.switches.get("restate_prices", True):
+        if meta.price_index:
+            params, restate_notes = params.adjusted_to_year(year, meta.price_index)
+            notes += restate_notes
+        else:
+            notes.append(
+                "prices were not restated to the accounting year: the dataset has no price index"
+            )
+    block_wise = tuple(i for i in prof.indicators if i != "landscape_premium")
+    plan = B.Plan(
+        root=meta.root,
+        info=meta.info,
+        grid=meta.grid,
+        raster_paths=meta.raster_paths,
+        factors=meta.factors,
+        regions=meta.regions,
+        landcover_table=meta.landcover_table,
+        statistics=meta.statistics,
+        reported=meta.reported,
+        prices=meta.prices,
+        price_index=meta.price_index,
+        vectors=meta.vectors,
+        profile=prof,
+        params=params,
+        year=year,
+        indicators=block_wise,
+        routing_method=prof.methods.get("routing", "mfd"),
+    )
+    return plan, notes, params
+
+
+def _shell_dataset(
+    meta: Any,
+    grid: Grid | None = None,
+    rasters: dict[str, np.ndarray] | None = None,
+    valid: np.ndarray | None = None,
+    region_index: np.ndarray | None = None,
+) -> Dataset:
+    g = grid or Grid(meta.grid.crs, meta.grid.transform, max(len(meta.regions), 1), 1)
+    n = len(meta.regions)
+    if region_index is None:
+        region_index = np.arange(g.width, dtype=np.int32).reshape(1, -1)
+        region_index[region_index >= n] = -1
+    if valid is None:
+        valid = region_index >= 0
+    if rasters is None:
+        first = int(meta.landcover_table["code"].iloc[0])
+        rasters = {"landcover": np.full(g.shape, first, np.int32)}
+    return Dataset(
+        info=meta.info,
+        grid=g,
+        rasters=rasters,
+        valid=valid,
+        regions=meta.regions,
+        region_index=region_index,
+        landcover_table=meta.landcover_table,
+        statistics=meta.statistics,
+        reported=meta.reported,
+        prices=meta.prices,
+        price_index=meta.price_index,
+        vectors=meta.vectors,
+        root=meta.root,
+    )
+
+
+def _probe_context(plan: B.Plan) -> Context:
+    """A context of one pixel per region: statistics, parameters and region-level totals.
+
+    A statistics indicator spread over it gives each region's total in its single pixel.
+    """
+    from types import SimpleNamespace
+
+    meta = SimpleNamespace(
+        grid=plan.grid,
+        regions=plan.regions,
+        landcover_table=plan.landcover_table,
+        info=plan.info,
+        statistics=plan.statistics,
+        reported=plan.reported,
+        prices=plan.prices,
+        price_index=plan.price_index,
+        vectors=plan.vectors,
+        root=plan.root,
+    )
+    return Context(_shell_dataset(meta), plan.year, plan.profile, plan.params)
+
+
+def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ranges": {},
+        "holes": {},
+        "nonint": 0,
+        "codes": set(),
+        "inside": 0,
+        "counts": None,
+        "polygons": {},
+        "valid": None,
+    }
+    valid_parts = []
+    for r in results:
+        for key, (lo, hi, nlo, nhi) in r["ranges"].items():
+            a = out["ranges"].get(key)
+            out["ranges"][key] = (
+                (lo, hi, nlo, nhi)
+                if a is None
+                else (min(a[0], lo), max(a[1], hi), a[2] + nlo, a[3] + nhi)
+            )
+        for key, (n, row, col) in r["holes"].items():
+            a = out["holes"].get(key)
+            out["holes"][key] = (n, row, col) if a is None else (a[0] + n, a[1], a[2])
+        out["nonint"] += r["nonint"]
+        out["codes"] |= r["codes"]
+        out["inside"] += r["inside"]
+        if "counts" in r:
+            out["counts"] = r["counts"] if out["counts"] is None else out["counts"] + r["counts"]
+            for layer, c in r["polygons"].items():
+                out["polygons"][layer] = (
+                    c if layer not in out["polygons"] else out["polygons"][layer] + c
+                )
+        if "valid" in r:
+            valid_parts.append(r["valid"])
+    if valid_parts:
+        out["valid"] = np.concatenate(valid_parts, axis=0)
+    return out
+
+
+def _reduce_pass1(results: Iterator[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Add partial sums in block order; count-bearing notes are summed across blocks."""
+    sums: dict[str, Any] = {}
+    notes: dict[str, list[Any]] = {}
+    for r in results:  # chunk order; the first chunk's sums are kept as they are (0 + x = x)
+        for ind, s in r["sums"].items():
+            if isinstance(s, dict):
+                acc = sums.setdefault(ind, {})
+                for pol, arr in s.items():
+                    acc[pol] = arr.copy() if pol not in acc else acc[pol] + arr
+            else:
+                sums[ind] = s.copy() if ind not in sums else sums[ind] + s
+        for note in r["notes"]:
+            m = re.search(r"\d+", note)
+            tmpl = note if m is None else note[: m.start()] + "{}" + note[m.end() :]
+            entry = notes.setdefault(tmpl, [0, m is not None])
+            entry[0] += int(m.group()) if m else 0
+    out_notes = [t.replace("{}", str(n), 1) if has else t for t, (n, has) in notes.items()]
+    return sums, out_notes
+
+
+# ------------------------------------------------------------------ global steps
+
+
+def _global_steps(
+    plan: B.Plan, meta: Any, scan: dict[str, Any], work: Path, write: bool
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Routing (LS to a GeoTIFF for the blocks) and the landscape premium (whole grid)."""
+    from ecovalue.accounting.indicators import COMPUTE
+    from ecovalue.raster.hydrology import route
+
+    valid = scan["valid"]
+    sums: dict[str, Any] = {}
+    paths: dict[str, Path] = {}
+    if "soil_retention" in plan.profile.indicators and "dem" in plan.raster_paths:
+        dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+        routing = route(
+            dem.astype(np.float64),
+            valid,
+            plan.grid.cell_width,
+            method=plan.routing_method,
+            formulation=plan.profile.methods.get("ls_formulation", "desmet_govers"),
+        )
+        del dem
+        ls = routing.ls
+        del routing
+        plan.ls_path = io.write(work / "ls.tif", ls, plan.grid, nodata=float("nan"), cog=False)
+        del ls
+    if "landscape_premium" in plan.profile.indicators:
+        rasters: dict[str, np.ndarray] = {
+            k: B.read_block(plan, k, 0, plan.grid.height)[0]
+            for k in ("landcover", "property_value")
+            if k in plan.raster_paths
+        }
+        region_index = B.rasterize(
+            [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
+        )
+        ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
+        ctx = Context(ds, plan.year, plan.profile, plan.params)
+        try:
+            lay = COMPUTE["landscape_premium"](ctx)
+        except NotApplicable:
+            return sums, paths
+        key = B.block_keys(ds)
+        s = B.sums([lay.physical, lay.value], key, len(plan.regions) * N_TYPES)
+        sums["landscape_premium"] = (
+            s,
+            {
+                "method": lay.method,
+                "source": lay.source,
+                "unit": lay.unit,
+                "notes": list(lay.notes) + ctx.notes,
+            },
+        )
+        if write:
+            _keep_global_layer(lay, "landscape_premium", plan, work)
+    return sums, paths
+
+
+def _keep_global_layer(lay: Any, ind: str, plan: B.Plan, work: Path) -> None:
+    """Park a global layer in float64 GeoTIFFs; pass 2 applies reported quantities by window."""
+    plan.global_layers[ind] = (
+        io.write(
+            work / f"{ind}_physical.tif", lay.physical, plan.grid, nodata=float("nan"), cog=False
+        ),
+        io.write(work / f"{ind}_value.tif", lay.value, plan.grid, nodata=float("nan"), cog=False),
+    )
+
+
+def _tags(plan: B.Plan, ind: str) -> dict[str, str]:
+    return {
+        "indicator": ind,
+        "synthetic_inputs": "yes" if plan.info.synthetic else "no",
+        "year": str(plan.year),
+        "profile": plan.profile.id,
+    }
+
+
+# ------------------------------------------------------------------ statistics spreads
+
+
+def _prepare_block_indicators(
+    plan: B.Plan, probe: Context, scan: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """Method/source of every block-wise indicator; region values of the statistics spreads;
+    whole-polygon counts of the flood layer; NotApplicable ones (e.g. no wind data)."""
+    from ecovalue.accounting.indicators import COMPUTE
+    from ecovalue.models import flood_regulation
+
+    counts = scan["counts"].reshape(len(plan.regions), N_TYPES)
+    not_applicable: dict[str, str] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    for ind in plan.indicators:
+        if ind in B.STATISTICS:
+            n_probe_notes = len(probe.notes)
+            lay = COMPUTE[ind](probe)
+            del probe.notes[n_probe_notes:]  # the probe's own spread notes do not apply
+            plan.spread[ind] = _spread_spec(plan, probe, ind, lay, counts)
+            meta[ind] = {
+                "method": lay.method,
+                "source": lay.source,
+                "unit": lay.unit,
+                "notes": list(lay.notes),
+            }
+        elif ind == "sand_fixation":
+            missing = [
+                k
+                for k in ("weather_factor", "soil_erodible_fraction", "soil_crust_factor")
+                if k not in plan.raster_paths
+            ]
+            if missing:
+                not_applicable[ind] = (
+                    f"not applicable: no wind data ({', '.join(missing)} raster missing)"
+                )
+                continue
+            meta[ind] = {"method": "model:rweq", "source": "model", "unit": "", "notes": []}
+        elif ind in B.POLLUTANTS:
+            capped = probe.profile.switches.get(B.POLLUTANTS[ind][3], False)
+            meta[ind] = {
+                "method": "model:rate_x_area" + ("_capped" if capped else ""),
+                "source": "model",
+                "unit": "",
+                "notes": [],
+            }
+        elif ind == "flood_regulation":
+            meta[ind] = _flood_spec(plan, probe, scan, flood_regulation)
+        else:
+            meta[ind] = {
+                "method": _local_method(plan, ind),
+                "source": "model",
+                "unit": "t" if ind in ("carbon_sequestration", "oxygen_release") else "",
+                "notes": [],
+            }
+    return not_applicable, meta
+
+
+def _local_method(plan: B.Plan, ind: str) -> str:
+    basis = plan.profile.methods.get("carbon_basis", "npp")
+    return {
+        "water_conservation": "model:water_balance",
+        "soil_retention": f"model:rusle_{plan.routing_method}",
+        "carbon_sequestration": f"model:{basis}_photosynthesis",
+        "oxygen_release": f"model:{basis}_photosynthesis",
+        "climate_regulation": "model:transpiration_evaporation_energy",
+        "pest_control": "model:area_x_cost",
+    }.get(ind, "model")
+
+
+def _spread_spec(
+    plan: B.Plan, probe: Context, ind: str, lay: Any, counts: np.ndarray
+) -> dict[str, Any]:
+    """Per region: value per pixel and whether it falls back to all the region's pixels
+    (``indicators.spread``: a region with a total but no pixel of the scope types)."""
+    types = tuple(probe.scope(ind))
+    idx = [ECOSYSTEM_TYPES.index(t) for t in types]
+    n_scope = counts[:, idx].sum(axis=1) if idx else np.zeros(len(plan.regions), np.int64)
+    n_all = counts.sum(axis=1)
+    spec: dict[str, Any] = {"types": types}
+    for what, arr in (("physical", lay.physical), ("value", lay.value)):
+        totals = np.nan_to_num(np.asarray(arr, dtype=np.float64).ravel()[: len(plan.regions)])
+        fallback = (totals != 0) & (n_scope == 0)
+        n = np.where(fallback, n_all, n_scope)
+        lost = (totals != 0) & (n == 0)
+        if lost.any():
+            raise InputError(
+                f"{ind}: regions {[plan.regions[i].code for i in np.nonzero(lost)[0]]} have a "
+                "statistic but no matching land-cover pixel to carry it, so its value would be lost; "
+                "check the land-cover map or the mapping of this indicator to ecosystem types"
+            )
+        spec[what] = np.where(n > 0, totals / np.maximum(n, 1), 0.0)
+        spec[f"{what}_all"] = fallback
+        for r in np.nonzero(fallback)[0]:
+            probe.notes.append(
+                f"{ind}: region {plan.regions[r].code} has no {'/'.join(types)} pixels; "
+                f"its total was spread over all its pixels"
+            )
+    return spec
+
+
+def _flood_spec(plan: B.Plan, probe: Context, scan: dict[str, Any], fr: Any) -> dict[str, Any]:
+    a, b, turn = probe.p("flood.lake_a"), probe.p("flood.lake_b"), probe.p("flood.lake_turnover")
+    share = probe.p("flood.reservoir_share")
+    for layer in ("lakes", "reservoirs"):
+        feats = plan.vectors.get(layer, [])
+        counts = scan["polygons"].get(layer, np.zeros((2, len(feats)), np.int64))
+        entries = []
+        for i, f in enumerate(feats):
+            n_inside, n_water = int(counts[0, i]), int(counts[1, i])
+            if n_inside == 0:
+                probe.notes.append(
+                    f"flood_regulation: {layer} '{f.attributes.get('name', i)}' covers no pixel of "
+                    "the accounting regions and is not counted"
+                )
+                entries.append((0.0, 0, 0))
+                continue
+            km2 = f.geometry.area / 1e6
+            cap = (
+                fr.lake_capacity_m3(km2, a, b, turn)
+                if layer == "lakes"
+                else fr.reservoir_capacity_m3(float(f.attributes["capacity_wan_m3"]) * 1e4, share)
+            )
+            entries.append((cap, n_inside, n_water))
+        plan.flood[layer] = entries
+    if not plan.vectors.get("lakes") and not plan.vectors.get("reservoirs"):
+        probe.notes.append(
+            "flood_regulation: the dataset has no lakes or reservoirs layer; only marshes counted"
+        )
+    method = "model:lake_reservoir_marsh"
+    if plan.profile.switches.get("vegetation_flood_regulation", False):
+        method += "_vegetation"
+    return {"method": method, "source": "model", "unit": "", "notes": []}
+
+
+# ------------------------------------------------------------------ region-level steps
+
+
+def _apply_caps(
+    plan: B.Plan,
+    probe: Context,
+    sums: dict[str, Any],
+    counts: np.ndarray,
+    meta: dict[str, dict[str, Any]],
+) -> tuple[dict[str, np.ndarray], dict[str, Any], list[str]]:
+    """Per-pollutant caps by region (``models.common.cap_by_region`` on region sums)."""
+    n_reg = len(plan.regions)
+    out: dict[str, np.ndarray] = {}
+    factors: dict[str, Any] = {}
+    notes: list[str] = []
+    for ind, s in sums.items():
+        if ind not in B.POLLUTANTS:
+            out[ind] = s
+            continue
+        columns, _costs, item, switch = B.POLLUTANTS[ind]
+        total = np.zeros_like(next(iter(s.values())))
+        scales: dict[str, np.ndarray] = {}
+        capped_any: list[str] = []
+        has_px = counts.reshape(n_reg, N_TYPES).sum(axis=1) > 0
+        for pol in columns:
+            scale = np.ones(n_reg)
+            if probe.profile.switches.get(switch, False):
+                region_q = s[pol][0].reshape(n_reg, N_TYPES).sum(axis=1)
+                for r, cap in probe.stat_by_region(f"{item}:{pol}").items():
+                    if cap < 0 or not np.isfinite(cap):
+                        raise InputError(
+                            f"{ind}: reported {item}:{pol} for {plan.regions[r].code} is {cap!r}; "
+                            "expected a non-negative number"
+                        )
+                    if not has_px[r]:
+                        continue
+                    scale[r] = cap / region_q[r] if region_q[r] > cap else 1.0
+                    if scale[r] < 1.0:
+                        capped_any.append(f"{plan.regions[r].code}:{pol}")
+            scales[pol] = scale
+            total = total + s[pol] * np.repeat(scale, N_TYPES)[None, :]
+        out[ind] = total
+        factors[ind] = {"scale": scales}
+        if capped_any:
+            meta[ind]["notes"].append(
+                f"{ind}: capped by reported {item}s in {', '.join(capped_any)}"
+            )
+    return out, factors, notes
+
+
+def _apply_reported(
+    plan: B.Plan,
+    probe: Context,
+    sums: dict[str, np.ndarray],
+    counts: np.ndarray,
+    meta: dict[str, dict[str, Any]],
+    factors: dict[str, Any],
+    not_applicable: dict[str, str],
+) -> tuple[dict[str, np.ndarray], dict[tuple[int, str], str], list[str]]:
+    """``reported.apply_reported`` on (region, type) sums: each row is an affine map per key."""
+    from ecovalue.accounting.indicators import UNIT_PRICE
+
+    n_keys = len(plan.regions) * N_TYPES
+    out = {k: v.copy() for k, v in sums.items()}
+    for ind in out:
+        factors.setdefault(ind, {})["affine"] = [
+            np.ones(n_keys),
+            np.zeros(n_keys),
+            np.ones(n_keys),
+            np.zeros(n_keys),
+        ]
+    rep = plan.reported
+    rep = rep[rep["year"] == plan.year] if not rep.empty else rep
+    sources: dict[tuple[int, str], str] = {}
+    notes: list[str] = []
+    codes = {r.code: i for i, r in enumerate(plan.regions)}
+    for _, row in rep.iterrows():
+        ind, code, q = str(row["indicator"]), str(row["region_code"]), float(row["quantity"])
+        dept, mode, et = str(row["department"]), str(row["mode"]), str(row["ecosystem_type"] or "")
+        et = "" if et in ("all", "nan") else et
+        if ind not in plan.profile.indicators:
+            notes.append(
+                f"reported {ind} for {code} by {dept} ignored: the profile does not include {ind}"
+            )
+            continue
+        r = codes[code]
+        mask = np.zeros(n_keys, bool)
+        types = [ECOSYSTEM_TYPES.index(et)] if et else list(range(N_TYPES))
+        mask[[r * N_TYPES + e for e in types]] = True
+        n = int(counts[mask].sum())
+        if n == 0:
+            raise InputError(
+                f"reported {ind} for region {code} ({dept}): the region has no pixels of ecosystem "
+                f"type '{et or 'any'}'; correct the ecosystem_type column of the reported table"
+            )
+        if ind not in out:
+            out[ind] = np.zeros((2, n_keys))
+            meta[ind] = {"method": "reported", "source": "reported", "unit": "", "notes": []}
+            factors[ind] = {
+                "affine": [np.ones(n_keys), np.zeros(n_keys), np.ones(n_keys), np.zeros(n_keys)]
+            }
+        s, aff = out[ind], factors[ind]["affine"]
+        model_sum = float(s[0][mask].sum())
+        unit = meta[ind]["unit"]
+        if mode == "complement" and model_sum > 0:
+            notes.append(
+                f"reported {ind} for {code} by {dept} (complement) not used: the model already has "
+                f"{model_sum:.6g} {unit or ''} there"
+            )
+            continue
+        if model_sum > 0:
+            ratio = q / model_sum
+            a_p, b_p, a_v, b_v = ratio, 0.0, ratio, 0.0
+        else:
+            phys, val = float(s[0].sum()), float(s[1].sum())
+            unit_value = val / phys if phys > 0 else _unit_price(ind, probe, UNIT_PRICE)
+            a_p, b_p, a_v, b_v = 0.0, q / n, 0.0, q / n * unit_value
+        for i, (a, b) in enumerate(((a_p, b_p), (a_v, b_v))):
+            s[i][mask] = a * s[i][mask] + b * counts[mask]
+            aff[2 * i][mask] *= a
+            aff[2 * i + 1][mask] = a * aff[2 * i + 1][mask] + b
+        not_applicable.pop(ind, None)
+        sources[(r, ind)] = f"reported:{dept}"
+        notes.append(f"{ind} for {code}: {mode} by reported quantity {q:.6g} from {dept}")
+    return out, sources, notes
+
+
+def _unit_price(ind: str, probe: Context, unit_price: Any) -> float:
+    if ind in unit_price:
+        return float(unit_price[ind](probe))
+    raise InputError(
+        f"reported {ind}: no unit value is known to value the reported quantity (the model has no "
+        f"{ind} anywhere and the indicator has no single price); report it in a region the model covers"
+    )
+
+
+def _notes(
+    meta: dict[str, dict[str, Any]],
+    block_notes: list[str],
+    probe_notes: list[str],
+    cap_notes: list[str],
+    rep_notes: list[str],
+) -> list[str]:
+    out: list[str] = []
+    for m in meta.values():
+        out += m["notes"]
+    return out + block_notes + probe_notes + cap_notes + rep_notes
+
+
+def _table(
+    plan: B.Plan,
+    sums: dict[str, np.ndarray],
+    meta: dict[str, dict[str, Any]],
+    sources: dict[tuple[int, str], str],
+    factor: Decimal,
+) -> pd.DataFrame:
+    """The tidy results table, built exactly as ``pipeline.build_table`` from the sums."""
+    rows = []
+    for ind in INDICATORS:
+        if ind not in sums:
+            continue
+        spec, m = INDICATORS[ind], meta[ind]
+        phys, val = sums[ind]
+        for k in np.nonzero((phys != 0) | (val != 0))[0]:
+            r, e = divmod(int(k), N_TYPES)
+            region = plan.regions[r]
+            current = agg.to_money(val[k])
+            rows.append(
+                (
+                    region.code,
+                    region.name_zh,
+                    region.name_en,
+                    plan.year,
+                    ind,
+                    spec.name_zh,
+                    spec.name_en,
+                    spec.category,
+                    CATEGORY_ZH[spec.category],
+                    ECOSYSTEM_TYPES[e],
+                    ECOSYSTEM_TYPE_ZH[ECOSYSTEM_TYPES[e]],
+                    float(phys[k]),
+                    m["unit"] or spec.physical_unit,
+                    current,
+                    (current * factor).quantize(agg.CENT),
+                    m["method"],
+                    sources.get((r, ind), m["source"]),
+                )
+            )
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    order = {c: i for i, c in enumerate(INDICATORS)}
+    table["_o"] = table["indicator"].map(order)
+    return (
+        table.sort_values(["region_code", "_o", "ecosystem_type"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+# ------------------------------------------------------------------ pass 2: GeoTIFFs
+
+
+def _write_layers(
+    ex: _Executor,
+    plan: B.Plan,
+    blocks: list[tuple[int, int]],
+    factors: dict[str, Any],
+    folder: Path,
+    meta: dict[str, dict[str, Any]],
+) -> dict[str, Path]:
+    """Final layers written window by window (tiled GeoTIFF), then copied to COG."""
+    import rasterio
+    from rasterio import shutil as rio_shutil
+    from rasterio.windows import Window
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "_tiles"
+    tmp.mkdir(exist_ok=True)
+    names = [f"{ind}_{q}" for ind in factors for q in ("physical", "value")]
+    profile = {
+        "driver": "GTiff",
+        "count": 1,
+        "dtype": "float32",
+        "width": plan.grid.width,
+        "height": plan.grid.height,
+        "crs": plan.grid.crs,
+        "transform": plan.grid.transform,
+        "nodata": float("nan"),
+        "compress": "deflate",
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "BIGTIFF": "IF_SAFER",
+    }
+    dsts = {n: rasterio.open(tmp / f"{n}.tif", "w", **profile) for n in names}
+    try:
+        for (start, stop), arrays in zip(
+            blocks, ex.map(B.pass2_block, plan, blocks, factors), strict=True
+        ):
+            for n, arr in arrays.items():
+                dsts[n].write(arr, 1, window=Window(0, start, plan.grid.width, stop - start))
+    finally:
+        for d in dsts.values():
+            d.close()
+    paths = {}
+    for n in names:
+        ind, q = n.rsplit("_", 1)
+        unit = (
+            f"{meta[ind]['unit'] or INDICATORS[ind].physical_unit} per pixel"
+            if q == "physical"
+            else "CNY per pixel (current prices)"
+        )
+        with rasterio.open(tmp / f"{n}.tif", "r+") as d:
+            d.update_tags(**_tags(plan, ind), unit=unit)
+        rio_shutil.copy(
+            tmp / f"{n}.tif",
+            folder / f"{n}.tif",
+            driver="COG",
+            compress="deflate",
+            blocksize=512,
+            overview_resampling="nearest",
+        )
+        paths[n] = folder / f"{n}.tif"
+    shutil.rmtree(tmp, ignore_errors=True)
+    return paths

@@ -1,0 +1,458 @@
+"""Per-block work of the streamed account (``accounting/streaming.py``): the picklable plan and
+the functions a dask worker (or the local loop) runs on one block of rows.
+
+A block is rows ``[start, stop)`` of the dataset grid, every column. Each function reads only
+its window of every input raster (``raster.io.read(path, window=…)``), so its memory is
+proportional to ``block_rows × width``, and returns small per-(region, ecosystem type)
+partial sums that the caller adds up in block order (results do not depend on the worker
+count). The per-pixel arithmetic is the in-memory pipeline's own: the same indicator
+functions (``accounting.indicators.COMPUTE``) run on a windowed :class:`Dataset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecovalue.accounting import aggregation as agg
+from ecovalue.accounting.context import Context, Layer
+from ecovalue.accounting.parameters import ParameterRegister
+from ecovalue.accounting.profiles import Profile
+from ecovalue.accounting.result import Region
+from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
+from ecovalue.datasets.loader import Dataset, Feature
+from ecovalue.datasets.manifest import DatasetInfo
+from ecovalue.raster import io
+from ecovalue.raster.grid import Grid
+
+# Indicators computed per block by the in-memory kernels unchanged (purely per-pixel inputs).
+LOCAL = (
+    "water_conservation",
+    "soil_retention",
+    "sand_fixation",
+    "carbon_sequestration",
+    "oxygen_release",
+    "climate_regulation",
+    "pest_control",
+)
+POLLUTANTS = {
+    "air_purification": (
+        {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
+        {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
+        "emission",
+        "cap_air_by_emissions",
+    ),
+    "water_purification": (
+        {p: f"{p}_purification" for p in ("cod", "nh3n", "tn", "tp")},
+        {p: f"water.{p}_cost" for p in ("cod", "nh3n", "tn", "tp")},
+        "load",
+        "cap_water_by_loads",
+    ),
+}
+STATISTICS = (
+    "agriculture",
+    "forestry",
+    "livestock",
+    "fishery",
+    "other_products",
+    "water_supply",
+    "hydropower",
+    "recreation",
+)
+N_TYPES = len(ECOSYSTEM_TYPES)
+#: Rows per aggregation chunk: ``run_account``'s default ``block_rows``. Sums are accumulated
+#: chunk by chunk in grid order, as ``aggregation.zonal_sums`` does in memory.
+AGG_ROWS = 1024
+
+
+@dataclass
+class Plan:
+    """Everything a block task needs, sent once to every worker (small: no pixel arrays)."""
+
+    root: Path
+    info: DatasetInfo
+    grid: Grid
+    raster_paths: dict[str, Path]  # key -> file (all on the land-cover grid)
+    factors: dict[str, float]  # key -> unit conversion to the canonical unit
+    regions: list[Region]
+    landcover_table: pd.DataFrame
+    statistics: pd.DataFrame
+    reported: pd.DataFrame
+    prices: pd.DataFrame
+    price_index: dict[int, float]
+    vectors: dict[str, list[Feature]]
+    profile: Profile
+    params: ParameterRegister
+    year: int
+    indicators: tuple[str, ...]  # the block-wise ones among the profile's indicators
+    ls_path: Path | None = None  # LS factor (float64 GeoTIFF) from the global routing step
+    routing_method: str = "mfd"
+    flood: dict[str, Any] = field(default_factory=dict)  # per polygon: capacity, pixel counts
+    spread: dict[str, Any] = field(default_factory=dict)  # statistics indicator -> region values
+    global_layers: dict[str, tuple[Path, Path]] = field(default_factory=dict)  # whole-grid layers
+
+
+def block_grid(grid: Grid, start: int, stop: int) -> Grid:
+    """The grid of rows ``[start, stop)``."""
+    from affine import Affine
+
+    return Grid(grid.crs, grid.transform @ Affine.translation(0, start), grid.width, stop - start)
+
+
+def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """One raster's window, converted exactly as the loader converts the whole raster."""
+    data, valid = io.read(
+        plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
+    )
+    if key == "landcover":
+        return data.astype(np.int32), valid
+    arr = data.astype(np.float32)
+    factor = plan.factors.get(key, 1.0)
+    if factor != 1.0:
+        arr *= np.float32(factor)
+    return arr, valid
+
+
+def rasterize(shapes: list[tuple[Any, int]], grid: Grid, fill: int) -> np.ndarray:
+    """Pixel-centre rasterization on ``grid`` (a window gives the same pixels as the full grid)."""
+    from rasterio import features
+
+    if not shapes:
+        return np.full(grid.shape, fill, np.int32)
+    return features.rasterize(
+        shapes,
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=fill,
+        dtype="int32",
+        all_touched=False,
+    )
+
+
+def block_dataset(
+    plan: Plan, start: int, stop: int
+) -> tuple[Dataset, dict[str, np.ndarray], np.ndarray]:
+    """Windowed dataset of a block; also each raster's own validity and the inside-regions mask."""
+    g = block_grid(plan.grid, start, stop)
+    rasters: dict[str, np.ndarray] = {}
+    masks: dict[str, np.ndarray] = {}
+    for key in plan.raster_paths:
+        rasters[key], masks[key] = read_block(plan, key, start, stop)
+    region_index = rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], g, -1)
+    inside = region_index >= 0
+    valid = inside.copy()
+    for m in masks.values():
+        valid &= m
+    ds = Dataset(
+        info=plan.info,
+        grid=g,
+        rasters=rasters,
+        valid=valid,
+        regions=plan.regions,
+        region_index=region_index,
+        landcover_table=plan.landcover_table,
+        statistics=plan.statistics,
+        reported=plan.reported,
+        prices=plan.prices,
+        price_index=plan.price_index,
+        root=plan.root,
+    )
+    return ds, masks, inside
+
+
+def block_keys(ds: Dataset) -> np.ndarray:
+    """Combined (region, ecosystem type) key per pixel, −1 where not counted."""
+    t = ds.landcover_table
+    eco = agg.ecosystem_index(
+        ds.rasters["landcover"], t["code"].to_numpy(), list(t["ecosystem_type"])
+    )
+    region_index = np.where(ds.valid, ds.region_index, -1)
+    counted = (region_index >= 0) & (eco >= 0)
+    return np.where(counted, region_index.astype(np.int64) * N_TYPES + eco, -1)
+
+
+def sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int) -> np.ndarray:
+    """Sums of a whole-grid layer in the in-memory pipeline's own chunking and order."""
+    return agg.zonal_sums(layers, key, n_keys, block_rows=AGG_ROWS)
+
+
+def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) -> np.ndarray:
+    """``acc`` plus each layer's sums per key, *continuing* ``zonal_sums``' sequential order.
+
+    ``np.bincount`` adds weights one by one in pixel order, starting from 0. Putting one
+    pseudo-pixel per key carrying ``acc`` in front (0 + acc = acc exactly) makes the result the
+    very float64 sum ``zonal_sums`` computes over the rows so far plus these rows, so a chunk
+    computed in blocks of any size gives the in-memory chunk sum bit for bit.
+    """
+    n_keys = acc.shape[1]
+    k = key.ravel()
+    sel = k >= 0
+    kk = np.concatenate([np.arange(n_keys), k[sel]])
+    out = np.empty_like(acc)
+    for i, layer in enumerate(layers):
+        vals = layer.ravel()[sel].astype(np.float64, copy=False)
+        weights = np.concatenate([acc[i], np.where(np.isfinite(vals), vals, 0.0)])
+        out[i] = np.bincount(kk, weights=weights, minlength=n_keys)
+    return out
+
+
+# ------------------------------------------------------------------ scan (validation + counts)
+
+
+def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str, Any]:
+    """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon."""
+    from ecovalue.datasets.validation import RASTERS
+
+    ds, masks, inside = block_dataset(plan, start, stop)
+    out: dict[str, Any] = {"ranges": {}, "holes": {}, "nonint": 0, "codes": set()}
+    for key, arr in ds.rasters.items():
+        m = masks[key]
+        if key == "landcover":
+            raw, _ = io.read(
+                plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
+            )
+            if np.issubdtype(raw.dtype, np.floating):
+                out["nonint"] += int((m & (raw != np.round(raw))).sum())
+        else:
+            _canonical, lo, hi, _res = RASTERS.get(key, ("", None, None, ""))
+            vals = arr[m]
+            if vals.size:
+                out["ranges"][key] = (
+                    float(vals.min()),
+                    float(vals.max()),
+                    int((vals < lo).sum()) if lo is not None else 0,
+                    int((vals > hi).sum()) if hi is not None else 0,
+                )
+        holes = inside & ~m
+        if holes.any():
+            r, c = (int(x[0]) for x in np.nonzero(holes))
+            out["holes"][key] = (int(holes.sum()), start + r, c)
+    lc = ds.rasters["landcover"]
+    out["codes"] = set(np.unique(lc[inside]).tolist())
+    out["inside"] = int(inside.sum())
+    known = set(int(c) for c in plan.landcover_table["code"])
+    if out["codes"] <= known:
+        keys = block_keys(ds)
+        n_keys = len(plan.regions) * N_TYPES
+        out["counts"] = np.bincount(keys[keys >= 0], minlength=n_keys).astype(np.int64)
+        out["polygons"] = _polygon_counts(plan, ds)
+    if keep_valid:
+        out["valid"] = ds.valid
+    return out
+
+
+def _water_mask(ctx: Context) -> np.ndarray:
+    return ctx.lc_type_mask(("water", "wetland"))
+
+
+def _polygon_ids(plan: Plan, layer: str, g: Grid) -> np.ndarray:
+    feats = plan.vectors.get(layer, [])
+    return rasterize([(f.geometry, i + 1) for i, f in enumerate(feats)], g, 0)
+
+
+def _polygon_counts(plan: Plan, ds: Dataset) -> dict[str, np.ndarray]:
+    """Per polygon of lakes/reservoirs: valid pixels inside, and of them water/wetland ones."""
+    if "flood_regulation" not in plan.indicators:
+        return {}
+    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    water = _water_mask(ctx)
+    out = {}
+    for layer in ("lakes", "reservoirs"):
+        n = len(plan.vectors.get(layer, []))
+        ids = _polygon_ids(plan, layer, ds.grid)
+        inside = np.where(ds.valid, ids, 0)
+        out[layer] = np.stack(
+            [
+                np.bincount(inside.ravel(), minlength=n + 1)[1:],
+                np.bincount(np.where(water, inside, 0).ravel(), minlength=n + 1)[1:],
+            ]
+        )
+    return out
+
+
+# ------------------------------------------------------------------ block computations
+
+
+def open_block(plan: Plan, start: int, stop: int) -> Context:
+    """A context on the block's windowed dataset, with the block's slice of the global LS."""
+    from ecovalue.raster.hydrology import Routing
+
+    ds, _masks, _inside = block_dataset(plan, start, stop)
+    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    if plan.ls_path is not None:
+        ls, _ = io.read(plan.ls_path, window=(slice(start, stop), slice(0, plan.grid.width)))
+        ls = ls.astype(np.float64)
+        ctx.__dict__["routing"] = Routing(
+            filled=ls,
+            slope=ls,
+            accumulation=ls,
+            ls=ls,
+            method=plan.routing_method,
+            cell_size=plan.grid.cell_width,
+        )
+    return ctx
+
+
+def iter_layers(plan: Plan, ctx: Context, notes: list[str]) -> Iterator[tuple[str, Any]]:
+    """Per-pixel layers of one block, one indicator at a time (the caller drops each after use).
+
+    Yields ``(indicator, Layer)``; air/water purification yield ``{pollutant: (quantity,
+    value)}`` uncapped. Kernel notes are appended to ``notes``.
+    """
+    from ecovalue.accounting.indicators import COMPUTE
+    from ecovalue.errors import NotApplicable
+
+    for ind in plan.indicators:
+        if ind in LOCAL:
+            try:
+                lay = COMPUTE[ind](ctx)
+            except NotApplicable:
+                continue
+            notes += list(lay.notes)
+            yield ind, lay
+        elif ind in POLLUTANTS:
+            yield ind, _pollutant_layers(ctx, ind)
+        elif ind == "flood_regulation":
+            yield ind, _flood_layer(plan, ctx)
+        elif ind in plan.spread:
+            yield ind, _spread_layer(ctx, plan.spread[ind])
+    notes += ctx.notes
+
+
+def _pollutant_layers(ctx: Context, ind: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from ecovalue.accounting.indicators import _Air, _Water
+
+    module = _Air if ind == "air_purification" else _Water
+    columns, costs, _item, _switch = POLLUTANTS[ind]
+    out = {}
+    for pol, col in columns.items():
+        q = module.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
+        out[pol] = (q, module.value({pol: q}, {pol: ctx.p(costs[pol], "CNY/t")}))
+    return out
+
+
+def _flood_layer(plan: Plan, ctx: Context) -> Layer:
+    """Flood storage as ``indicators.flood_regulation_layer``, with whole-polygon pixel counts."""
+    from ecovalue.models import flood_regulation
+
+    out = np.where(ctx.valid, 0.0, np.nan)
+    water = _water_mask(ctx)
+    storages = []
+    for layer in ("lakes", "reservoirs"):
+        part = np.where(ctx.valid, 0.0, np.nan)
+        ids = _polygon_ids(plan, layer, ctx.ds.grid)
+        for i, (cap, n_inside, n_water) in enumerate(plan.flood.get(layer, [])):
+            if n_inside == 0:
+                continue
+            inside = (ids == i + 1) & ctx.valid
+            mask = inside & water if n_water else inside
+            part += np.where(mask, cap / (n_water or n_inside), 0.0)
+        storages.append(part)
+    out = (
+        storages[0]
+        + storages[1]
+        + flood_regulation.marsh_storage_m3(
+            ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid
+        )
+    )
+    if ctx.profile.switches.get("vegetation_flood_regulation", False):
+        out = out + flood_regulation.vegetation_storage_m3(
+            ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid
+        )
+    return Layer(out, flood_regulation.value(out, ctx.p("reservoir_cost", "CNY/m**3")), method="")
+
+
+def _spread_layer(ctx: Context, spec: dict[str, Any]) -> Layer:
+    """A statistics indicator's pixels: region value per pixel on the pixels it is spread over."""
+    scope = ctx.lc_type_mask(spec["types"])
+    reg = ctx.ds.region_index
+    safe = np.where(reg >= 0, reg, 0)
+    layers = []
+    for what in ("physical", "value"):
+        per_pixel = np.asarray(spec[what], dtype=np.float64)  # region -> value per pixel
+        everywhere = np.asarray(
+            spec[f"{what}_all"], dtype=bool
+        )  # region spread over all its pixels
+        weights = (scope | everywhere[safe]) & (reg >= 0) & ctx.valid
+        lay = np.where(weights, per_pixel[safe], 0.0)
+        lay[~ctx.valid] = np.nan
+        layers.append(lay)
+    return Layer(layers[0], layers[1], method="")
+
+
+def pass1_chunk(plan: Plan, start: int, stop: int, block_rows: int) -> dict[str, Any]:
+    """Zonal sums of every block-wise indicator over one aggregation chunk (AGG_ROWS grid rows,
+    the in-memory pipeline's chunk), computed in blocks of ``block_rows`` rows.
+
+    Pollutant indicators are summed per pollutant (caps are applied per region afterwards).
+    """
+    n_keys = len(plan.regions) * N_TYPES
+    notes: list[str] = []
+    acc: dict[str, Any] = {}
+    for s in range(start, stop, block_rows):
+        ctx = open_block(plan, s, min(s + block_rows, stop))
+        key = block_keys(ctx.ds)
+        for ind, lay in iter_layers(plan, ctx, notes):
+            if ind in POLLUTANTS:
+                per_pol = acc.setdefault(ind, {})
+                for pol, (q, v) in lay.items():
+                    per_pol[pol] = continue_sums(
+                        per_pol.get(pol, np.zeros((2, n_keys))), [q, v], key
+                    )
+            else:
+                prev = acc.get(ind, np.zeros((2, n_keys)))
+                acc[ind] = continue_sums(prev, [lay.physical, lay.value], key)
+            del lay
+    return {"notes": notes, "sums": acc}
+
+
+def pass2_block(
+    plan: Plan, start: int, stop: int, factors: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Final per-pixel layers of one block (caps and reported quantities applied), float32 for GeoTIFFs.
+
+    ``factors[ind]`` holds per-key affine maps ``(a_phys, b_phys, a_val, b_val)`` and, for the
+    pollutant indicators, ``scale[pol]`` per region.
+    """
+    ctx = open_block(plan, start, stop)
+    ds = ctx.ds
+    key = block_keys(ds)
+    safe_key = np.where(key >= 0, key, 0)
+    reg = np.where(ds.region_index >= 0, ds.region_index, 0)
+    out: dict[str, np.ndarray] = {}
+
+    def final(ind: str, lay: Any) -> None:
+        f = factors[ind]
+        if ind in POLLUTANTS and lay is not None:
+            phys = np.zeros(key.shape)
+            val = np.zeros(key.shape)
+            for pol, (q, v) in lay.items():
+                s = np.asarray(f["scale"][pol])[reg]
+                phys = phys + q * s
+                val = val + v * s
+        elif lay is not None:
+            phys, val = lay.physical, lay.value
+        else:  # only reported quantities (the model has nothing)
+            phys = val = np.where(ds.valid, 0.0, np.nan)
+        a_p, b_p, a_v, b_v = (np.asarray(x)[safe_key] for x in f["affine"])
+        out[f"{ind}_physical"] = np.where(key >= 0, a_p * phys + b_p, phys).astype(np.float32)
+        out[f"{ind}_value"] = np.where(key >= 0, a_v * val + b_v, val).astype(np.float32)
+
+    for ind, lay in iter_layers(plan, ctx, []):
+        if ind in factors:
+            final(ind, lay)
+    window = (slice(start, stop), slice(0, plan.grid.width))
+    for ind, (phys_path, value_path) in plan.global_layers.items():
+        if ind in factors:
+            final(
+                ind, Layer(io.read(phys_path, window)[0], io.read(value_path, window)[0], method="")
+            )
+    for ind in factors:
+        if f"{ind}_value" not in out:
+            final(ind, None)
+    return {f"{ind}_{q}": out[f"{ind}_{q}"] for ind in factors for q in ("physical", "value")}
