@@ -58,14 +58,19 @@ class Context:
     def class_row(self) -> np.ndarray:
         """Per-pixel row number in the land-cover table (−1 outside valid pixels), found once per run.
 
-        ``class_lookup`` checks here, once, that every code in the raster has a row.
+        Checked here, once: every code of a valid pixel has a row (else the same error as
+        ``models.common.class_lookup``, naming the codes).
         """
         from ecovalue.models.common import class_lookup
+        from ecovalue.raster.pixelwise import class_rows
 
         t = self.ds.landcover_table
-        rows = class_lookup(self.landcover, t["code"].to_numpy(), np.arange(len(t), dtype=np.float64), "code",
-                            self.valid)
-        return np.where(self.valid, np.nan_to_num(rows, nan=-1), -1).astype(np.int32)
+        codes = t["code"].to_numpy()
+        rows, missing = class_rows(self.landcover, codes, self.valid)
+        if missing or len(np.unique(codes)) != len(codes):
+            # the slow path words the error (codes missing from the table, duplicates)
+            class_lookup(self.landcover, codes, np.arange(len(t), dtype=np.float64), "code", self.valid)
+        return rows
 
     def lc(self, column: str) -> np.ndarray:
         """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
@@ -76,10 +81,17 @@ class Context:
         return values[self.class_row]
 
     def lc_type_mask(self, types: tuple[str, ...] | list[str]) -> np.ndarray:
-        """Valid pixels whose class maps to one of the ecosystem ``types``."""
-        t = self.ds.landcover_table
-        wanted = np.append(t["ecosystem_type"].isin(list(types)).to_numpy(), False)
-        return wanted[self.class_row]
+        """Valid pixels whose class maps to one of the ecosystem ``types`` (kept for the run:
+        treat as read-only)."""
+        key = tuple(sorted(set(types)))
+        cache = self.__dict__.setdefault("_type_masks", {})
+        if key not in cache:
+            t = self.ds.landcover_table
+            wanted = np.append(t["ecosystem_type"].isin(list(key)).to_numpy(), False)
+            mask = wanted[self.class_row]
+            mask.flags.writeable = False
+            cache[key] = mask
+        return cache[key]
 
     def scope(self, indicator: str) -> tuple[str, ...]:
         """Ecosystem types an indicator applies to (profile [scopes], else the catalogue's; () = all)."""

@@ -184,20 +184,16 @@ def sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int) -> np.ndarray:
 def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) -> np.ndarray:
     """``acc`` plus each layer's sums per key, *continuing* ``zonal_sums``' sequential order.
 
-    ``np.bincount`` adds weights one by one in pixel order, starting from 0. Putting one
-    pseudo-pixel per key carrying ``acc`` in front (0 + acc = acc exactly) makes the result the
-    very float64 sum ``zonal_sums`` computes over the rows so far plus these rows, so a chunk
-    computed in blocks of any size gives the in-memory chunk sum bit for bit.
+    ``zonal_sums`` adds a chunk's pixels one by one in pixel order to accumulators starting
+    at 0 (``raster.pixelwise.zonal_add``). Starting from ``acc`` instead continues that very
+    float64 sum, so a chunk computed in blocks of any size gives the in-memory chunk sum bit
+    for bit.
     """
-    n_keys = acc.shape[1]
-    k = key.ravel()
-    sel = k >= 0
-    kk = np.concatenate([np.arange(n_keys), k[sel]])
-    out = np.empty_like(acc)
+    from ecovalue.raster.pixelwise import zonal_add
+
+    out = np.array(acc, dtype=np.float64, copy=True)
     for i, layer in enumerate(layers):
-        vals = layer.ravel()[sel].astype(np.float64, copy=False)
-        weights = np.concatenate([acc[i], np.where(np.isfinite(vals), vals, 0.0)])
-        out[i] = np.bincount(kk, weights=weights, minlength=n_keys)
+        zonal_add(out[i], layer, key)
     return out
 
 

@@ -1,0 +1,141 @@
+"""Single-pass numba kernels for the per-pixel bookkeeping of an account: zonal sums, land-cover
+row lookup and the range checks of a block.
+
+They replace numpy idioms that copy or sort the whole array (``np.bincount`` after
+``np.concatenate``/``np.where``, ``np.unique`` of the land cover for every lookup, boolean
+indexing before ``min``/``max``) with one pass and no temporaries. Every kernel is ``nogil``
+so blocks can run on threads.
+
+Bit-for-bit contract of :func:`zonal_add`: it adds each pixel's value to its key's float64
+accumulator in pixel (row-major) order, exactly as ``np.bincount(keys, weights)`` does, so sums
+do not change when a caller switches from one to the other; non-finite values count as
+nothing (the pipeline's rule, ``aggregation.zonal_sums``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Largest span of land-cover codes (max − min + 1) looked up through a dense table; wider
+#: code ranges fall back to a sorted search (still one pass).
+DENSE_CODE_SPAN = 1 << 22
+
+
+@njit(cache=True, nogil=True)
+def _zonal_add(out, values, key):  # type: ignore[no-untyped-def]
+    n = key.size
+    for i in range(n):
+        k = key[i]
+        if k >= 0:
+            v = np.float64(values[i])
+            if np.isfinite(v):
+                out[k] += v
+
+
+def zonal_add(out: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Add ``values`` to ``out[key]`` in pixel order (keys < 0 and non-finite values skipped).
+
+    ``out`` is a 1-D float64 array (modified in place and returned); ``values`` and ``key``
+    have the same shape (any). Equal to ``out + np.bincount(key[key >= 0], values…)`` bit for bit
+    when ``out`` starts at zero, and to continuing that sequential sum when it does not.
+    """
+    if out.dtype != np.float64 or out.ndim != 1:
+        raise ValueError(f"out must be a 1-D float64 array, got {out.dtype} with shape {out.shape}")
+    v = np.ascontiguousarray(values).ravel()
+    k = np.ascontiguousarray(key).ravel()
+    if v.shape != k.shape:
+        raise ValueError(f"values has {v.size} pixels but key has {k.size}")
+    if k.size and k.max(initial=-1) >= out.size:
+        raise ValueError(f"key {int(k.max())} is out of range for {out.size} accumulators")
+    if k.dtype != np.int64:
+        k = k.astype(np.int64)
+    _zonal_add(out, v, k)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _rows_dense(lc, valid, lut, lo):  # type: ignore[no-untyped-def]
+    """Row of each valid pixel's code through ``lut[code − lo]``; −1 elsewhere.
+
+    Returns the rows and the number of valid pixels whose code has no row.
+    """
+    flat = lc.ravel()
+    ok = valid.ravel()
+    rows = np.full(flat.size, -1, dtype=np.int32)
+    span = lut.size
+    missing = 0
+    for i in range(flat.size):
+        if ok[i]:
+            j = np.int64(flat[i]) - lo
+            r = lut[j] if 0 <= j < span else -1
+            if r < 0:
+                missing += 1
+            rows[i] = r
+    return rows, missing
+
+
+def class_rows(landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-pixel row of the land-cover table (int32, −1 where not valid or the code is missing).
+
+    ``codes`` must be unique integers (checked by the caller). Returns ``(rows, n_missing)``:
+    the number of valid pixels whose code is not in ``codes`` (the caller turns it into a
+    message naming the codes).
+    """
+    codes = np.asarray(codes).astype(np.int64).ravel()
+    lc = np.ascontiguousarray(landcover)
+    ok = np.ascontiguousarray(valid, dtype=np.bool_)
+    if codes.size == 0:
+        return np.full(lc.shape, -1, np.int32), int(ok.sum())
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo + 1 <= DENSE_CODE_SPAN:
+        lut = np.full(hi - lo + 1, -1, dtype=np.int32)
+        lut[codes - lo] = np.arange(codes.size, dtype=np.int32)
+        rows, missing = _rows_dense(lc, ok, lut, lo)
+        return rows.reshape(lc.shape), int(missing)
+    # sparse codes: sorted search
+    order = np.argsort(codes)
+    sc = codes[order]
+    flat = lc.ravel().astype(np.int64)
+    pos = np.clip(np.searchsorted(sc, flat), 0, sc.size - 1)
+    found = ok.ravel() & (sc[pos] == flat)
+    rows = np.where(found, order[pos], -1).astype(np.int32)
+    return rows.reshape(lc.shape), int((ok.ravel() & ~found).sum())
+
+
+@njit(cache=True, nogil=True)
+def _range_facts(values, mask, lo, hi, check_lo, check_hi):  # type: ignore[no-untyped-def]
+    v = values.ravel()
+    m = mask.ravel()
+    n = 0
+    vmin = np.inf
+    vmax = -np.inf
+    below = 0
+    above = 0
+    for i in range(v.size):
+        if m[i]:
+            x = np.float64(v[i])
+            n += 1
+            if x < vmin:
+                vmin = x
+            if x > vmax:
+                vmax = x
+            if check_lo and x < lo:
+                below += 1
+            if check_hi and x > hi:
+                above += 1
+    return n, vmin, vmax, below, above
+
+
+def range_facts(
+    values: np.ndarray, mask: np.ndarray, low: float | None, high: float | None
+) -> tuple[int, float, float, int, int]:
+    """One pass over the masked pixels: ``(count, min, max, n below low, n above high)``."""
+    return _range_facts(
+        np.ascontiguousarray(values),
+        np.ascontiguousarray(mask, dtype=np.bool_),
+        -np.inf if low is None else float(low),
+        np.inf if high is None else float(high),
+        low is not None,
+        high is not None,
+    )
