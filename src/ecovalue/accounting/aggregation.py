@@ -26,15 +26,12 @@ def to_money(x: float) -> Decimal:
 
 def ecosystem_index(landcover: np.ndarray, codes: np.ndarray, types: list[str]) -> np.ndarray:
     """Per-pixel index into ECOSYSTEM_TYPES (int8; −1 where the code is not in the table)."""
+    from ecovalue.raster.pixelwise import class_rows
+
     lut_codes = np.asarray(codes, dtype=np.int64)
-    type_idx = np.array([ECOSYSTEM_TYPES.index(t) for t in types], dtype=np.int8)
-    order = np.argsort(lut_codes)
-    sorted_codes = lut_codes[order]
-    pos = np.searchsorted(sorted_codes, landcover.ravel())
-    pos = np.clip(pos, 0, len(sorted_codes) - 1)
-    hit = sorted_codes[pos] == landcover.ravel()
-    out = np.where(hit, type_idx[order][pos], -1).astype(np.int8)
-    return out.reshape(landcover.shape)
+    type_idx = np.array([ECOSYSTEM_TYPES.index(t) for t in types] + [-1], dtype=np.int8)
+    rows, _missing = class_rows(landcover, lut_codes, np.ones(landcover.shape, dtype=bool))
+    return type_idx[rows]  # row −1 (code not in the table) → −1
 
 
 def zone_keys(region_index: np.ndarray, eco_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

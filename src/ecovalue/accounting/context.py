@@ -107,9 +107,14 @@ class Context:
         return np.where(self.lc_type_mask(types) | ~self.valid, layer, 0.0)
 
     def raster(self, key: str) -> np.ndarray:
+        """A float64 copy of an input raster (the kernel may modify it)."""
+        return self.raster_view(key).astype(np.float64)
+
+    def raster_view(self, key: str) -> np.ndarray:
+        """An input raster as stored (float32; read-only by convention): no whole-grid copy."""
         if key not in self.ds.rasters:
             raise InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")
-        return self.ds.rasters[key].astype(np.float64)
+        return self.ds.rasters[key]
 
     @cached_property
     def stats_year(self) -> pd.DataFrame:

@@ -319,7 +319,7 @@ def landscape_premium_layer(ctx: Context) -> Layer:
     cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
     # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
     # its yearly flow is the value
-    stock = cultural.landscape_premium(built, green_blue, ctx.raster("property_value"), ctx.p("landscape.premium_rate"),
+    stock = cultural.landscape_premium(built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
                                        ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid)
     annual = stock.attributed * ctx.p("landscape.annualisation_rate", "1/a")
     return Layer(stock.attributed, annual, method="model:hedonic_premium", unit="CNY",

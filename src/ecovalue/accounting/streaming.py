@@ -118,11 +118,22 @@ class StreamedResult:
 
 
 class _Executor:
-    """Runs a block function over all blocks: locally in order, or as dask.distributed tasks."""
+    """Runs a block function over all blocks: on local threads, or as dask.distributed tasks.
 
-    def __init__(self, workers: int, scheduler: str | None) -> None:
+    Locally (no ``scheduler``, ``workers`` ≤ 1) blocks run on ``threads`` threads of this
+    process (the numba kernels, numpy's array loops, GDAL reads and hashing release the GIL);
+    results come back in block order either way, so sums do not depend on the workers.
+    """
+
+    def __init__(self, workers: int, scheduler: str | None, threads: int | None = None) -> None:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
         self.client: Any = None
         self.cluster: Any = None
+        self.pool: ThreadPoolExecutor | None = None
+        if workers < 1:
+            raise InputError(f"workers must be ≥ 1, got {workers}")
         if scheduler or workers > 1:
             from distributed import Client, LocalCluster
 
@@ -133,23 +144,63 @@ class _Executor:
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
                 )
                 self.client = Client(self.cluster)
+        n = threads if threads is not None else min(os.cpu_count() or 1, 4)
+        if n < 1:
+            raise InputError(f"threads must be ≥ 1, got {n}")
+        self.threads = n
+        # local threads also serve the steps that overlap (hashing beside routing)
+        self.pool = ThreadPoolExecutor(max_workers=max(n, 2), thread_name_prefix="ecovalue")
+
+    @property
+    def local(self) -> bool:
+        """True when blocks run in this process (arrays can be shared instead of files)."""
+        return self.client is None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on a local thread; returns a ``concurrent.futures.Future``."""
+        assert self.pool is not None
+        return self.pool.submit(fn, *args)
 
     def map(
         self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
     ) -> Iterator[Any]:
         """Results in block order (a fixed reduction order: sums do not depend on the workers)."""
         if self.client is None:
-            for start, stop in blocks:
-                yield fn(plan, start, stop, *args)
+            if self.threads == 1 or len(blocks) == 1:
+                for start, stop in blocks:
+                    yield fn(plan, start, stop, *args)
+                return
+            yield from self._threaded(fn, plan, blocks, *args)
             return
-        remote_plan = self.client.scatter(plan, broadcast=True)
-        extra = [self.client.scatter(a, broadcast=True) for a in args]
+        remote_plan = self.client.scatter(plan, broadcast=True, hash=False)
+        extra = [self.client.scatter(a, broadcast=True, hash=False) for a in args]
         futures = [self.client.submit(fn, remote_plan, s, e, *extra, pure=False) for s, e in blocks]
         for fut in futures:
             yield fut.result()
             fut.release()
 
+    def _threaded(
+        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
+    ) -> Iterator[Any]:
+        """At most ``threads`` blocks in flight (bounded memory), results yielded in order."""
+        from collections import deque
+
+        pending: deque[Any] = deque()
+        todo = iter(blocks)
+        for start, stop in todo:
+            pending.append(self.submit(fn, plan, start, stop, *args))
+            if len(pending) >= self.threads:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(self.submit(fn, plan, nxt[0], nxt[1], *args))
+            yield result
+
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
@@ -174,6 +225,7 @@ def run_account_streamed(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> StreamedResult:
     """Run the GEP account block by block; the table equals ``run_account``'s.
 
@@ -188,6 +240,8 @@ def run_account_streamed(
         workers: > 1 runs blocks on a local dask.distributed cluster of that many processes.
         scheduler: ``tcp://host:8786`` of a running dask scheduler (overrides ``workers``).
         progress: callback ``(step, i, total)``.
+        threads: threads of a local run (default: the CPU count, at most 4); each holds one
+            block in memory. Ignored on a dask cluster (``threads_per_worker`` is 1 there).
 
     Raises:
         ValidationFailed: the dataset has errors (nothing computed).
@@ -196,7 +250,7 @@ def run_account_streamed(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    steps = ["scan", "hash", "global", "pass 1", "tables"] + (["pass 2"] if out_dir else [])
+    steps = ["scan", "routing", "pass 1", "global", "tables"] + (["pass 2"] if out_dir else [])
 
     def step(name: str) -> None:
         if progress:
@@ -214,7 +268,7 @@ def run_account_streamed(
     out_dir = Path(out_dir).resolve() if out_dir else None
     work = out_dir / "_work" if out_dir else Path(tempfile.mkdtemp(prefix="ecovalue-stream-"))
     work.mkdir(parents=True, exist_ok=True)
-    ex = _Executor(workers, scheduler)
+    ex = _Executor(workers, scheduler, threads)
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -222,23 +276,40 @@ def run_account_streamed(
         scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, needs_global), meta.grid)
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
-        step("hash")
+        step("routing")
         t = time.perf_counter()
-        content_hash = dataset_hash(meta, plan)
-        timings["hash"] = time.perf_counter() - t
-        step("global")
-        t = time.perf_counter()
-        global_sums, global_layers = _global_steps(plan, meta, scan, work, out_dir is not None)
-        timings["global"] = time.perf_counter() - t
+        # Routing (whole grid, one long numba kernel that releases the GIL) runs on a thread
+        # while the content hash and the block-wise indicators that do not need it go on;
+        # soil retention follows once the LS factor is there.
+        hashing = ex.submit(_timed, dataset_hash, meta, plan)
+        routing = None
+        if _needs_routing(plan):
+            routing = ex.submit(
+                _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads
+            )
         probe = _probe_context(plan)
         not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
         step("pass 1")
-        t = time.perf_counter()
         chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks: aggregation chunks
-        block_sums, block_notes = _reduce_pass1(
-            ex.map(B.pass1_chunk, plan, chunks, min(block_rows, B.AGG_ROWS))
-        )
+        rows = min(block_rows, B.AGG_ROWS)
+        first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
+        block_sums, block_notes = _reduce_pass1(ex.map(B.pass1_chunk, plan, chunks, rows, first))
         timings["pass1"] = time.perf_counter() - t
+        if routing is not None:
+            _none, timings["routing"] = routing.result()
+            t = time.perf_counter()
+            soil_sums, soil_notes = _reduce_pass1(
+                ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
+            )
+            block_sums.update(soil_sums)
+            block_notes += soil_notes
+            timings["pass1_soil"] = time.perf_counter() - t
+        step("global")
+        t = time.perf_counter()
+        global_sums = _landscape_step(plan, meta, scan["valid"], work, out_dir is not None)
+        scan["valid"] = None  # the whole-grid mask is not needed any more
+        timings["landscape"] = time.perf_counter() - t
+        content_hash, timings["hash"] = hashing.result()
         step("tables")
         t = time.perf_counter()
         for ind, (lay_sums, lay_meta) in global_sums.items():
@@ -251,7 +322,7 @@ def run_account_streamed(
         const = constant_factor(probe, notes)
         table = _table(plan, sums, meta_by_ind, sources, const)
         timings["tables"] = time.perf_counter() - t
-        paths: dict[str, Path] = dict(global_layers)
+        paths: dict[str, Path] = {}
         if out_dir:
             step("pass 2")
             t = time.perf_counter()
@@ -284,6 +355,11 @@ def run_account_streamed(
         synthetic=meta.info.synthetic,
         n_blocks=len(blocks),
     )
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    return fn(*args), time.perf_counter() - t
 
 
 def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], Any]:
@@ -443,59 +519,72 @@ def _reduce_pass1(results: Iterator[dict[str, Any]]) -> tuple[dict[str, Any], li
 # ------------------------------------------------------------------ global steps
 
 
-def _global_steps(
-    plan: B.Plan, meta: Any, scan: dict[str, Any], work: Path, write: bool
-) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Routing (LS to a GeoTIFF for the blocks) and the landscape premium (whole grid)."""
-    from ecovalue.accounting.indicators import COMPUTE
-    from ecovalue.raster.hydrology import route
+def _needs_routing(plan: B.Plan) -> bool:
+    return "soil_retention" in plan.indicators and "dem" in plan.raster_paths
 
-    valid = scan["valid"]
-    sums: dict[str, Any] = {}
-    paths: dict[str, Path] = {}
-    if "soil_retention" in plan.profile.indicators and "dem" in plan.raster_paths:
-        dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
-        routing = route(
-            dem.astype(np.float64),
-            valid,
-            plan.grid.cell_width,
-            method=plan.routing_method,
-            formulation=plan.profile.methods.get("ls_formulation", "desmet_govers"),
-        )
-        del dem
-        ls = routing.ls
-        del routing
+
+def _routing_step(
+    plan: B.Plan, valid: np.ndarray, work: Path, share_arrays: bool, threads: int
+) -> None:
+    """Global routing → the LS factor for the blocks.
+
+    It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
+    through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
+    windows of it).
+    """
+    from ecovalue.raster.hydrology import route_ls
+
+    dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+    ls = route_ls(
+        dem,
+        valid,
+        plan.grid.cell_width,
+        method=plan.routing_method,
+        formulation=plan.profile.methods.get("ls_formulation", "desmet_govers"),
+        threads=threads,
+    )
+    del dem
+    if share_arrays:
+        plan.ls = ls
+    else:
         plan.ls_path = io.write(work / "ls.tif", ls, plan.grid, nodata=float("nan"), cog=False)
-        del ls
-    if "landscape_premium" in plan.profile.indicators:
-        rasters: dict[str, np.ndarray] = {
-            k: B.read_block(plan, k, 0, plan.grid.height)[0]
-            for k in ("landcover", "property_value")
-            if k in plan.raster_paths
-        }
-        region_index = B.rasterize(
-            [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
-        )
-        ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
-        ctx = Context(ds, plan.year, plan.profile, plan.params)
-        try:
-            lay = COMPUTE["landscape_premium"](ctx)
-        except NotApplicable:
-            return sums, paths
-        key = B.block_keys(ds)
-        s = B.sums([lay.physical, lay.value], key, len(plan.regions) * N_TYPES)
-        sums["landscape_premium"] = (
-            s,
-            {
-                "method": lay.method,
-                "source": lay.source,
-                "unit": lay.unit,
-                "notes": list(lay.notes) + ctx.notes,
-            },
-        )
-        if write:
-            _keep_global_layer(lay, "landscape_premium", plan, work)
-    return sums, paths
+
+
+def _landscape_step(
+    plan: B.Plan, meta: Any, valid: np.ndarray, work: Path, write: bool
+) -> dict[str, Any]:
+    """The landscape premium on the whole grid (nearest green/blue pixel); its sums."""
+    from ecovalue.accounting.indicators import COMPUTE
+
+    sums: dict[str, Any] = {}
+    if "landscape_premium" not in plan.profile.indicators:
+        return sums
+    rasters: dict[str, np.ndarray] = {
+        k: B.read_block(plan, k, 0, plan.grid.height)[0]
+        for k in ("landcover", "property_value")
+        if k in plan.raster_paths
+    }
+    region_index = B.rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1)
+    ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
+    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    try:
+        lay = COMPUTE["landscape_premium"](ctx)
+    except NotApplicable:
+        return sums
+    key = B.block_keys(ds)
+    s = B.sums([lay.physical, lay.value], key, len(plan.regions) * N_TYPES)
+    sums["landscape_premium"] = (
+        s,
+        {
+            "method": lay.method,
+            "source": lay.source,
+            "unit": lay.unit,
+            "notes": list(lay.notes) + ctx.notes,
+        },
+    )
+    if write:
+        _keep_global_layer(lay, "landscape_premium", plan, work)
+    return sums
 
 
 def _keep_global_layer(lay: Any, ind: str, plan: B.Plan, work: Path) -> None:

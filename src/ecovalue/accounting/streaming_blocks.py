@@ -91,6 +91,7 @@ class Plan:
     year: int
     indicators: tuple[str, ...]  # the block-wise ones among the profile's indicators
     ls_path: Path | None = None  # LS factor (float64 GeoTIFF) from the global routing step
+    ls: np.ndarray | None = None  # … or the LS array itself, when blocks run in this process
     routing_method: str = "mfd"
     flood: dict[str, Any] = field(default_factory=dict)  # per polygon: capacity, pixel counts
     spread: dict[str, Any] = field(default_factory=dict)  # statistics indicator -> region values
@@ -203,6 +204,7 @@ def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) ->
 def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str, Any]:
     """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon."""
     from ecovalue.datasets.validation import RASTERS
+    from ecovalue.raster.pixelwise import class_rows, range_facts
 
     ds, masks, inside = block_dataset(plan, start, stop)
     out: dict[str, Any] = {"ranges": {}, "holes": {}, "nonint": 0, "codes": set()}
@@ -216,23 +218,19 @@ def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str,
                 out["nonint"] += int((m & (raw != np.round(raw))).sum())
         else:
             _canonical, lo, hi, _res = RASTERS.get(key, ("", None, None, ""))
-            vals = arr[m]
-            if vals.size:
-                out["ranges"][key] = (
-                    float(vals.min()),
-                    float(vals.max()),
-                    int((vals < lo).sum()) if lo is not None else 0,
-                    int((vals > hi).sum()) if hi is not None else 0,
-                )
+            n, vmin, vmax, n_lo, n_hi = range_facts(arr, m, lo, hi)
+            if n:
+                out["ranges"][key] = (float(vmin), float(vmax), int(n_lo), int(n_hi))
         holes = inside & ~m
         if holes.any():
             r, c = (int(x[0]) for x in np.nonzero(holes))
             out["holes"][key] = (int(holes.sum()), start + r, c)
     lc = ds.rasters["landcover"]
-    out["codes"] = set(np.unique(lc[inside]).tolist())
+    rows, n_missing = class_rows(lc, plan.landcover_table["code"].to_numpy(), inside)
+    # only the codes the table lacks are needed (the reduce step names them)
+    out["codes"] = set(np.unique(lc[inside & (rows < 0)]).tolist()) if n_missing else set()
     out["inside"] = int(inside.sum())
-    known = set(int(c) for c in plan.landcover_table["code"])
-    if out["codes"] <= known:
+    if not n_missing:
         keys = block_keys(ds)
         n_keys = len(plan.regions) * N_TYPES
         out["counts"] = np.bincount(keys[keys >= 0], minlength=n_keys).astype(np.int64)
@@ -280,9 +278,13 @@ def open_block(plan: Plan, start: int, stop: int) -> Context:
 
     ds, _masks, _inside = block_dataset(plan, start, stop)
     ctx = Context(ds, plan.year, plan.profile, plan.params)
-    if plan.ls_path is not None:
+    ls: np.ndarray | None = None
+    if plan.ls is not None:
+        ls = plan.ls[start:stop]
+    elif plan.ls_path is not None:
         ls, _ = io.read(plan.ls_path, window=(slice(start, stop), slice(0, plan.grid.width)))
         ls = ls.astype(np.float64)
+    if ls is not None:
         ctx.__dict__["routing"] = Routing(
             filled=ls,
             slope=ls,
@@ -294,7 +296,9 @@ def open_block(plan: Plan, start: int, stop: int) -> Context:
     return ctx
 
 
-def iter_layers(plan: Plan, ctx: Context, notes: list[str]) -> Iterator[tuple[str, Any]]:
+def iter_layers(
+    plan: Plan, ctx: Context, notes: list[str], indicators: tuple[str, ...] | None = None
+) -> Iterator[tuple[str, Any]]:
     """Per-pixel layers of one block, one indicator at a time (the caller drops each after use).
 
     Yields ``(indicator, Layer)``; air/water purification yield ``{pollutant: (quantity,
@@ -303,7 +307,7 @@ def iter_layers(plan: Plan, ctx: Context, notes: list[str]) -> Iterator[tuple[st
     from ecovalue.accounting.indicators import COMPUTE
     from ecovalue.errors import NotApplicable
 
-    for ind in plan.indicators:
+    for ind in plan.indicators if indicators is None else indicators:
         if ind in LOCAL:
             try:
                 lay = COMPUTE[ind](ctx)
@@ -381,11 +385,19 @@ def _spread_layer(ctx: Context, spec: dict[str, Any]) -> Layer:
     return Layer(layers[0], layers[1], method="")
 
 
-def pass1_chunk(plan: Plan, start: int, stop: int, block_rows: int) -> dict[str, Any]:
+def pass1_chunk(
+    plan: Plan,
+    start: int,
+    stop: int,
+    block_rows: int,
+    indicators: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Zonal sums of every block-wise indicator over one aggregation chunk (AGG_ROWS grid rows,
     the in-memory pipeline's chunk), computed in blocks of ``block_rows`` rows.
 
     Pollutant indicators are summed per pollutant (caps are applied per region afterwards).
+    ``indicators`` restricts the pass to some of the plan's (each indicator's sums are
+    independent, so splitting the pass does not change them).
     """
     n_keys = len(plan.regions) * N_TYPES
     notes: list[str] = []
@@ -393,7 +405,7 @@ def pass1_chunk(plan: Plan, start: int, stop: int, block_rows: int) -> dict[str,
     for s in range(start, stop, block_rows):
         ctx = open_block(plan, s, min(s + block_rows, stop))
         key = block_keys(ctx.ds)
-        for ind, lay in iter_layers(plan, ctx, notes):
+        for ind, lay in iter_layers(plan, ctx, notes, indicators):
             if ind in POLLUTANTS:
                 per_pol = acc.setdefault(ind, {})
                 for pol, (q, v) in lay.items():

@@ -157,12 +157,24 @@ def landscape_premium(
     attributed = np.zeros(bu.shape)
     if not gb.any() or not bu.any():
         return LandscapePremium(masked(at_property, valid), masked(attributed, valid), 0)
-    dist, idx = ndimage.distance_transform_edt(~gb, sampling=(dy, dx), return_indices=True)
-    premium = bu & (dist <= d)
+    # nearest green/blue pixel of every pixel (the feature transform); distances only for the
+    # built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling, squared,
+    # summed over the axes, square root), so they equal distance_transform_edt's bit for bit
+    # without its four whole-grid temporaries
+    idx = ndimage.distance_transform_edt(
+        ~gb, sampling=(dy, dx), return_distances=False, return_indices=True
+    )
+    rows, cols = np.nonzero(bu)
+    off_r = (idx[0][rows, cols] - rows).astype(np.float64) * dy
+    off_c = (idx[1][rows, cols] - cols).astype(np.float64) * dx
+    near = np.sqrt(off_r * off_r + off_c * off_c) <= d
+    premium = np.zeros(bu.shape, dtype=bool)
+    premium[rows[near], cols[near]] = True
+    del rows, cols, off_r, off_c, near
     pv = check_finite("property_value", property_value_yuan_m2, premium)
     check_array_range("property_value", pv, premium, 0.0, np.inf, "property value is 元/m² >= 0")
     at_property[premium] = r * pv[premium] * dy * dx * k
     np.add.at(attributed, (idx[0][premium], idx[1][premium]), at_property[premium])
-    return LandscapePremium(
-        masked(at_property, valid), masked(attributed, valid), int(premium.sum())
-    )
+    at_property[~valid] = np.nan  # in place: these arrays are this function's own
+    attributed[~valid] = np.nan
+    return LandscapePremium(at_property, attributed, int(premium.sum()))
