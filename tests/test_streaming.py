@@ -145,13 +145,34 @@ def test_geotiffs_match_in_memory_layers(
 @settings(
     max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(block_rows=st.integers(min_value=1, max_value=12))
-def test_results_do_not_depend_on_block_size(tiny: tuple[Path, RunResult], block_rows: int) -> None:
+@given(block_rows=st.integers(min_value=1, max_value=12), threads=st.integers(1, 3))
+def test_results_do_not_depend_on_block_size_or_threads(
+    tiny: tuple[Path, RunResult], block_rows: int, threads: int
+) -> None:
     root, mem = tiny
-    table = run_account_streamed(root, block_rows=block_rows).table
+    table = run_account_streamed(root, block_rows=block_rows, threads=threads).table
     assert_same_table(mem.table, table)
     # one chunk, summed in the in-memory order: money identical, not just within 0.01 元
     assert table["value_current"].tolist() == mem.table["value_current"].tolist()
+    assert table["physical_quantity"].tolist() == mem.table["physical_quantity"].tolist() or (
+        # air/water purification are summed per pollutant in the streamed path (≤ 1e-12)
+        np.allclose(table["physical_quantity"], mem.table["physical_quantity"], rtol=1e-9, atol=0)
+    )
+
+
+def test_many_chunks_on_threads_equal_one_thread(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks finishing out of order on threads are still added in grid order (bit-identical)."""
+    from ecovalue.accounting import streaming_blocks
+    from ecovalue.datasets.demo import build_demo
+
+    root = build_demo(tmp_path_factory.mktemp("demo") / "demo", resolution=3000)  # 53 rows
+    monkeypatch.setattr(streaming_blocks, "AGG_ROWS", 5)  # 11 chunks
+    one = run_account_streamed(root, block_rows=2, threads=1)
+    three = run_account_streamed(root, block_rows=3, threads=3)
+    assert three.table["physical_quantity"].tolist() == one.table["physical_quantity"].tolist()
+    assert three.table["value_current"].tolist() == one.table["value_current"].tolist()
 
 
 def test_demo_3000m_equals_in_memory(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -225,6 +246,57 @@ def test_cli_account_streamed_writes_results(tiny: tuple[Path, RunResult], tmp_p
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert Decimal(summary["totals"]["gep_current"]) == mem.totals()["gep_current"]
     assert (tmp_path / "run" / "layers" / "carbon_sequestration_value.tif").exists()
+    assert (tmp_path / "run" / "report.html").exists() and (tmp_path / "run" / "results.xlsx").exists()
+
+
+def test_account_engine_streamed_writes_what_the_memory_engine_writes(
+    tiny_reported: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ecovalue.cli.main import app
+
+    root, _mem = tiny_reported
+    runs = {}
+    for engine in ("memory", "streamed"):
+        out = tmp_path / engine
+        res = CliRunner().invoke(app, ["account", str(root), "--out", str(out), "--engine", engine])
+        assert res.exit_code == 0, res.output
+        assert f"engine: {engine}" in res.output
+        runs[engine] = out
+    names = {
+        p.relative_to(runs["memory"]).as_posix() for p in runs["memory"].rglob("*") if p.is_file()
+    }
+    got = {
+        p.relative_to(runs["streamed"]).as_posix() for p in runs["streamed"].rglob("*") if p.is_file()
+    }
+    assert names == got  # results, summary, layers, workbook, report and every figure
+    a = pd.read_csv(runs["memory"] / "results.csv", dtype=str)
+    b = pd.read_csv(runs["streamed"] / "results.csv", dtype=str)
+    assert a[KEY].values.tolist() == b[KEY].values.tolist()
+    for col in ("value_current", "value_constant"):
+        assert max(abs(Decimal(x) - Decimal(y)) for x, y in zip(a[col], b[col], strict=True)) <= Decimal("0.01")
+    html = (runs["streamed"] / "report.html").read_text(encoding="utf-8")
+    assert "水源涵养" in html
+
+
+def test_account_auto_engine(tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from ecovalue.cli import streaming as cli_streaming
+
+    root = tiny[0]
+    assert cli_streaming.choose_engine("auto", root, 1, None)[0] == "memory"
+    assert cli_streaming.choose_engine("auto", root, 2, None) == ("streamed", "--workers/--scheduler given")
+    assert cli_streaming.choose_engine("auto", root, 1, "tcp://h:8786")[0] == "streamed"
+    # a machine too small for the grid in memory: 100 pixels × 430 B > half of 40 kB
+    monkeypatch.setattr(cli_streaming, "_machine_memory", lambda: 40_000)
+    engine, why = cli_streaming.choose_engine("auto", root, 1, None)
+    assert engine == "streamed" and "would need" in why
+    with pytest.raises(typer.BadParameter, match="streamed engine"):
+        cli_streaming.choose_engine("memory", root, 2, None)
+    with pytest.raises(typer.BadParameter, match="auto, memory or streamed"):
+        cli_streaming.choose_engine("fast", root, 1, None)
 
 
 @settings(max_examples=30, deadline=None)
@@ -262,3 +334,24 @@ def test_raster_off_the_landcover_grid_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValidationFailed, match="resample it onto the land-cover grid"):
         run_account_streamed(root)
+
+
+def test_account_with_workers_runs_on_a_local_cluster(
+    tiny_reported: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed")
+    from typer.testing import CliRunner
+
+    from ecovalue.cli.main import app
+
+    root, mem = tiny_reported
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["account", str(root), "--out", str(out), "--workers", "2", "--no-reports"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "engine: streamed (--workers/--scheduler given)" in res.output
+    csv = pd.read_csv(out / "results.csv", dtype=str)
+    assert [Decimal(v) for v in csv["value_current"]] == mem.table["value_current"].tolist()
+    assert (out / "layers" / "soil_retention_value.tif").exists()
+    assert not (out / "report.html").exists()

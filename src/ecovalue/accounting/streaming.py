@@ -113,6 +113,60 @@ class StreamedResult:
         """GEP and its parts (as ``RunResult.totals``)."""
         return RunResult.totals(self)  # type: ignore[arg-type]
 
+    def report_view(self, max_px: int = 1200) -> RunResult:
+        """This run as a :class:`RunResult` for the reports (workbook, maps, HTML).
+
+        The per-pixel layers are the written GeoTIFFs read back with at most ``max_px`` pixels
+        on the long side (GDAL's average of the valid pixels of each block) — maps draw no
+        more than that — so the reports of a city too big for memory need only a thumbnail of
+        each layer. ``landcover`` and ``region_index`` are empty (the reports do not use them).
+        """
+        import math
+
+        import rasterio
+        from rasterio.enums import Resampling
+
+        from ecovalue.accounting.result import IndicatorLayer
+
+        g = self.grid
+        f = max(1, math.ceil(max(g.height, g.width) / max_px))
+        shape = (math.ceil(g.height / f), math.ceil(g.width / f))
+
+        def thumb(path: Path) -> np.ndarray:
+            with rasterio.open(path) as src:
+                arr = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+            return np.ma.filled(arr.astype(np.float64), np.nan)
+
+        units = self.table.drop_duplicates("indicator").set_index("indicator")["physical_unit"]
+        layers = {}
+        for ind in INDICATORS:
+            phys, val = self.layer_paths.get(f"{ind}_physical"), self.layer_paths.get(f"{ind}_value")
+            if phys is None or val is None:
+                continue
+            unit = str(units.get(ind, INDICATORS[ind].physical_unit))
+            layers[ind] = IndicatorLayer(ind, thumb(phys), unit, thumb(val))
+        return RunResult(
+            dataset_name=self.dataset_name,
+            dataset_title_zh=self.dataset_title_zh,
+            dataset_title_en=self.dataset_title_en,
+            synthetic=self.synthetic,
+            year=self.year,
+            profile_id=self.profile_id,
+            base_year=self.base_year,
+            grid=self.grid,
+            regions=self.regions,
+            table=self.table,
+            layers=layers,
+            landcover=np.zeros((0, 0), np.int32),
+            region_index=np.zeros((0, 0), np.int32),
+            parameters=self.parameters,
+            not_applicable=self.not_applicable,
+            notes=self.notes,
+            hashes=self.hashes,
+            timings=self.timings,
+            gdp=self.gdp,
+        )
+
 
 # ------------------------------------------------------------------ execution of block tasks
 
@@ -221,7 +275,7 @@ def run_account_streamed(
     profile: Profile | str | Path = "cn-2022",
     year: int | None = None,
     out_dir: str | Path | None = None,
-    block_rows: int = 512,
+    block_rows: int = 256,
     workers: int = 1,
     scheduler: str | None = None,
     progress: Progress | None = None,

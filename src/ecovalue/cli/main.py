@@ -74,11 +74,29 @@ def account(
     year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
     profile: Annotated[str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")] = "cn-2022",
     no_reports: Annotated[bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")] = False,
+    engine: Annotated[str, typer.Option(help="memory | streamed | auto: streamed when --workers or --scheduler "
+                                             "is given or the grid would not fit in memory")] = "auto",
+    workers: Annotated[int, typer.Option("--workers", help="local dask worker processes (streamed engine)")] = 1,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="dask scheduler, e.g. tcp://host:8786 "
+                                                                      "(streamed engine)")] = None,
+    block_rows: Annotated[int, typer.Option("--block-rows", help="rows per block of the streamed engine "
+                                                                 "(memory ∝ rows × width)")] = 256,
+    threads: Annotated[int | None, typer.Option("--threads", help="threads of a local streamed run "
+                                                                  "(default: CPU count, at most 4)")] = None,
 ) -> None:
     """Run the GEP account: results.csv, results.xlsx, summary.json, COGs and report.html."""
+    from ecovalue.cli.streaming import choose_engine, run_streamed
+
+    chosen, why = choose_engine(engine, dataset, workers, scheduler)
+    if chosen == "streamed":
+        err.print(f"[dim]engine: streamed ({why})[/]")
+        run_streamed(dataset, out, year=year, profile=profile, block_rows=block_rows, workers=workers,
+                     scheduler=scheduler, threads=threads, layers=True, reports=not no_reports)
+        return
     from ecovalue.accounting.outputs import write_outputs
     from ecovalue.accounting.pipeline import run_account
 
+    err.print(f"[dim]engine: memory ({why})[/]")
     t0 = time.perf_counter()
     try:
         with _progress() as bar:
@@ -98,6 +116,10 @@ def account(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     _print_totals(result)
+    _print_done(t0, out, paths)
+
+
+def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
     console.print(f"Done in {time.perf_counter() - t0:.1f} s. Outputs in [bold]{out}[/]:")
     shown = sorted({p if p.parent == out else p.parent for p in paths.values()})
     for p in shown:
