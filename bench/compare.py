@@ -194,12 +194,21 @@ def markdown_run(run: dict[str, Any]) -> list[str]:
             f"| {model} | {_fmt(it, 3)} | {_fmt(exe, 3)} | {_fmt(im, 4)} | {_fmt(et, 3)} | "
             f"{_fmt(em, 4)} | {_ratio(it, et)} | {_ratio(im, em)} |"
         )
-    at, am = _job(run.get("account"))
-    mode = (run.get("account") or {}).get("mode", "pipeline")
+    at, _am = _job(run.get("account"))
+    for job, label in (
+        ("account", "full raster account (streamed engine, table)"),
+        ("account-layers", "full raster account + every layer written (COG)"),
+        ("account-memory", "full raster account, in-memory engine"),
+    ):
+        jt, jm = _job(run.get(job))
+        if jt is None:
+            continue
+        lines.append(
+            f"| **carbon + SDR + AWY** vs ecovalue {label} | "
+            f"{_fmt(inv_sum or None, 3)} | {_fmt(exe_sum or None, 3)} | | {_fmt(jt, 3)} | "
+            f"{_fmt(jm, 4)} | {_ratio(inv_sum, jt)} (execute only: {_ratio(exe_sum, jt)}) | |"
+        )
     lines += [
-        f"| **carbon + SDR + AWY** vs ecovalue {'full raster account' if mode == 'pipeline' else 'kernels (carbon+sdr+awy)'} | "
-        f"{_fmt(inv_sum or None, 3)} | {_fmt(exe_sum or None, 3)} | | {_fmt(at, 3)} | "
-        f"{_fmt(am, 4)} | {_ratio(inv_sum, at)} (execute only: {_ratio(exe_sum, at)}) | |",
         f"| floor: read every ecovalue input once | | | | {_fmt(floor_s, 3)} | {_fmt(floor_mb, 4)} | "
         f"ecovalue/floor {_ratio(at, floor_s)} | |",
         "",
@@ -248,4 +257,31 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for run in report["runs"]:
         lines += markdown_run(run)
+    lines += scaling(report["runs"])
     return "\n".join(lines)
+
+
+def scaling(runs: list[dict[str, Any]]) -> list[str]:
+    """Seconds and MB per million pixels of each size: flat columns mean linear cost."""
+    if len(runs) < 2:
+        return []
+    lines = [
+        "### Scaling",
+        "",
+        "| size | Mpixel | floor s | account s | s per Mpixel | account MB | layers s | "
+        "InVEST C+SDR+AWY s | InVEST s per Mpixel |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        mpx = run["pixels"] / 1e6
+        fs, _ = _job(run.get("floor"))
+        at, am = _job(run.get("account"))
+        lt, _ = _job(run.get("account-layers"))
+        inv = [_job((e or {}).get("invest"))[0] for m, e in run["models"].items() if m != "ndr"]
+        inv_s = sum(inv) if inv and all(inv) else None  # type: ignore[arg-type]
+        lines.append(
+            f"| {run['size']}² | {mpx:.0f} | {_fmt(fs, 3)} | {_fmt(at, 3)} | "
+            f"{_fmt(at / mpx if at else None, 3)} | {_fmt(am, 4)} | {_fmt(lt, 3)} | "
+            f"{_fmt(inv_s, 3)} | {_fmt(inv_s / mpx if inv_s else None, 3)} |"
+        )
+    return lines + [""]

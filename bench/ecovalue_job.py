@@ -11,9 +11,11 @@ Usage: ``python bench/ecovalue_job.py JOB INPUTS OUT.json [--routing mfd] [--l-m
   and avoided erosion RKLS·(1 − C·P) (``ecovalue.models.soil_retention`` when present);
 * ``awy``     — water conservation water balance (``ecovalue.models.water_conservation``) and
   the precipitation / AET volumes it shares with InVEST's annual water yield;
-* ``account`` — the raster part of the accounting: ``load_dataset`` + ``run_account`` on the
-  bench dataset and profile; ``kernels`` — the three model jobs above in one process (the
-  fallback while the pipeline is not importable).
+* ``account`` — the raster part of the accounting as ``ecovalue account`` runs it on a large
+  grid: the streamed engine (``run_account_streamed``) on the bench dataset and profile, the
+  results table; ``account-layers`` — the same, also writing every per-pixel layer (COG);
+  ``account-memory`` — the in-memory engine (``load_dataset`` + ``run_account``);
+  ``kernels`` — the three model jobs above in one process.
 
 The job writes its totals, inner timings and notes as JSON to OUT.json. Wall time and peak
 memory are measured from outside by run.py (the whole process: start-up, imports, reading).
@@ -205,7 +207,13 @@ def job_kernels(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def job_account(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
+def _bench_profile(folder: Path, opts: argparse.Namespace) -> tuple[Path, int]:
+    year = int(json.loads((folder / "inputs.json").read_text()).get("year", 2023))
+    return folder / f"bench-profile-{opts.routing}.toml", year
+
+
+def job_account_memory(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    """The in-memory engine: ``load_dataset`` + ``run_account`` (every layer held in memory)."""
     try:
         from ecovalue.accounting.pipeline import run_account
         from ecovalue.accounting.profiles import load_profile
@@ -217,8 +225,8 @@ def job_account(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
         res["mode"] = "kernels"
         return res
     t0 = time.perf_counter()
-    profile = load_profile(folder / f"bench-profile-{opts.routing}.toml")
-    year = int(json.loads((folder / "inputs.json").read_text()).get("year", 2023))
+    path, year = _bench_profile(folder, opts)
+    profile = load_profile(path)
     ds, _ = load_dataset(folder, needs_for_profile(profile, (year,)))
     t_load = time.perf_counter() - t0
     result = run_account(ds, profile, year)
@@ -228,10 +236,50 @@ def job_account(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
         "totals": totals,
         "timings": {"load_dataset": t_load, **{k: float(v) for k, v in result.timings.items()}},
         "notes": [
-            "ecovalue full raster account: load_dataset + run_account (outputs not written)",
+            "ecovalue in-memory engine: load_dataset + run_account (outputs not written)",
             *[f"not applicable: {k}: {v}" for k, v in result.not_applicable.items()],
         ],
     }
+
+
+def _streamed(folder: Path, opts: argparse.Namespace, layers: bool) -> dict[str, Any]:
+    """The streamed engine, as ``ecovalue account`` runs it on a large grid (``--engine auto``)."""
+    import shutil
+    import tempfile
+
+    from ecovalue.accounting.streaming import run_account_streamed
+
+    path, year = _bench_profile(folder, opts)
+    out = Path(tempfile.mkdtemp(prefix="ecovalue-bench-")) if layers else None
+    try:
+        result = run_account_streamed(folder, profile=path, year=year, out_dir=out)
+    finally:
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+    table = result.table
+    totals = {
+        f"{ind}_physical": float(g["physical_quantity"].sum())
+        for ind, g in table.groupby("indicator", sort=False)
+    }
+    totals["gep_current_yuan"] = float(sum(table["value_current"]))
+    what = "results table and one COG per indicator and quantity" if layers else "results table"
+    return {
+        "mode": "streamed",
+        "totals": totals,
+        "timings": {k: float(v) for k, v in result.timings.items()},
+        "notes": [
+            f"ecovalue account (streamed engine, {result.n_blocks} blocks, local threads): {what}",
+            *[f"not applicable: {k}: {v}" for k, v in result.not_applicable.items()],
+        ],
+    }
+
+
+def job_account(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    return _streamed(folder, opts, layers=False)
+
+
+def job_account_layers(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    return _streamed(folder, opts, layers=True)
 
 
 JOBS = {
@@ -241,6 +289,8 @@ JOBS = {
     "awy": job_awy,
     "kernels": job_kernels,
     "account": job_account,
+    "account-layers": job_account_layers,
+    "account-memory": job_account_memory,
 }
 
 

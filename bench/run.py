@@ -9,8 +9,9 @@ subprocesses, so the two never share an interpreter. For each size N (N×N pixel
 3. per model — InVEST carbon, SDR, annual water yield (and NDR with ``--ndr``, timing only)
    and ecovalue's counterpart (bench/ecovalue_job.py) — runs each in its own process and
    records wall time and peak resident memory (``os.wait4`` rusage of that process);
-4. runs ecovalue's full raster account (``run_account`` on the bench dataset) and compares
-   its time with InVEST carbon + SDR + annual water yield together;
+4. runs ecovalue's full raster account as ``ecovalue account`` runs a large grid (the
+   streamed engine; also with every layer written, and the in-memory engine up to
+   ``--memory-max``) and compares its time with InVEST carbon + SDR + annual water yield;
 5. prints per model wall time, peak memory, ratio InVEST/ecovalue and the agreement of the
    shared quantities, and writes bench/results/<timestamp>.json and .md.
 
@@ -151,7 +152,7 @@ def warm_up(opts: argparse.Namespace) -> None:
     small = opts.inputs_dir / "warmup"
     generate(small, 96, 1)
     out = opts.inputs_dir / "warmup" / "warm.json"
-    for job in ("kernels", "account"):
+    for job in ("kernels", "account", "account-layers"):
         subprocess.run(
             ecovalue_cmd(job, small, out, opts),
             check=False,
@@ -186,6 +187,7 @@ def run_size(n: int, opts: argparse.Namespace, invest_ok: bool) -> dict[str, Any
         "floor (read ecovalue inputs once)",
         rep,
     )
+    invest_ok = invest_ok and n <= opts.invest_max
     for model in list(MODELS) + (["ndr"] if opts.ndr else []):
         entry: dict[str, Any] = {}
         if invest_ok:
@@ -208,12 +210,16 @@ def run_size(n: int, opts: argparse.Namespace, invest_ok: bool) -> dict[str, Any
             )
         entry["agreement"] = compare.agreement(model, entry)
         res["models"][model] = entry
-    res["account"] = run_job(
-        ecovalue_cmd("account", inputs, work / "account.json", opts),
-        work / "account.json",
-        "ecovalue full raster account",
-        rep,
-    )
+    for job, label in (
+        ("account", "ecovalue account (streamed engine, results table)"),
+        ("account-layers", "ecovalue account + every layer written as COG"),
+        ("account-memory", "ecovalue account, in-memory engine"),
+    ):
+        if job == "account-memory" and n > opts.memory_max:
+            continue
+        res[job] = run_job(
+            ecovalue_cmd(job, inputs, work / f"{job}.json", opts), work / f"{job}.json", label, rep
+        )
     return res
 
 
@@ -287,6 +293,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--ndr", action="store_true", help="also time InVEST NDR (no ecovalue twin)")
     ap.add_argument("--no-invest", action="store_true", help="run only ecovalue's side")
+    ap.add_argument(
+        "--invest-max",
+        type=int,
+        default=10**9,
+        help="run InVEST only for sizes up to this (ecovalue alone above it)",
+    )
+    ap.add_argument(
+        "--memory-max",
+        type=int,
+        default=4000,
+        help="run ecovalue's in-memory engine only for sizes up to this (≈ 430 bytes/pixel)",
+    )
     ap.add_argument("--inputs-dir", type=Path, default=RESULTS / "inputs")
     ap.add_argument("--out", type=Path, default=RESULTS)
     return ap.parse_args(argv)

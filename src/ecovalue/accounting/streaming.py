@@ -349,8 +349,13 @@ def run_account_streamed(
         first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
         block_sums, block_notes = _reduce_pass1(ex.map(B.pass1_chunk, plan, chunks, rows, first))
         timings["pass1"] = time.perf_counter() - t
+        landscape = None
         if routing is not None:
             _none, timings["routing"] = routing.result()
+            # the landscape premium (whole grid, mostly in scipy) beside the soil-retention pass
+            landscape = ex.submit(
+                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+            )
             t = time.perf_counter()
             soil_sums, soil_notes = _reduce_pass1(
                 ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
@@ -359,10 +364,13 @@ def run_account_streamed(
             block_notes += soil_notes
             timings["pass1_soil"] = time.perf_counter() - t
         step("global")
-        t = time.perf_counter()
-        global_sums = _landscape_step(plan, meta, scan["valid"], work, out_dir is not None)
+        if landscape is None:
+            global_sums, timings["landscape"] = _timed(
+                _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+            )
+        else:
+            global_sums, timings["landscape"] = landscape.result()
         scan["valid"] = None  # the whole-grid mask is not needed any more
-        timings["landscape"] = time.perf_counter() - t
         content_hash, timings["hash"] = hashing.result()
         step("tables")
         t = time.perf_counter()

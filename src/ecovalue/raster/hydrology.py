@@ -299,66 +299,83 @@ def _count_higher(z, valid):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _mfd_kernel(z, valid, cell_size, exponent):  # type: ignore[no-untyped-def]
-    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets)."""
-    rows, cols = z.shape
+def _mfd_kernel(z2, valid2, cell_size, exponent):  # type: ignore[no-untyped-def]
+    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets).
+
+    Flat indices; interior cells skip the bounds checks. Donors always precede receivers
+    (in-degree counting), which equals descending-elevation order for the sums.
+    """
+    rows, cols = z2.shape
+    n = rows * cols
+    z = z2.ravel()
+    valid = valid2.ravel()
     acc = np.where(valid, 1.0, np.nan)
-    xflow = np.zeros((rows, cols))
-    indeg = _count_higher(z, valid)
+    xflow = np.zeros(n)
+    indeg = _count_higher(z2, valid2).ravel()
     inv_len = 1.0 / (_DIST * cell_size)
-    linear = exponent == 1.0  # slope¹ (pygeoprocessing's partition): no pow per neighbour
+    linear = exponent == 1.0
+    off = np.empty(8, dtype=np.int64)
+    for k in range(8):
+        off[k] = _DR[k] * cols + _DC[k]
     w = np.empty(8)
+    nb = np.empty(8, dtype=np.int64)
     stack = np.empty(1024, dtype=np.int64)
-    for r in range(rows):
-        for c in range(cols):
-            if not valid[r, c] or indeg[r, c] != 0:
-                continue
-            stack[0] = r * cols + c
-            sp = 1
-            # any order in which donors precede receivers equals descending-elevation order
-            while sp > 0:
-                sp -= 1
-                cr = stack[sp] // cols
-                cc = stack[sp] - cr * cols
-                indeg[cr, cc] = _DONE
-                zc = z[cr, cc]
-                total = 0.0
-                lower = 0  # bit k set: neighbour k is lower
-                for k in range(8):
-                    w[k] = 0.0
-                    rn = cr + _DR[k]
-                    cn = cc + _DC[k]
-                    if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
-                        drop = zc - z[rn, cn]
-                        if drop > 0.0:
-                            lower |= 1 << k
-                            w[k] = drop * inv_len[k] if linear else (drop * inv_len[k]) ** exponent
-                            total += w[k]
-                if lower == 0:
+    for start in range(n):
+        if not valid[start] or indeg[start] != 0:
+            continue
+        stack[0] = start
+        sp = 1
+        while sp > 0:
+            sp -= 1
+            i = stack[sp]
+            indeg[i] = _DONE
+            zc = z[i]
+            r = i // cols
+            c = i - r * cols
+            interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+            total = 0.0
+            m = 0
+            for k in range(8):
+                if interior:
+                    j = i + off[k]
+                else:
+                    rn = r + _DR[k]
+                    cn = c + _DC[k]
+                    if rn < 0 or rn >= rows or cn < 0 or cn >= cols:
+                        continue
+                    j = rn * cols + cn
+                if not valid[j]:
                     continue
-                if total == 0.0:  # slope^p underflowed: split evenly, never lose flow
-                    for k in range(8):
-                        if lower & (1 << k):
-                            w[k] = 1.0
-                            total += 1.0
-                a = acc[cr, cc] / total
-                xs = 0.0
-                for k in range(8):
-                    if lower & (1 << k):
-                        xs += w[k] * _DIST[k]
-                        rn = cr + _DR[k]
-                        cn = cc + _DC[k]
-                        acc[rn, cn] += a * w[k]
-                        indeg[rn, cn] -= 1
-                        if indeg[rn, cn] == 0:
-                            if sp == stack.size:
-                                grown = np.empty(2 * sp, dtype=np.int64)
-                                grown[:sp] = stack
-                                stack = grown
-                            stack[sp] = rn * cols + cn
-                            sp += 1
-                xflow[cr, cc] = xs / total
-    return acc, xflow
+                drop = zc - z[j]
+                if drop > 0.0:
+                    wk = drop * inv_len[k] if linear else (drop * inv_len[k]) ** exponent
+                    w[m] = wk
+                    nb[m] = j * 8 + k
+                    total += wk
+                    m += 1
+            if m == 0:
+                continue
+            if total == 0.0:
+                for q in range(m):
+                    w[q] = 1.0
+                total = float(m)
+            a = acc[i] / total
+            xs = 0.0
+            for q in range(m):
+                j = nb[q] >> 3
+                k = nb[q] & 7
+                xs += w[q] * _DIST[k]
+                acc[j] += a * w[q]
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    if sp == stack.size:
+                        grown = np.empty(2 * sp, dtype=np.int64)
+                        grown[:sp] = stack
+                        stack = grown
+                    stack[sp] = j
+                    sp += 1
+            xflow[i] = xs / total
+    return acc.reshape(rows, cols), xflow.reshape(rows, cols)
 
 
 @njit(cache=True, nogil=True)
