@@ -204,3 +204,15 @@ def test_ranges_reach_csv_xlsx_and_report(tiny, tmp_path):
     html = render_html(point, {}, embed_font=False, ranges=u)
     assert 'id="uncertainty"' in html and "reservoir_cost" in html
     assert 'id="uncertainty"' not in render_html(point, {}, embed_font=False)
+
+
+def test_draws_on_a_local_dask_cluster_equal_a_local_run(tiny):
+    pytest.importorskip("distributed")
+    root, point = tiny
+    shipped = load_distributions("cn-2022")
+    dists = {k: shipped[k] for k in ("soil.bulk_density", "carbon.price")}  # ρ: recomputed per draw
+    local = run_uncertainty(root, "cn-2022", dists, draws=10, seed=5, point=point)
+    remote = run_uncertainty(root, "cn-2022", dists, draws=10, seed=5, point=point, workers=2)
+    assert local.recomputed == remote.recomputed == ["soil_retention"]
+    for col in ("p5", "p50", "p95"):
+        assert local.rows[col].tolist() == remote.rows[col].tolist()

@@ -198,6 +198,9 @@ class _Executor:
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
                 )
                 self.client = Client(self.cluster)
+        self.n_workers = workers
+        if self.client is not None and scheduler:
+            self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         n = threads if threads is not None else min(os.cpu_count() or 1, 4)
         if n < 1:
             raise InputError(f"threads must be ≥ 1, got {n}")

@@ -96,6 +96,12 @@ def uncertainty(
     no_reports: Annotated[
         bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")
     ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="local dask worker processes for the recomputed draws")
+    ] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="dask scheduler, e.g. tcp://host:8786")
+    ] = None,
 ) -> None:
     """Monte Carlo over parameter distributions: P5/P50/P95 of every indicator, district and GEP."""
     from ecovalue.accounting.outputs import write_outputs
@@ -112,6 +118,8 @@ def uncertainty(
                 seed=seed,
                 year=year,
                 progress=progress,
+                workers=workers,
+                scheduler=scheduler,
             )
         with err.status("writing outputs, maps and report…"):
             paths = write_outputs(u.point, out, reports=not no_reports, ranges=u)
