@@ -86,21 +86,39 @@ def _seed_outlets(dem, valid, out, closed):  # type: ignore[no-untyped-def]
     return seeds[:n]
 
 
+@njit(inline="always")
+def _nbr(i, k, r, c, rows, cols, off, interior):  # type: ignore[no-untyped-def]
+    """Flat index of neighbour k of cell i (row r, col c), −1 off the grid."""
+    if interior:
+        return i + off[k]
+    rn = r + _DR[k]
+    cn = c + _DC[k]
+    if rn < 0 or rn >= rows or cn < 0 or cn >= cols:
+        return -1
+    return rn * cols + cn
+
 @njit(cache=True, nogil=True)
-def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
-    rows, cols = dem.shape
-    out = np.full((rows, cols), np.nan)
-    closed = np.zeros((rows, cols), dtype=np.bool_)
-    seeds = _seed_outlets(dem, valid, out, closed)
+def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
+    rows, cols = dem2.shape
+    out2 = np.full((rows, cols), np.nan)
+    closed2 = np.zeros((rows, cols), dtype=np.bool_)
+    seeds = _seed_outlets(dem2, valid2, out2, closed2)
+    out = out2.ravel()
+    closed = closed2.ravel()
+    valid = valid2.ravel()
+    dem = dem2.ravel()
+    off = np.empty(8, dtype=np.int64)
+    for k in range(8):
+        off[k] = _DR[k] * cols + _DC[k]
     # binary min-heap on elevation (keys) carrying flat cell indices (ids)
     size = seeds.size
     seed_z = np.empty(size)
     for i in range(size):
-        seed_z[i] = dem[seeds[i] // cols, seeds[i] % cols]
+        seed_z[i] = dem[seeds[i]]
     order = np.argsort(seed_z, kind="mergesort")
     keys = np.empty(max(2 * size, 1024))
     ids = np.empty(keys.size, dtype=np.int64)
-    for i in range(size):  # a sorted array is a valid heap
+    for i in range(size):
         ids[i] = seeds[order[i]]
         keys[i] = seed_z[order[i]]
     pit = np.empty(1024, dtype=np.int64)  # Barnes' PitQueue (FIFO of raised cells)
@@ -119,7 +137,7 @@ def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
             size -= 1
             key, kid = keys[size], ids[size]
             i = 0
-            while True:  # sift the last leaf down from the root
+            while True:
                 ch = 2 * i + 1
                 if ch >= size:
                     break
@@ -134,18 +152,15 @@ def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
             ids[i] = kid
         r = idx // cols
         c = idx - r * cols
-        z = out[r, c]
+        inner = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+        z = out[idx]
         for k in range(8):
-            rn = r + _DR[k]
-            cn = c + _DC[k]
-            if rn < 0 or rn >= rows or cn < 0 or cn >= cols:
+            nid = _nbr(idx, k, r, c, rows, cols, off, inner)
+            if nid < 0 or closed[nid] or not valid[nid]:
                 continue
-            if closed[rn, cn] or not valid[rn, cn]:
-                continue
-            closed[rn, cn] = True
-            nid = rn * cols + cn
-            if out[rn, cn] <= z:
-                out[rn, cn] = np.nextafter(z, np.inf)
+            closed[nid] = True
+            if out[nid] <= z:
+                out[nid] = np.nextafter(z, np.inf)
                 if tail == pit.size:
                     grown = np.empty(2 * tail, dtype=np.int64)
                     grown[:tail] = pit
@@ -165,32 +180,27 @@ def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
                     t = trace[tsp]
                     tr = t // cols
                     tc = t - tr * cols
-                    zt = out[tr, tc]
+                    tin = tr > 0 and tr < rows - 1 and tc > 0 and tc < cols - 1
+                    zt = out[t]
                     low = False
                     for k2 in range(8):
-                        r2 = tr + _DR[k2]
-                        c2 = tc + _DC[k2]
-                        if r2 < 0 or r2 >= rows or c2 < 0 or c2 >= cols:
+                        j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
+                        if j < 0 or closed[j] or not valid[j]:
                             continue
-                        if closed[r2, c2] or not valid[r2, c2]:
-                            continue
-                        if out[r2, c2] <= zt:
+                        if out[j] <= zt:
                             low = True
                             break
                     if not low:
                         for k2 in range(8):
-                            r2 = tr + _DR[k2]
-                            c2 = tc + _DC[k2]
-                            if r2 < 0 or r2 >= rows or c2 < 0 or c2 >= cols:
+                            j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
+                            if j < 0 or closed[j] or not valid[j]:
                                 continue
-                            if closed[r2, c2] or not valid[r2, c2]:
-                                continue
-                            closed[r2, c2] = True
+                            closed[j] = True
                             if tsp == trace.size:
                                 grown = np.empty(2 * tsp, dtype=np.int64)
                                 grown[:tsp] = trace
                                 trace = grown
-                            trace[tsp] = r2 * cols + c2
+                            trace[tsp] = j
                             tsp += 1
                         continue
                     if size == keys.size:
@@ -200,7 +210,7 @@ def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
                         grown_i[:size] = ids
                         keys, ids = grown_k, grown_i
                     i = size
-                    while i > 0:  # sift up
+                    while i > 0:
                         p = (i - 1) >> 1
                         if keys[p] <= zt:
                             break
@@ -210,7 +220,7 @@ def _fill_kernel(dem, valid):  # type: ignore[no-untyped-def]
                     keys[i] = zt
                     ids[i] = t
                     size += 1
-    return out
+    return out2
 
 
 @njit(cache=True, nogil=True)

@@ -101,7 +101,8 @@ def write(
         "compress": "deflate",
     }
     if cog:
-        profile.update(driver="COG", blocksize=512, overview_resampling="nearest")
+        profile.update(driver="COG", blocksize=512, overview_resampling="nearest",
+                       num_threads="ALL_CPUS", BIGTIFF="IF_SAFER")  # tiles compressed on every core
     else:
         profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256)
     with rasterio.open(p, "w", **profile) as dst:
