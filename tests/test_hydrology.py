@@ -333,3 +333,28 @@ def test_ls_invest_formulation_uses_sqrt_area_and_slope_angle_x():
     assert inv.ls[r, c] < dg.ls[r, c]  # √area < area for more than one upslope cell
     with pytest.raises(InputError, match="LS formulation 'saga' is not known"):
         route(dem, valid, 10.0, "d8", formulation="saga")
+
+
+def test_flats_are_resolved_exactly_as_before() -> None:
+    """Priority-Flood+ε raises flats by float64 ulps in the order cells leave the queue, so
+    that order decides where water goes on a flat — and, through the upslope area, the LS
+    factor: a variant with slope tracing (Zhou et al. 2016) that visits cells in another
+    order moved soil retention of flat districts of the 30 m demo by up to 5 %. This pins the
+    filled DEM and the MFD accumulation of a DEM full of ties; if a change to the kernels is
+    meant to change them, say so in the change and update the digests."""
+    import hashlib
+
+    rng = np.random.default_rng(7)
+    dem = np.round(rng.random((60, 80)) * 4) + np.add.outer(
+        np.zeros(60), np.arange(80) * 0.05
+    ).round()  # integer steps: ties and flats everywhere
+    valid = ones(dem.shape)
+    valid[20:24, 30:36] = False
+    filled = h.fill_depressions(dem, valid)
+    acc = h.route(dem, valid, 30.0, method="mfd").accumulation
+    assert hashlib.sha256(filled.tobytes()).hexdigest() == (
+        "0f4e51e340aaa86621cca914a79d835269118f8f9a3a3ef57af2ac49239faa4a"
+    )
+    assert hashlib.sha256(acc.tobytes()).hexdigest() == (
+        "7864defe7d4a9245ae8923e66dbb521f1124d51d6dfec28f4b2f0cb104d983c1"
+    )

@@ -11,6 +11,7 @@ functions (``accounting.indicators.COMPUTE``) run on a windowed :class:`Dataset`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,15 @@ def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray,
     if factor != 1.0:
         arr *= np.float32(factor)
     return arr, valid
+
+
+# rasterio's rasterize builds an in-memory dataset and reads its transform before setting it,
+# which warns "Dataset has no geotransform" for a perfectly georeferenced window (seen when
+# blocks run on threads); the output uses the transform passed in. Only that message from
+# rasterio.features is silenced: opening a file without a transform still warns.
+warnings.filterwarnings(
+    "ignore", message="Dataset has no geotransform", module="rasterio.features"
+)
 
 
 def rasterize(shapes: list[tuple[Any, int]], grid: Grid, fill: int) -> np.ndarray:

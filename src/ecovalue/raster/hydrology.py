@@ -8,9 +8,7 @@ Pipeline (:func:`route`):
 
 1. :func:`fill_depressions` — Priority-Flood+ε (Barnes, Lehman & Mulla 2014, "Priority-flood:
    An optimal depression-filling and watershed-labeling algorithm", Computers & Geosciences
-   62:117-127, Algorithm 3) with the slope tracing of Zhou, Sun & Fu (2016, "An efficient
-   variant of the Priority-Flood algorithm for filling depressions in raster digital elevation
-   models", Computers & Geosciences 90:87-96): hillslope cells skip the heap. Raster border cells and cells next to nodata are the outlets.
+   62:117-127, Algorithm 3). Raster border cells and cells next to nodata are the outlets.
    Every depression *and every flat* is raised by the smallest representable float64 step
    (``nextafter``) per cell away from its outlet, so each non-outlet cell has a strictly lower
    neighbour and D8/MFD directions exist everywhere (no separate flat-resolution step).
@@ -122,7 +120,6 @@ def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
         ids[i] = seeds[order[i]]
         keys[i] = seed_z[order[i]]
     pit = np.empty(1024, dtype=np.int64)  # Barnes' PitQueue (FIFO of raised cells)
-    trace = np.empty(1024, dtype=np.int64)  # slope-tracing stack
     head = 0
     tail = 0
     while size > 0 or head < tail:
@@ -168,58 +165,24 @@ def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
                 pit[tail] = nid
                 tail += 1
             else:
-                # Not raised: the cell keeps its own elevation whatever the order. Slope tracing
-                # (Zhou, Sun & Fu 2016): a closed cell none of whose open neighbours is at or
-                # below it closes them all (each higher, so final as it is) and the trace goes
-                # on from them; only a cell with an open neighbour at or below it enters the
-                # heap. Most hillslope cells never touch the heap.
-                trace[0] = nid
-                tsp = 1
-                while tsp > 0:
-                    tsp -= 1
-                    t = trace[tsp]
-                    tr = t // cols
-                    tc = t - tr * cols
-                    tin = tr > 0 and tr < rows - 1 and tc > 0 and tc < cols - 1
-                    zt = out[t]
-                    low = False
-                    for k2 in range(8):
-                        j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
-                        if j < 0 or closed[j] or not valid[j]:
-                            continue
-                        if out[j] <= zt:
-                            low = True
-                            break
-                    if not low:
-                        for k2 in range(8):
-                            j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
-                            if j < 0 or closed[j] or not valid[j]:
-                                continue
-                            closed[j] = True
-                            if tsp == trace.size:
-                                grown = np.empty(2 * tsp, dtype=np.int64)
-                                grown[:tsp] = trace
-                                trace = grown
-                            trace[tsp] = j
-                            tsp += 1
-                        continue
-                    if size == keys.size:
-                        grown_k = np.empty(2 * size)
-                        grown_i = np.empty(2 * size, dtype=np.int64)
-                        grown_k[:size] = keys
-                        grown_i[:size] = ids
-                        keys, ids = grown_k, grown_i
-                    i = size
-                    while i > 0:
-                        p = (i - 1) >> 1
-                        if keys[p] <= zt:
-                            break
-                        keys[i] = keys[p]
-                        ids[i] = ids[p]
-                        i = p
-                    keys[i] = zt
-                    ids[i] = t
-                    size += 1
+                if size == keys.size:
+                    grown_k = np.empty(2 * size)
+                    grown_i = np.empty(2 * size, dtype=np.int64)
+                    grown_k[:size] = keys
+                    grown_i[:size] = ids
+                    keys, ids = grown_k, grown_i
+                key = out[nid]
+                i = size
+                while i > 0:  # sift up
+                    p = (i - 1) >> 1
+                    if keys[p] <= key:
+                        break
+                    keys[i] = keys[p]
+                    ids[i] = ids[p]
+                    i = p
+                keys[i] = key
+                ids[i] = nid
+                size += 1
     return out2
 
 
