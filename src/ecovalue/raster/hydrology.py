@@ -757,25 +757,50 @@ def route(
     Raises:
         InputError: unknown method, bad cell size, bad shapes or non-finite elevations.
     """
+    filled, slope, acc, ls = _route(dem, valid, cell_size, method, exponent, l_max, formulation,
+                                    keep_filled=True, threads=1)
+    return Routing(filled=filled, slope=slope, accumulation=acc, ls=ls, method=method,
+                   cell_size=_check_cell_size(cell_size))
+
+
+def _route(
+    dem: np.ndarray,
+    valid: np.ndarray,
+    cell_size: float,
+    method: str,
+    exponent: float,
+    l_max: float | None,
+    formulation: str,
+    keep_filled: bool,
+    threads: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(filled, slope, accumulation, LS)``; without ``keep_filled`` the filled DEM (and the
+    D8 directions) are released as soon as the accumulation is done (``filled`` is then empty)."""
     mfd = _check_method(method)
     cs = _check_cell_size(cell_size)
     e = _check_exponent(exponent)
     lm = _l_max(l_max)
+    invest = _check_formulation(formulation)
     z, v = _check_grid(dem, valid)
     filled = _fill_kernel(z, v)
+    del z
     slope, aspect_x = _slope_kernel(filled, v, cs)
     if mfd:
         acc, xflow = _mfd_kernel(filled, v, cs, e)
+        if not keep_filled:
+            filled = np.empty((0, 0))
         x = _flow_x(xflow, aspect_x)
         del xflow
     else:
         dirs = _d8_kernel(filled, v)
+        if not keep_filled:
+            filled = np.empty((0, 0))
         acc, n_stuck = _d8_acc_kernel(dirs, v, np.zeros((1, 1)), False)
         if n_stuck:  # cannot happen on a filled DEM; guard against silent partial results
             raise RuntimeError(f"D8 routing left {n_stuck} cell(s) unrouted after filling")
         x = _d8_x(dirs, aspect_x)
-    ls = _ls_kernel(slope, x, acc, v, cs, lm, _check_formulation(formulation))
-    return Routing(filled=filled, slope=slope, accumulation=acc, ls=ls, method=method, cell_size=cs)
+        del dirs
+    return filled, slope, acc, _ls_threaded(slope, x, acc, v, cs, lm, invest, threads)
 
 
 def route_ls(
@@ -797,26 +822,5 @@ def route_ls(
     accumulation and flow length in float64, in-degree, mask) plus the DEM itself.
     ``threads`` > 1 computes the per-pixel LS in bands of rows on that many threads.
     """
-    mfd = _check_method(method)
-    cs = _check_cell_size(cell_size)
-    e = _check_exponent(exponent)
-    lm = _l_max(l_max)
-    invest = _check_formulation(formulation)
-    z, v = _check_grid(dem, valid)
-    filled = _fill_kernel(z, v)
-    del z
-    slope, aspect_x = _slope_kernel(filled, v, cs)
-    if mfd:
-        acc, xflow = _mfd_kernel(filled, v, cs, e)
-        del filled
-        x = _flow_x(xflow, aspect_x)
-        del xflow
-    else:
-        dirs = _d8_kernel(filled, v)
-        del filled
-        acc, n_stuck = _d8_acc_kernel(dirs, v, np.zeros((1, 1)), False)
-        if n_stuck:
-            raise RuntimeError(f"D8 routing left {n_stuck} cell(s) unrouted after filling")
-        x = _d8_x(dirs, aspect_x)
-        del dirs
-    return _ls_threaded(slope, x, acc, v, cs, lm, invest, threads)
+    return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
+                  keep_filled=False, threads=threads)[3]
