@@ -10,6 +10,7 @@ be summed over any polygon.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -196,46 +197,73 @@ def flood_regulation_layer(ctx: Context) -> Layer:
     return Layer(storage, flood_regulation.value(storage, ctx.p("reservoir_cost", "CNY/m**3")), method=method)
 
 
-def _pollutants(ctx: Context, module, columns: dict[str, str], costs: dict[str, str], cap_item: str,
-                cap_switch: str, what: str) -> Layer:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class PollutantModel:
+    """How an indicator sums per-pollutant removal: per-class rate columns of the land-cover
+    table, unit costs, and the statistics item / profile switch of the cap by reported
+    emissions or loads. Shared by both engines (the streamed one sums per pollutant and caps
+    per region afterwards)."""
+
+    indicator: str
+    columns: dict[str, str]  # pollutant -> land-cover table column (rate per area)
+    costs: dict[str, str]  # pollutant -> parameter id of the unit cost (CNY/t)
+    cap_item: str  # statistics item prefix: "<cap_item>:<pollutant>"
+    cap_switch: str  # profile switch that turns the cap on
+    rate_to_t: Callable[..., np.ndarray]
+    cap: Callable[..., tuple[np.ndarray, dict[int, float]]]
+    value: Callable[..., np.ndarray]
+
+
+AIR = PollutantModel(
+    "air_purification",
+    {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
+    {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
+    "emission",
+    "cap_air_by_emissions",
+    air_purification.absorption_t,
+    air_purification.cap_by_emissions,
+    air_purification.value,
+)
+WATER = PollutantModel(
+    "water_purification",
+    {p: f"{p}_purification" for p in water_purification.POLLUTANTS},
+    {p: f"water.{p}_cost" for p in water_purification.POLLUTANTS},
+    "load",
+    "cap_water_by_loads",
+    water_purification.removal_t,
+    water_purification.cap_by_loads,
+    water_purification.value,
+)
+POLLUTANT_MODELS: MappingProxyType[str, PollutantModel] = MappingProxyType(
+    {m.indicator: m for m in (AIR, WATER)}
+)
+
+
+def _pollutants(ctx: Context, model: PollutantModel) -> Layer:
     quantities: dict[str, np.ndarray] = {}
     capped_any = []
-    for pol, col in columns.items():
-        q = module.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
-        if ctx.profile.switches.get(cap_switch, False):
-            caps = ctx.stat_by_region(f"{cap_item}:{pol}")
-            q, scale = module.cap(q, np.where(ctx.valid, ctx.ds.region_index, -1), caps)
+    capping = ctx.profile.switches.get(model.cap_switch, False)
+    for pol, col in model.columns.items():
+        q = model.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
+        if capping:
+            caps = ctx.stat_by_region(f"{model.cap_item}:{pol}")
+            q, scale = model.cap(q, np.where(ctx.valid, ctx.ds.region_index, -1), caps)
             capped_any += [f"{ctx.ds.regions[r].code}:{pol}" for r, s in scale.items() if s < 1.0]
         quantities[pol] = q
-    value = module.value(quantities, {pol: ctx.p(pid, "CNY/t") for pol, pid in costs.items()})
+    value = model.value(quantities, {pol: ctx.p(pid, "CNY/t") for pol, pid in model.costs.items()})
     total = np.sum(list(quantities.values()), axis=0)
-    notes = (f"{what}: capped by reported {cap_item}s in {', '.join(capped_any)}",) if capped_any else ()
-    method = "model:rate_x_area" + ("_capped" if ctx.profile.switches.get(cap_switch, False) else "")
+    notes = ((f"{model.indicator}: capped by reported {model.cap_item}s in {', '.join(capped_any)}",)
+             if capped_any else ())
+    method = "model:rate_x_area" + ("_capped" if capping else "")
     return Layer(total, value, method=method, notes=notes)
 
 
-class _Air:
-    rate_to_t = staticmethod(air_purification.absorption_t)
-    cap = staticmethod(air_purification.cap_by_emissions)
-    value = staticmethod(air_purification.value)
-
-
-class _Water:
-    rate_to_t = staticmethod(water_purification.removal_t)
-    cap = staticmethod(water_purification.cap_by_loads)
-    value = staticmethod(water_purification.value)
-
-
 def air_purification_layer(ctx: Context) -> Layer:
-    return _pollutants(ctx, _Air, {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
-                       {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
-                       "emission", "cap_air_by_emissions", "air_purification")
+    return _pollutants(ctx, AIR)
 
 
 def water_purification_layer(ctx: Context) -> Layer:
-    pols = ("cod", "nh3n", "tn", "tp")
-    return _pollutants(ctx, _Water, {p: f"{p}_purification" for p in pols}, {p: f"water.{p}_cost" for p in pols},
-                       "load", "cap_water_by_loads", "water_purification")
+    return _pollutants(ctx, WATER)
 
 
 def _carbon_input(ctx: Context) -> tuple[np.ndarray, str]:

@@ -50,6 +50,7 @@ from ecovalue.accounting import aggregation as agg
 from ecovalue.accounting import streaming_blocks as B
 from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.context import Context
+from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.pipeline import (
     code_version,
     constant_factor,
@@ -710,7 +711,7 @@ def _prepare_block_indicators(
                 continue
             meta[ind] = {"method": "model:rweq", "source": "model", "unit": "", "notes": []}
         elif ind in B.POLLUTANTS:
-            capped = probe.profile.switches.get(B.POLLUTANTS[ind][3], False)
+            capped = probe.profile.switches.get(POLLUTANT_MODELS[ind].cap_switch, False)
             meta[ind] = {
                 "method": "model:rate_x_area" + ("_capped" if capped else ""),
                 "source": "model",
@@ -825,7 +826,8 @@ def _apply_caps(
         if ind not in B.POLLUTANTS:
             out[ind] = s
             continue
-        columns, _costs, item, switch = B.POLLUTANTS[ind]
+        model = POLLUTANT_MODELS[ind]
+        columns, item, switch = model.columns, model.cap_item, model.cap_switch
         total = np.zeros_like(next(iter(s.values())))
         scales: dict[str, np.ndarray] = {}
         capped_any: list[str] = []

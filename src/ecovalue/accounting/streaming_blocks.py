@@ -41,20 +41,8 @@ LOCAL = (
     "climate_regulation",
     "pest_control",
 )
-POLLUTANTS = {
-    "air_purification": (
-        {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
-        {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
-        "emission",
-        "cap_air_by_emissions",
-    ),
-    "water_purification": (
-        {p: f"{p}_purification" for p in ("cod", "nh3n", "tn", "tp")},
-        {p: f"water.{p}_cost" for p in ("cod", "nh3n", "tn", "tp")},
-        "load",
-        "cap_water_by_loads",
-    ),
-}
+#: Indicators summed per pollutant (caps by reported emissions/loads apply per region later).
+POLLUTANTS = ("air_purification", "water_purification")
 STATISTICS = (
     "agriculture",
     "forestry",
@@ -335,14 +323,13 @@ def iter_layers(
 
 
 def _pollutant_layers(ctx: Context, ind: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from ecovalue.accounting.indicators import _Air, _Water
+    from ecovalue.accounting.indicators import POLLUTANT_MODELS
 
-    module = _Air if ind == "air_purification" else _Water
-    columns, costs, _item, _switch = POLLUTANTS[ind]
+    model = POLLUTANT_MODELS[ind]
     out = {}
-    for pol, col in columns.items():
-        q = module.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
-        out[pol] = (q, module.value({pol: q}, {pol: ctx.p(costs[pol], "CNY/t")}))
+    for pol, col in model.columns.items():
+        q = model.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
+        out[pol] = (q, model.value({pol: q}, {pol: ctx.p(model.costs[pol], "CNY/t")}))
     return out
 
 
