@@ -358,3 +358,16 @@ def test_flats_are_resolved_exactly_as_before() -> None:
     assert hashlib.sha256(acc.tobytes()).hexdigest() == (
         "7864defe7d4a9245ae8923e66dbb521f1124d51d6dfec28f4b2f0cb104d983c1"
     )
+
+
+@pytest.mark.parametrize("method", ["d8", "mfd"])
+def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str) -> None:
+    rng = np.random.default_rng(3)
+    dem = np.add.outer(np.arange(40) * 2.0, np.arange(50) * 0.7) + rng.random((40, 50)) * 5
+    valid = ones(dem.shape)
+    valid[5:9, 10:14] = False
+    dem32 = dem.astype(np.float32)  # the streamed engine passes the DEM as read (float32)
+    expected = h.route(dem32.astype(np.float64), valid, 30.0, method=method).ls
+    for threads in (1, 2, 3):
+        got = h.route_ls(dem32, valid, 30.0, method=method, threads=threads)
+        np.testing.assert_array_equal(got, expected)
