@@ -289,6 +289,10 @@ def test_account_auto_engine(tiny: tuple[Path, RunResult], monkeypatch: pytest.M
     assert cli_streaming.choose_engine("auto", root, 1, None)[0] == "memory"
     assert cli_streaming.choose_engine("auto", root, 2, None) == ("streamed", "--workers/--scheduler given")
     assert cli_streaming.choose_engine("auto", root, 1, "tcp://h:8786")[0] == "streamed"
+    # a grid above the size where streaming is faster
+    monkeypatch.setattr(cli_streaming, "STREAM_ABOVE_PIXELS", 99)
+    engine, why = cli_streaming.choose_engine("auto", root, 1, None)
+    assert engine == "streamed" and "faster block by block" in why
     # a machine too small for the grid in memory: 100 pixels × 430 B > half of 40 kB
     monkeypatch.setattr(cli_streaming, "_machine_memory", lambda: 40_000)
     engine, why = cli_streaming.choose_engine("auto", root, 1, None)

@@ -113,8 +113,9 @@ def _raster_headers(
                     f"is on a different grid ({meta.grid.crs}, {meta.grid.width}×{meta.grid.height}, "
                     f"{meta.grid.cell_width:g} m) than the land cover",
                     "all rasters on the land-cover grid for a streamed run",
-                    "resample it onto the land-cover grid (e.g. gdalwarp -tr/-te) or run the in-memory "
-                    "`ecovalue account`, which aligns it for you",
+                    "resample it onto the land-cover grid (gdalwarp with the land cover's -t_srs, "
+                    "-tr and -te) or run `ecovalue account --engine memory`, which aligns it for "
+                    "you if the grid fits in memory",
                 )
             )
             continue
