@@ -359,3 +359,24 @@ def test_account_with_workers_runs_on_a_local_cluster(
     assert [Decimal(v) for v in csv["value_current"]] == mem.table["value_current"].tolist()
     assert (out / "layers" / "soil_retention_value.tif").exists()
     assert not (out / "report.html").exists()
+
+
+def test_report_view_thumbnails_average_the_written_layers(
+    tiny_reported: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    """The reports of a streamed run draw its layers as averaged thumbnails of the GeoTIFFs."""
+    root, mem = tiny_reported
+    streamed = run_account_streamed(root, out_dir=tmp_path / "run", block_rows=4)
+    full = streamed.report_view()  # 10 × 10 ≤ 1200: the layers themselves
+    small = streamed.report_view(max_px=5)  # 2 × 2 blocks averaged over their valid pixels
+    assert set(full.layers) == set(mem.layers)
+    for ind, layer in mem.layers.items():
+        np.testing.assert_allclose(
+            full.layers[ind].value, layer.value.astype(np.float32), rtol=1e-6, equal_nan=True
+        )
+        blocks = layer.value.astype(np.float32).astype(np.float64).reshape(5, 2, 5, 2)
+        with np.errstate(invalid="ignore"):
+            expected = np.nanmean(blocks, axis=(1, 3))
+        np.testing.assert_allclose(small.layers[ind].value, expected, rtol=1e-5, equal_nan=True)
+        assert small.layers[ind].physical_unit == layer.physical_unit
+    assert small.table is streamed.table and small.grid == streamed.grid
