@@ -17,6 +17,7 @@ from ecovalue.accounting.result import RunResult
 from ecovalue.raster import io
 
 if TYPE_CHECKING:
+    from ecovalue.accounting.streaming import StreamedResult
     from ecovalue.accounting.uncertainty import UncertaintyResult
 
 SYNTHETIC_NOTICE = "SYNTHETIC: the rasters of this dataset are synthetic demo data, not observations / 合成演示数据，非真实观测"
@@ -34,7 +35,8 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def write_csv(result: RunResult, path: Path, ranges: UncertaintyResult | None = None) -> Path:
+def write_csv(result: RunResult | StreamedResult, path: Path,
+              ranges: UncertaintyResult | None = None) -> Path:
     """The tidy results table; money as exact decimal strings.
 
     With ``ranges`` (a Monte Carlo run of this result) the columns p5, p50, p95 (元, current
@@ -52,7 +54,8 @@ def write_csv(result: RunResult, path: Path, ranges: UncertaintyResult | None = 
     return path
 
 
-def summary(result: RunResult) -> dict[str, Any]:
+def summary(result: RunResult | StreamedResult, **extra: Any) -> dict[str, Any]:
+    """summary.json of a run of either engine; ``extra`` adds engine-specific entries."""
     totals = result.totals()
     return _jsonable({
         "dataset": result.dataset_name,
@@ -73,11 +76,12 @@ def summary(result: RunResult) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "grid": {"crs": result.grid.crs, "width": result.grid.width, "height": result.grid.height,
                  "cell_size_m": result.grid.cell_width},
+        **extra,
     })
 
 
-def write_summary(result: RunResult, path: Path) -> Path:
-    path.write_text(json.dumps(summary(result), ensure_ascii=False, indent=2), encoding="utf-8")
+def write_summary(result: RunResult | StreamedResult, path: Path, **extra: Any) -> Path:
+    path.write_text(json.dumps(summary(result, **extra), ensure_ascii=False, indent=2), encoding="utf-8")
     return path
 
 

@@ -9,67 +9,24 @@ problem and exits with status 1 before anything is written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecovalue.errors import EcovalueError, ValidationFailed
+from ecovalue.cli.common import console, err
+from ecovalue.cli.common import input_errors as _errors
+from ecovalue.cli.common import step_progress as _bar
 
-console = Console()
-err = Console(stderr=True)
 YI = Decimal(100_000_000)
 
 ProfileOpt = Annotated[
     str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="output folder")]
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn input errors into a readable message and exit status 1."""
-    try:
-        yield
-    except ValidationFailed as exc:
-        err.print("[bold]Validation problems / 数据校验问题[/]")
-        for p in exc.problems:
-            style = "red" if p.severity == "error" else "yellow"
-            err.print(
-                f"[{style}]{p.severity}[/] {escape(p.where)}: {escape(p.what)}.\n"
-                f"    expected: {escape(p.expected)}\n    fix: {escape(p.fix)}",
-                highlight=False,
-            )
-        err.print("[red]The dataset has errors; nothing was written.[/] Fix them and run again.")
-        raise typer.Exit(1) from None
-    except EcovalueError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
-    with Progress(
-        TextColumn("[bold]{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(label, total=1)
-
-        def progress(name: str, i: int, total: int) -> None:
-            bar.update(task, description=name, completed=i, total=total)
-
-        yield progress
 
 
 def _yi(v: object) -> str:

@@ -12,32 +12,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecovalue.errors import EcovalueError, Problem, ValidationFailed
+from ecovalue.cli.common import (
+    console,
+    err,
+    input_errors,
+    new_progress,
+    print_problems,
+    step_progress,
+)
 
 app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
                   no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=err, transient=False)
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    """One line per problem (not a table: lines stay whole for copying and grepping)."""
-    err.print("[bold]Validation problems / 数据校验问题[/]")
-    for p in problems:
-        style = "red" if p.severity == "error" else "yellow"
-        err.print(f"[{style}]{p.severity}[/] {escape(p.where)}: {escape(p.what)}.\n"
-                  f"    expected: {escape(p.expected)}\n    fix: {escape(p.fix)}",
-                  soft_wrap=True, markup=True, highlight=False)
 
 
 @app.command()
@@ -58,7 +45,7 @@ def validate(
     with err.status("validating…"):
         ds, problems = open_dataset(dataset, needs_for_profile(prof, (y,)))
     if problems:
-        _print_problems(problems)
+        print_problems(problems)
     n_err = sum(p.severity == "error" for p in problems)
     if n_err or ds is None:
         err.print(f"[red]{n_err} error(s)[/]; fix them and run `ecovalue validate` again.")
@@ -98,23 +85,11 @@ def account(
 
     err.print(f"[dim]engine: memory ({why})[/]")
     t0 = time.perf_counter()
-    try:
-        with _progress() as bar:
-            task = bar.add_task("accounting", total=1)
-
-            def progress(name: str, i: int, total: int) -> None:
-                bar.update(task, description=name, completed=i, total=total)
-
+    with input_errors():
+        with step_progress("accounting") as progress:
             result = run_account(dataset, profile=profile, year=year, progress=progress)
         with err.status("writing outputs, maps and report…"):
             paths = write_outputs(result, out, reports=not no_reports)
-    except ValidationFailed as exc:
-        _print_problems(exc.problems)
-        err.print("[red]The dataset has errors; nothing was written.[/] Fix them and run again.")
-        raise typer.Exit(1) from None
-    except EcovalueError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
     _print_totals(result)
     _print_done(t0, out, paths)
 
@@ -167,7 +142,7 @@ def demo_data(
             err.print(f"[red]{out} exists and is not empty[/]; pass --force to overwrite it")
             raise typer.Exit(1)
         shutil.rmtree(out)
-    with _progress() as bar:
+    with new_progress() as bar:
         task = bar.add_task("demo city", total=100)
 
         def progress(name: str, fraction: float) -> None:

@@ -8,20 +8,15 @@ message and exits with status 1, writing nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ecovalue.errors import EcovalueError, ValidationFailed
-
-console = Console()
-err = Console(stderr=True)
+from ecovalue.cli.common import console, err, input_errors
 
 DatasetArg = Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")]
 PlotOpt = Annotated[
@@ -34,27 +29,6 @@ ProfileOpt = Annotated[
 CrsOpt = Annotated[
     str | None, typer.Option("--plot-crs", help="CRS of the plot when the file does not say")
 ]
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Print input problems plainly and exit 1 (nothing written)."""
-    try:
-        yield
-    except ValidationFailed as exc:
-        err.print("[bold]Validation problems / 数据校验问题[/]")
-        for p in exc.problems:
-            err.print(
-                f"[red]{p.severity}[/] {escape(p.where)}: {escape(p.what)}.\n    expected: "
-                f"{escape(p.expected)}\n    fix: {escape(p.fix)}",
-                soft_wrap=True,
-                highlight=False,
-            )
-        err.print("[red]The dataset has errors; nothing was written.[/]")
-        raise typer.Exit(1) from None
-    except EcovalueError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(1) from None
 
 
 def _print_plot(res: Any) -> None:
@@ -102,7 +76,7 @@ def plot(
     from ecovalue.accounting.pipeline import run_account
     from ecovalue.accounting.plot import check_plot_geometry, plot_gep, read_plot_file, write_plot
 
-    with _clear_errors():
+    with input_errors():
         geom, crs = read_plot_file(plot_file)
         check_plot_geometry(geom)  # fail fast, before the account runs
         with err.status("running the account…"):
@@ -132,7 +106,7 @@ def scenario(
     from ecovalue.reports.scenario import write_scenario_outputs
 
     t0 = time.perf_counter()
-    with _clear_errors():
+    with input_errors():
         scen = load_scenario(scenario_file)
         geom, crs = _load_geometry(plot_file, plot_crs)
         with err.status("running baseline and scenario accounts…"):

@@ -9,7 +9,6 @@ drawn from thumbnails of the written layers). :func:`register` adds the alias to
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,51 +16,17 @@ from typing import Annotated, Any
 import typer
 
 
-def _summary(result: Any) -> dict[str, Any]:
-    from ecovalue.accounting.outputs import SYNTHETIC_NOTICE, _jsonable
-
-    return _jsonable(
-        {
-            "dataset": result.dataset_name,
-            "title_zh": result.dataset_title_zh,
-            "title_en": result.dataset_title_en,
-            "synthetic": result.synthetic,
-            "notice": SYNTHETIC_NOTICE if result.synthetic else "",
-            "year": result.year,
-            "profile": result.profile_id,
-            "base_year": result.base_year,
-            "currency": "CNY (元)",
-            "totals": result.totals(),
-            "regions": [
-                {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "area_km2": r.area_km2}
-                for r in result.regions
-            ],
-            "not_applicable": result.not_applicable,
-            "notes": result.notes,
-            "hashes": result.hashes,
-            "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
-            "grid": {
-                "crs": result.grid.crs,
-                "width": result.grid.width,
-                "height": result.grid.height,
-                "cell_size_m": result.grid.cell_width,
-            },
-            "streamed": {"blocks": result.n_blocks},
-        }
-    )
-
-
 def write_streamed_outputs(result: Any, out: Path) -> dict[str, Path]:
-    """results.csv (money as exact decimal strings) and summary.json of a streamed run."""
+    """results.csv and summary.json of a streamed run, written as the in-memory engine writes them."""
+    from ecovalue.accounting.outputs import write_csv, write_summary
+
     out.mkdir(parents=True, exist_ok=True)
-    df = result.table.copy()
-    df["value_current"] = df["value_current"].map(str)
-    df["value_constant"] = df["value_constant"].map(str)
-    df.to_csv(out / "results.csv", index=False, encoding="utf-8")
-    (out / "summary.json").write_text(
-        json.dumps(_summary(result), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    return {"results.csv": out / "results.csv", "summary.json": out / "summary.json"}
+    return {
+        "results.csv": write_csv(result, out / "results.csv"),
+        "summary.json": write_summary(
+            result, out / "summary.json", streamed={"blocks": result.n_blocks}
+        ),
+    }
 
 
 #: Bytes per pixel the in-memory engine needs (measured: 9.9 GB for the 23.3 M-pixel 30 m demo,
@@ -142,17 +107,12 @@ def run_streamed(
 ) -> None:
     """The streamed engine with a progress bar; writes the outputs and prints the totals."""
     from ecovalue.accounting.streaming import run_account_streamed
-    from ecovalue.cli.main import _print_done, _print_problems, _print_totals, _progress, err
-    from ecovalue.errors import EcovalueError, ValidationFailed
+    from ecovalue.cli.common import err, input_errors, step_progress
+    from ecovalue.cli.main import _print_done, _print_totals
 
     t0 = time.perf_counter()
-    try:
-        with _progress() as bar:
-            task = bar.add_task("streaming", total=1)
-
-            def progress(name: str, i: int, total: int) -> None:
-                bar.update(task, description=name, completed=i, total=total)
-
+    with input_errors():
+        with step_progress("streaming") as progress:
             result = run_account_streamed(
                 dataset,
                 profile=profile,
@@ -172,13 +132,6 @@ def run_streamed(
 
             with err.status("writing the workbook, maps and report…"):
                 paths.update(write_all(result.report_view(), out))
-    except ValidationFailed as exc:
-        _print_problems(exc.problems)
-        err.print("[red]The dataset has errors; nothing was written.[/] Fix them and run again.")
-        raise typer.Exit(1) from None
-    except EcovalueError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
     _print_totals(result)
     err.print(f"[dim]{result.n_blocks} blocks[/]")
     _print_done(t0, out, paths)
