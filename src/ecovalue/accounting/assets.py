@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,30 +77,8 @@ def _area_rows(
                 add, red = max(c - o, 0), max(o - c, 0)
             ua, ub = _ha(ds_a), _ha(ds_b)
             rows.append(
-                dict(
-                    zip(
-                        COLUMNS,
-                        (
-                            code,
-                            *names,
-                            key,
-                            zh,
-                            en,
-                            "area",
-                            "ha",
-                            ya,
-                            yb,
-                            o * ua,
-                            add * ub,
-                            red * ub,
-                            c * ub,
-                            c * ub - o * ua,
-                            "gross" if gross else "net",
-                            "land-cover rasters",
-                        ),
-                        strict=True,
-                    )
-                )
+                _row(code, names, key, (zh, en), "area", "ha", ya, yb, o * ua, c * ub,
+                     "land-cover rasters", add * ub, red * ub, "gross" if gross else "net")
             )
     return rows
 
@@ -189,31 +168,32 @@ def _volume_row(
     source: str,
 ) -> dict:
     zh, en, _ = RESOURCES.get(key, (key, key, ()))
+    return _row(code, names, key, (zh, en), measure, unit, ya, yb, o, c, source)
+
+
+def _row(
+    code: str,
+    names: tuple[str, str],
+    key: str,
+    label: tuple[str, str],
+    measure: str,
+    unit: str,
+    ya: int,
+    yb: int,
+    o: Any,
+    c: Any,
+    source: str,
+    additions: Any = None,
+    reductions: Any = None,
+    basis: str = "net",
+) -> dict:
+    """One row of the asset account (COLUMNS order); change = closing − opening when both exist.
+
+    Quantities are all Decimal (areas) or all float (volumes) within a row."""
     change = c - o if o is not None and c is not None else None
-    return dict(
-        zip(
-            COLUMNS,
-            (
-                code,
-                *names,
-                key,
-                zh,
-                en,
-                measure,
-                unit,
-                ya,
-                yb,
-                o,
-                None,
-                None,
-                c,
-                change,
-                "net",
-                source,
-            ),
-            strict=True,
-        )
-    )
+    values = (code, *names, key, *label, measure, unit, ya, yb, o, additions, reductions, c, change,
+              basis, source)
+    return dict(zip(COLUMNS, values, strict=True))
 
 
 def natural_resource_account(
