@@ -138,19 +138,7 @@ def open_meta(root: Path, profile: Profile, year: int | None) -> Meta:
     table = V.load_landcover_table(root, manifest, problems)
     if table is not None:
         problems += V.check_landcover_columns(table, needs, V.table_path(manifest, "landcover"))
-    stats = V.load_statistics(root, manifest, problems)
-    reported = V.load_reported(root, manifest, problems)
-    prices = V.load_prices(root, manifest, problems)
-    index = V.load_price_index(root, manifest, problems)
-    codes = [r.code for r in regions]
-    if stats is not None:
-        problems += V.check_statistics(
-            stats, codes, needs, where=V.table_path(manifest, "statistics")
-        )
-    if reported is not None:
-        problems += V.check_reported(reported, codes, V.table_path(manifest, "reported"))
-    if stats is not None and prices is not None and needs.years:
-        problems += V.check_prices(stats, prices, needs, V.table_path(manifest, "prices"))
+    tables = V.load_tables(root, manifest, [r.code for r in regions], needs, problems)
     if any(p.severity == "error" for p in problems) or table is None or not regions:
         raise ValidationFailed(problems)
     return Meta(
@@ -164,10 +152,10 @@ def open_meta(root: Path, profile: Profile, year: int | None) -> Meta:
         regions=regions,
         vectors=vectors,
         landcover_table=table,
-        statistics=stats if stats is not None else pd.DataFrame(columns=V.STATISTICS_COLUMNS),
-        reported=reported if reported is not None else pd.DataFrame(columns=V.REPORTED_COLUMNS),
-        prices=prices if prices is not None else pd.DataFrame(columns=V.PRICES_COLUMNS),
-        price_index=index or {},
+        statistics=tables.statistics,
+        reported=tables.reported,
+        prices=tables.prices,
+        price_index=tables.price_index,
         problems=problems,
     )
 

@@ -139,26 +139,14 @@ def open_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Data
     if table is not None and "landcover" in rasters:
         problems += V.check_landcover_codes(rasters["landcover"], inside, table, V.table_path(manifest, "landcover"))
         problems += V.check_landcover_columns(table, needs, V.table_path(manifest, "landcover"))
-    stats = V.load_statistics(root, manifest, problems)
-    reported = V.load_reported(root, manifest, problems)
-    prices = V.load_prices(root, manifest, problems)
-    index = V.load_price_index(root, manifest, problems)
-    codes = [r.code for r in regions]
-    if stats is not None:
-        problems += V.check_statistics(stats, codes, needs, where=V.table_path(manifest, "statistics"))
-    if reported is not None:
-        problems += V.check_reported(reported, codes, V.table_path(manifest, "reported"))
-    if stats is not None and prices is not None and needs.years:
-        problems += V.check_prices(stats, prices, needs, V.table_path(manifest, "prices"))
+    tables = V.load_tables(root, manifest, [r.code for r in regions], needs, problems)
     if any(p.severity == "error" for p in problems) or table is None:
         return None, problems
     ds = Dataset(
         info=manifest.dataset, grid=grid, rasters=rasters, valid=valid, regions=regions,
         region_index=region_index, landcover_table=table,
-        statistics=stats if stats is not None else pd.DataFrame(columns=V.STATISTICS_COLUMNS),
-        reported=reported if reported is not None else pd.DataFrame(columns=V.REPORTED_COLUMNS),
-        prices=prices if prices is not None else pd.DataFrame(columns=V.PRICES_COLUMNS),
-        price_index=index or {}, vectors=vectors,
+        statistics=tables.statistics, reported=tables.reported, prices=tables.prices,
+        price_index=tables.price_index, vectors=vectors,
         landcover_sources=dict(manifest.tables["landcover"].sources) if "landcover" in manifest.tables else {},
         root=root,
     )

@@ -677,3 +677,36 @@ def load_price_index(root: Path, manifest: Manifest, problems: list[Problem]) ->
             continue
         out[int(row["year"])] = float(v)
     return out
+
+
+@dataclass
+class Tables:
+    """The statistics, reported quantities, prices and price index of a dataset (empty when
+    the dataset has none)."""
+
+    statistics: pd.DataFrame
+    reported: pd.DataFrame
+    prices: pd.DataFrame
+    price_index: dict[int, float]
+
+
+def load_tables(root: Path, manifest: Manifest, region_codes: list[str], needs: Needs,
+                problems: list[Problem]) -> Tables:
+    """Read the statistics, reported, prices and price-index tables and check them against the
+    regions and what the profile needs; problems are appended to ``problems``."""
+    stats = load_statistics(root, manifest, problems)
+    reported = load_reported(root, manifest, problems)
+    prices = load_prices(root, manifest, problems)
+    index = load_price_index(root, manifest, problems)
+    if stats is not None:
+        problems += check_statistics(stats, region_codes, needs, where=table_path(manifest, "statistics"))
+    if reported is not None:
+        problems += check_reported(reported, region_codes, table_path(manifest, "reported"))
+    if stats is not None and prices is not None and needs.years:
+        problems += check_prices(stats, prices, needs, table_path(manifest, "prices"))
+    return Tables(
+        statistics=stats if stats is not None else pd.DataFrame(columns=STATISTICS_COLUMNS),
+        reported=reported if reported is not None else pd.DataFrame(columns=REPORTED_COLUMNS),
+        prices=prices if prices is not None else pd.DataFrame(columns=PRICES_COLUMNS),
+        price_index=index or {},
+    )
