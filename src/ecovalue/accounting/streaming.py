@@ -473,6 +473,8 @@ def _shell_dataset(
     valid: np.ndarray | None = None,
     region_index: np.ndarray | None = None,
 ) -> Dataset:
+    """A dataset from the metadata: the given whole-grid pixels, or by default one pixel per
+    region (the probe of region-level totals)."""
     g = grid or Grid(meta.grid.crs, meta.grid.transform, max(len(meta.regions), 1), 1)
     n = len(meta.regions)
     if region_index is None:
@@ -483,21 +485,7 @@ def _shell_dataset(
     if rasters is None:
         first = int(meta.landcover_table["code"].iloc[0])
         rasters = {"landcover": np.full(g.shape, first, np.int32)}
-    return Dataset(
-        info=meta.info,
-        grid=g,
-        rasters=rasters,
-        valid=valid,
-        regions=meta.regions,
-        region_index=region_index,
-        landcover_table=meta.landcover_table,
-        statistics=meta.statistics,
-        reported=meta.reported,
-        prices=meta.prices,
-        price_index=meta.price_index,
-        vectors=meta.vectors,
-        root=meta.root,
-    )
+    return B.dataset_on(meta, g, rasters, valid, region_index)
 
 
 def _probe_context(plan: B.Plan) -> Context:
@@ -505,21 +493,7 @@ def _probe_context(plan: B.Plan) -> Context:
 
     A statistics indicator spread over it gives each region's total in its single pixel.
     """
-    from types import SimpleNamespace
-
-    meta = SimpleNamespace(
-        grid=plan.grid,
-        regions=plan.regions,
-        landcover_table=plan.landcover_table,
-        info=plan.info,
-        statistics=plan.statistics,
-        reported=plan.reported,
-        prices=plan.prices,
-        price_index=plan.price_index,
-        vectors=plan.vectors,
-        root=plan.root,
-    )
-    return Context(_shell_dataset(meta), plan.year, plan.profile, plan.params)
+    return Context(_shell_dataset(plan), plan.year, plan.profile, plan.params)
 
 
 def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any]:

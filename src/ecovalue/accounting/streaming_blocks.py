@@ -133,6 +133,32 @@ def rasterize(shapes: list[tuple[Any, int]], grid: Grid, fill: int) -> np.ndarra
     )
 
 
+def dataset_on(
+    source: Any,
+    grid: Grid,
+    rasters: dict[str, np.ndarray],
+    valid: np.ndarray,
+    region_index: np.ndarray,
+) -> Dataset:
+    """A :class:`Dataset` on ``grid`` with the given pixels and everything else (tables,
+    regions, vectors, prices) from ``source`` — the plan or the dataset metadata."""
+    return Dataset(
+        info=source.info,
+        grid=grid,
+        rasters=rasters,
+        valid=valid,
+        regions=source.regions,
+        region_index=region_index,
+        landcover_table=source.landcover_table,
+        statistics=source.statistics,
+        reported=source.reported,
+        prices=source.prices,
+        price_index=source.price_index,
+        vectors=source.vectors,
+        root=source.root,
+    )
+
+
 def block_dataset(
     plan: Plan, start: int, stop: int
 ) -> tuple[Dataset, dict[str, np.ndarray], np.ndarray]:
@@ -147,20 +173,7 @@ def block_dataset(
     valid = inside.copy()
     for m in masks.values():
         valid &= m
-    ds = Dataset(
-        info=plan.info,
-        grid=g,
-        rasters=rasters,
-        valid=valid,
-        regions=plan.regions,
-        region_index=region_index,
-        landcover_table=plan.landcover_table,
-        statistics=plan.statistics,
-        reported=plan.reported,
-        prices=plan.prices,
-        price_index=plan.price_index,
-        root=plan.root,
-    )
+    ds = dataset_on(plan, g, rasters, valid, region_index)
     return ds, masks, inside
 
 
