@@ -587,12 +587,13 @@ def _deltas(
                     out[ind][a:b] = part[ind]
                 if progress:
                     progress("uncertainty draws", b, draws)
-        for d in range(draws) if executor is None else ():
-            if progress and d % max(1, draws // 100) == 0:
-                progress("uncertainty draws", d, draws)
-            vals = ev.values(recompute, {p: samples[p][d] for p in pids})
-            for ind in recompute:
-                out[ind][d] = vals[ind] - base[ind]
+        else:
+            for d in range(draws):
+                if progress and d % max(1, draws // 100) == 0:
+                    progress("uncertainty draws", d, draws)
+                vals = ev.values(recompute, {p: samples[p][d] for p in pids})
+                for ind in recompute:
+                    out[ind][d] = vals[ind] - base[ind]
         notes.append(
             f"uncertainty: recomputed per draw (not linear in their sampled parameters): "
             f"{', '.join(recompute)}"

@@ -24,13 +24,17 @@ DENSE_CODE_SPAN = 1 << 22
 
 @njit(cache=True, nogil=True)
 def _zonal_add(out, values, key):  # type: ignore[no-untyped-def]
+    """Returns the first key beyond ``out`` (−1 if none); stops there."""
     n = key.size
     for i in range(n):
         k = key[i]
         if k >= 0:
+            if k >= out.size:
+                return k
             v = np.float64(values[i])
             if np.isfinite(v):
                 out[k] += v
+    return -1
 
 
 def zonal_add(out: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -46,11 +50,11 @@ def zonal_add(out: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarra
     k = np.ascontiguousarray(key).ravel()
     if v.shape != k.shape:
         raise ValueError(f"values has {v.size} pixels but key has {k.size}")
-    if k.size and k.max(initial=-1) >= out.size:
-        raise ValueError(f"key {int(k.max())} is out of range for {out.size} accumulators")
     if k.dtype != np.int64:
         k = k.astype(np.int64)
-    _zonal_add(out, v, k)
+    bad = _zonal_add(out, v, k)
+    if bad >= 0:  # a caller's bug, not bad data: keys come from the region × type index
+        raise ValueError(f"key {int(bad)} is out of range for {out.size} accumulators")
     return out
 
 
