@@ -120,6 +120,7 @@ def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
         ids[i] = seeds[order[i]]
         keys[i] = seed_z[order[i]]
     pit = np.empty(1024, dtype=np.int64)  # Barnes' PitQueue (FIFO of raised cells)
+    trace = np.empty(1024, dtype=np.int64)  # slope-tracing stack
     head = 0
     tail = 0
     while size > 0 or head < tail:
@@ -157,7 +158,7 @@ def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
                 continue
             closed[nid] = True
             if out[nid] <= z:
-                out[nid] = np.nextafter(z, np.inf)
+                out[nid] = z
                 if tail == pit.size:
                     grown = np.empty(2 * tail, dtype=np.int64)
                     grown[:tail] = pit
@@ -165,29 +166,225 @@ def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
                 pit[tail] = nid
                 tail += 1
             else:
-                if size == keys.size:
-                    grown_k = np.empty(2 * size)
-                    grown_i = np.empty(2 * size, dtype=np.int64)
-                    grown_k[:size] = keys
-                    grown_i[:size] = ids
-                    keys, ids = grown_k, grown_i
-                key = out[nid]
-                i = size
-                while i > 0:  # sift up
-                    p = (i - 1) >> 1
-                    if keys[p] <= key:
-                        break
-                    keys[i] = keys[p]
-                    ids[i] = ids[p]
-                    i = p
-                keys[i] = key
-                ids[i] = nid
-                size += 1
+                # Not raised: the cell keeps its own elevation whatever the order. Slope tracing
+                # (Zhou, Sun & Fu 2016, "An efficient variant of the Priority-Flood algorithm",
+                # Computers & Geosciences 90:87-96): a closed cell none of whose open
+                # neighbours is at or below it closes them all (each higher, so final as it is)
+                # and the trace goes on from them; only a cell with an open neighbour at or
+                # below it enters the heap. Most hillslope cells never touch the heap.
+                trace[0] = nid
+                tsp = 1
+                while tsp > 0:
+                    tsp -= 1
+                    t = trace[tsp]
+                    tr = t // cols
+                    tc = t - tr * cols
+                    tin = tr > 0 and tr < rows - 1 and tc > 0 and tc < cols - 1
+                    zt = out[t]
+                    low = False
+                    for k2 in range(8):
+                        j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
+                        if j < 0 or closed[j] or not valid[j]:
+                            continue
+                        if out[j] <= zt:
+                            low = True
+                            break
+                    if not low:
+                        for k2 in range(8):
+                            j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
+                            if j < 0 or closed[j] or not valid[j]:
+                                continue
+                            closed[j] = True
+                            if tsp == trace.size:
+                                grown = np.empty(2 * tsp, dtype=np.int64)
+                                grown[:tsp] = trace
+                                trace = grown
+                            trace[tsp] = j
+                            tsp += 1
+                        continue
+                    if size == keys.size:
+                        grown_k = np.empty(2 * size)
+                        grown_i = np.empty(2 * size, dtype=np.int64)
+                        grown_k[:size] = keys
+                        grown_i[:size] = ids
+                        keys, ids = grown_k, grown_i
+                    i = size
+                    while i > 0:  # sift up
+                        p = (i - 1) >> 1
+                        if keys[p] <= zt:
+                            break
+                        keys[i] = keys[p]
+                        ids[i] = ids[p]
+                        i = p
+                    keys[i] = zt
+                    ids[i] = t
+                    size += 1
     return out2
 
 
 @njit(cache=True, nogil=True)
-def _d8_kernel(z, valid):  # type: ignore[no-untyped-def]
+def _flat_mask_kernel(z2, valid2):  # type: ignore[no-untyped-def]
+    """Barnes, Lehman & Mulla (2014b) flat resolution on a filled DEM; see :func:`resolve_flats`.
+
+    Returns ``(mask, n_flat, n_unresolved)``: int32 mask (Barnes' FlatMask − 2 on flat cells,
+    0 elsewhere), the number of flat cells, and of flat cells that no drain reaches. Every
+    queue is allocated once at its bound (a cell enters each search at most once).
+    """
+    rows, cols = z2.shape
+    n = rows * cols
+    z = z2.ravel()
+    valid = valid2.ravel()
+    mask = np.zeros(n, dtype=np.int32)
+    # kind: 1 flat, 2 flat with a higher neighbour (high edge), 4 drain with an equal neighbour
+    kind = np.zeros(n, dtype=np.uint8)
+    off = np.empty(8, dtype=np.int64)
+    for k in range(8):
+        off[k] = _DR[k] * cols + _DC[k]
+    n_flat = 0
+    n_high = 0
+    n_drains = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        r = i // cols
+        c = i - r * cols
+        interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+        outlet = not interior
+        lower = False
+        higher = False
+        equal = False
+        zi = z[i]
+        for k in range(8):
+            nid = _nbr(i, k, r, c, rows, cols, off, interior)
+            if nid < 0:
+                continue
+            if not valid[nid]:
+                outlet = True
+            elif z[nid] < zi:
+                lower = True
+            elif z[nid] > zi:
+                higher = True
+            else:
+                equal = True
+        if outlet or lower:
+            if equal:
+                kind[i] = 4
+                n_drains += 1
+        elif equal:  # no lower neighbour but one of equal height (a pit has none: no flat)
+            kind[i] = 2 if higher else 1
+            n_flat += 1
+            n_high += higher
+    if n_flat == 0:
+        return mask.reshape(rows, cols), 0, 0
+    # low edges: drains next to a flat cell of their height; high edges
+    low = np.empty(n_drains, dtype=np.int64)
+    high = np.empty(n_high, dtype=np.int64)
+    n_low = 0
+    n_high = 0
+    for i in range(n):
+        if kind[i] == 2:
+            high[n_high] = i
+            n_high += 1
+        elif kind[i] == 4:
+            r = i // cols
+            c = i - r * cols
+            interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+            for k in range(8):
+                nid = _nbr(i, k, r, c, rows, cols, off, interior)
+                if nid >= 0 and (kind[nid] == 1 or kind[nid] == 2) and z[nid] == z[i]:
+                    low[n_low] = i
+                    n_low += 1
+                    break
+    # label each flat from its low edges: 8-connected cells of equal height (flat cells and
+    # drains with an equal neighbour only, so n_flat + n_drains bounds the stack)
+    label = np.zeros(n, dtype=np.int32)
+    stack = np.empty(n_flat + n_drains, dtype=np.int64)
+    n_labels = 0
+    for q in range(n_low):
+        seed = low[q]
+        if label[seed] != 0:
+            continue
+        n_labels += 1
+        label[seed] = n_labels
+        stack[0] = seed
+        size = 1
+        while size > 0:
+            size -= 1
+            i = stack[size]
+            r = i // cols
+            c = i - r * cols
+            interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+            for k in range(8):
+                nid = _nbr(i, k, r, c, rows, cols, off, interior)
+                if nid >= 0 and valid[nid] and label[nid] == 0 and z[nid] == z[i]:
+                    label[nid] = n_labels
+                    stack[size] = nid
+                    size += 1
+    # gradient away from higher terrain: breadth-first from the high edges over flat cells;
+    # one FIFO, levels told apart by the step stored with each cell
+    away = np.zeros(n, dtype=np.int32)
+    height = np.zeros(n_labels + 1, dtype=np.int32)
+    fifo = stack  # reused: each flat cell enters at most once
+    tail = 0
+    for q in range(n_high):
+        if label[high[q]] != 0:  # a flat no drain reaches cannot be resolved
+            away[high[q]] = 1
+            fifo[tail] = high[q]
+            tail += 1
+    head = 0
+    while head < tail:
+        i = fifo[head]
+        head += 1
+        step = away[i]
+        lab = label[i]
+        if height[lab] < step:
+            height[lab] = step
+        r = i // cols
+        c = i - r * cols
+        interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+        for k in range(8):
+            nid = _nbr(i, k, r, c, rows, cols, off, interior)
+            if nid >= 0 and kind[nid] != 0 and kind[nid] != 4 and away[nid] == 0 \
+                    and label[nid] == lab:
+                away[nid] = step + 1
+                fifo[tail] = nid
+                tail += 1
+    # gradient towards lower terrain, breadth-first from the low edges (step 1), combined
+    # with the above as 2·towards + (H − away); ``mask`` holds a queued cell's step until
+    # the cell is taken (a final value is ≥ 2, never 0, so 0 still means "not reached")
+    tail = 0
+    for q in range(n_low):
+        fifo[tail] = low[q]
+        tail += 1
+    head = 0
+    n_resolved = 0
+    while head < tail:
+        i = fifo[head]
+        lab = label[i]
+        if head < n_low:
+            step = 1
+        else:  # a flat cell: ``mask`` holds its step; make it final
+            step = mask[i]
+            a = away[i]
+            mask[i] = 2 * step + (height[lab] - a if a > 0 else 0) - 2
+            n_resolved += 1
+        head += 1
+        r = i // cols
+        c = i - r * cols
+        interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
+        for k in range(8):
+            nid = _nbr(i, k, r, c, rows, cols, off, interior)
+            if nid >= 0 and (kind[nid] == 1 or kind[nid] == 2) and mask[nid] == 0 \
+                    and label[nid] == lab:
+                mask[nid] = step + 1
+                fifo[tail] = nid
+                tail += 1
+    return mask.reshape(rows, cols), n_flat, n_flat - n_resolved
+
+
+@njit(cache=True, nogil=True)
+def _d8_kernel(z, valid, mask):  # type: ignore[no-untyped-def]
+    """Steepest descent; on a resolved flat (``mask`` > 0) the steepest fall of the mask."""
     rows, cols = z.shape
     dirs = np.full((rows, cols), -1, dtype=np.int8)
     for r in range(rows):
@@ -197,11 +394,15 @@ def _d8_kernel(z, valid):  # type: ignore[no-untyped-def]
             best = 0.0
             code = -1
             zc = z[r, c]
+            mc = mask[r, c]
             for k in range(8):
                 rn = r + _DR[k]
                 cn = c + _DC[k]
                 if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
-                    drop = (zc - z[rn, cn]) / _DIST[k]
+                    if mc > 0:  # flat cell: no lower neighbour; fall along the flat mask
+                        drop = (mc - mask[rn, cn]) / _DIST[k] if z[rn, cn] == zc else 0.0
+                    else:
+                        drop = (zc - z[rn, cn]) / _DIST[k]
                     if drop > best:  # strict: ties keep the lowest code
                         best = drop
                         code = k
@@ -252,8 +453,9 @@ def _d8_acc_kernel(dirs, valid, weights, use_weights):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def _count_higher(z, valid):  # type: ignore[no-untyped-def]
-    """Number of valid neighbours strictly higher than each cell (its MFD donors)."""
+def _count_donors(z, valid, mask):  # type: ignore[no-untyped-def]
+    """Number of valid neighbours that pass flow to each cell under MFD: those strictly
+    higher, and on a resolved flat those of equal height with a higher flat mask."""
     rows, cols = z.shape
     indeg = np.zeros((rows, cols), dtype=np.uint8)
     for r in range(rows):
@@ -261,30 +463,35 @@ def _count_higher(z, valid):  # type: ignore[no-untyped-def]
             if not valid[r, c]:
                 continue
             n = 0
+            zc = z[r, c]
             for k in range(8):
                 rn = r + _DR[k]
                 cn = c + _DC[k]
                 if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
-                    if z[rn, cn] > z[r, c]:
+                    zn = z[rn, cn]
+                    if zn > zc or (zn == zc and mask[rn, cn] > mask[r, c]):
                         n += 1
             indeg[r, c] = n
     return indeg
 
 
 @njit(cache=True, nogil=True)
-def _mfd_kernel(z2, valid2, cell_size, exponent):  # type: ignore[no-untyped-def]
+def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-untyped-def]
     """MFD accumulation and the flow-weighted mean flow length x (0 at outlets).
 
     Flat indices; interior cells skip the bounds checks. Donors always precede receivers
-    (in-degree counting), which equals descending-elevation order for the sums.
+    (in-degree counting). A cell of a resolved flat (``mask`` > 0, no lower neighbour)
+    passes its flow to the neighbours of equal height with a lower mask, in proportion to
+    (mask fall / distance)^p, as if each mask step were a small, uniform rise.
     """
     rows, cols = z2.shape
     n = rows * cols
     z = z2.ravel()
     valid = valid2.ravel()
+    mask = mask2.ravel()
     acc = np.where(valid, 1.0, np.nan)
     xflow = np.zeros(n)
-    indeg = _count_higher(z2, valid2).ravel()
+    indeg = _count_donors(z2, valid2, mask2).ravel()
     inv_len = 1.0 / (_DIST * cell_size)
     linear = exponent == 1.0
     off = np.empty(8, dtype=np.int64)
@@ -320,6 +527,8 @@ def _mfd_kernel(z2, valid2, cell_size, exponent):  # type: ignore[no-untyped-def
                 if not valid[j]:
                     continue
                 drop = zc - z[j]
+                if drop == 0.0 and mask[i] > mask[j]:  # on a resolved flat
+                    drop = float(mask[i] - mask[j])
                 if drop > 0.0:
                     wk = drop * inv_len[k] if linear else (drop * inv_len[k]) ** exponent
                     w[m] = wk
@@ -516,28 +725,59 @@ def _check_exponent(exponent: float) -> float:
 
 
 def fill_depressions(dem: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Fill depressions and resolve flats with Priority-Flood+ε (Barnes et al. 2014, Alg. 3).
+    """Fill depressions to their spill height with Priority-Flood (Barnes, Lehman & Mulla
+    2014, "Priority-flood: An optimal depression-filling and watershed-labeling algorithm",
+    Computers & Geosciences 62:117-127, Algorithm 2 with its pit queue).
 
     Outlets are the valid cells on the raster border or next to a nodata cell. Cells are taken
     from a min-heap from the outlets inwards; a neighbour not higher than the current cell is
-    raised to ``nextafter(current)`` (so depressions end a few float64 ulps above their spill
-    height, and flats get a minimal gradient towards their outlet). Unlike Barnes' listing
-    (which tests ``<= nextafter(current)``) only cells that are not higher are touched, which
-    makes the fill exactly idempotent.
+    raised to the current cell's height. The result is the unique lowest surface ≥ ``dem``
+    from which every cell has a non-rising path to an outlet: it does not depend on the order
+    in which cells are visited. Filled depressions (and flats of the DEM) are level; routing
+    crosses them along :func:`resolve_flats`.
 
     Args:
         dem: 2-D elevations (m), any numeric dtype.
         valid: boolean mask of the same shape, False = nodata.
 
     Returns:
-        float64 array, ``>= dem`` on valid cells, NaN where ``valid`` is False. Every valid cell
-        that is not an outlet has a strictly lower valid neighbour. Idempotent.
+        float64 array, ``>= dem`` on valid cells, NaN where ``valid`` is False. Idempotent.
 
     Raises:
         InputError: wrong shape/dtype, or NaN/inf elevation in a valid cell.
     """
     z, v = _check_grid(dem, valid)
     return _fill_kernel(z, v)
+
+
+def resolve_flats(filled: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Drainage across the flats of a filled DEM (Barnes, Lehman & Mulla 2014b, "An efficient
+    assignment of drainage direction over flat surfaces in raster digital elevation models",
+    Computers & Geosciences 62:128-135).
+
+    A flat cell has a neighbour of equal height and none lower, and is not an outlet. Each
+    flat (8-connected cells of equal height, labelled from its drains) gets two breadth-first
+    gradients: towards its drains ("low edges": cells of the flat's height that have a lower
+    neighbour or are outlets) and away from higher terrain ("high edges"). Their combination
+    ``2·towards + (H − away)`` (H the flat's largest ``away``) falls towards the drains
+    everywhere and keeps flow off the flat's higher rim, so water crosses a filled lake or a
+    terrace along its middle instead of along one arbitrary row. The mask depends only on the
+    DEM, not on the order cells are visited (so routing is the same on any tiling).
+
+    Returns:
+        int32 mask: Barnes' FlatMask − 2 on flat cells (≥ 2; a flat's drains hold 0), 0 on
+        every other cell. :func:`flow_direction_d8` and :func:`flow_accumulation_mfd` use it
+        (they compute it themselves); a flat with no drain (a pit of an unfilled DEM) keeps 0.
+    """
+    z, v = _check_grid(filled, valid, "filled")
+    return _flat_mask_kernel(z, v)[0]
+
+
+def _flats(z: np.ndarray, v: np.ndarray, filled: bool) -> np.ndarray:
+    mask, _n_flat, n_unresolved = _flat_mask_kernel(z, v)
+    if filled and n_unresolved:  # cannot happen on a filled DEM; never route part of a grid
+        raise RuntimeError(f"{n_unresolved} flat cell(s) have no drain after filling")
+    return mask
 
 
 def flow_direction_d8(filled: np.ndarray, valid: np.ndarray, cell_size: float) -> np.ndarray:
@@ -552,7 +792,7 @@ def flow_direction_d8(filled: np.ndarray, valid: np.ndarray, cell_size: float) -
     """
     z, v = _check_grid(filled, valid, "filled")
     _check_cell_size(cell_size)  # a uniform scale: does not change which neighbour is steepest
-    return _d8_kernel(z, v)
+    return _d8_kernel(z, v, _flats(z, v, filled=False))
 
 
 def flow_accumulation_d8(
@@ -612,7 +852,8 @@ def flow_accumulation_mfd(
         float64 contributing cells including the cell itself, NaN where ``valid`` is False.
     """
     z, v = _check_grid(filled, valid, "filled")
-    acc, _ = _mfd_kernel(z, v, _check_cell_size(cell_size), _check_exponent(exponent))
+    mask = _flats(z, v, filled=False)
+    acc, _ = _mfd_kernel(z, v, mask, _check_cell_size(cell_size), _check_exponent(exponent))
     return acc
 
 
@@ -705,10 +946,11 @@ def ls_factor(
     e = _check_exponent(exponent)
     lm = _l_max(l_max)
     slope, aspect_x = _slope_kernel(z, v, cs)
+    mask = _flats(z, v, filled=False)
     if mfd:
-        x = _flow_x(_mfd_kernel(z, v, cs, e)[1], aspect_x)
+        x = _flow_x(_mfd_kernel(z, v, mask, cs, e)[1], aspect_x)
     else:
-        x = _d8_x(_d8_kernel(z, v), aspect_x)
+        x = _d8_x(_d8_kernel(z, v, mask), aspect_x)
     return _ls_kernel(slope, x, acc, v, cs, lm, _check_formulation(formulation))
 
 
@@ -784,22 +1026,21 @@ def _route(
     z, v = _check_grid(dem, valid)
     filled = _fill_kernel(z, v)
     del z
-    slope, aspect_x = _slope_kernel(filled, v, cs)
+    mask = _flats(filled, v, filled=True)
     if mfd:
-        acc, xflow = _mfd_kernel(filled, v, cs, e)
-        if not keep_filled:
-            filled = np.empty((0, 0))
-        x = _flow_x(xflow, aspect_x)
-        del xflow
+        acc, flow = _mfd_kernel(filled, v, mask, cs, e)
     else:
-        dirs = _d8_kernel(filled, v)
-        if not keep_filled:
-            filled = np.empty((0, 0))
-        acc, n_stuck = _d8_acc_kernel(dirs, v, np.zeros((1, 1)), False)
+        flow = _d8_kernel(filled, v, mask)
+        acc, n_stuck = _d8_acc_kernel(flow, v, np.zeros((1, 1)), False)
         if n_stuck:  # cannot happen on a filled DEM; guard against silent partial results
             raise RuntimeError(f"D8 routing left {n_stuck} cell(s) unrouted after filling")
-        x = _d8_x(dirs, aspect_x)
-        del dirs
+    del mask
+    slope, aspect_x = _slope_kernel(filled, v, cs)
+    if not keep_filled:
+        filled = np.empty((0, 0))
+    # flow: the MFD flow length, or the D8 directions
+    x = _flow_x(flow, aspect_x) if mfd else _d8_x(flow, aspect_x)
+    del flow
     return filled, slope, acc, _ls_threaded(slope, x, acc, v, cs, lm, invest, threads)
 
 
