@@ -77,8 +77,10 @@ class Context:
         t = self.ds.landcover_table
         if column not in t.columns:
             raise InputError(f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)")
+        from ecovalue.raster.pixelwise import gather
+
         values = np.append(t[column].to_numpy(np.float64), np.nan)  # row −1 → NaN
-        return values[self.class_row]
+        return gather(values, self.class_row)
 
     def lc_type_mask(self, types: tuple[str, ...] | list[str]) -> np.ndarray:
         """Valid pixels whose class maps to one of the ecosystem ``types`` (kept for the run:

@@ -85,6 +85,9 @@ class Plan:
     flood: dict[str, Any] = field(default_factory=dict)  # per polygon: capacity, pixel counts
     spread: dict[str, Any] = field(default_factory=dict)  # statistics indicator -> region values
     global_layers: dict[str, tuple[Path, Path]] = field(default_factory=dict)  # whole-grid layers
+    # the scan's whole-grid valid mask, when blocks run in this process and the scan kept it:
+    # blocks then read only the rasters their indicators use (see ``open_block``)
+    valid: np.ndarray | None = None
 
 
 def block_grid(grid: Grid, start: int, stop: int) -> Grid:
@@ -99,9 +102,10 @@ def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray,
     data, valid = io.read(
         plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
     )
+    # ``data`` is this call's own array: converted in place when it already has the dtype
     if key == "landcover":
-        return data.astype(np.int32), valid
-    arr = data.astype(np.float32)
+        return data.astype(np.int32, copy=False), valid
+    arr = data.astype(np.float32, copy=False)
     factor = plan.factors.get(key, 1.0)
     if factor != 1.0:
         arr *= np.float32(factor)
@@ -177,6 +181,43 @@ def block_dataset(
     return ds, masks, inside
 
 
+class LazyRasters(dict[str, np.ndarray]):
+    """A block's input rasters, each read (``read_block``) on first use.
+
+    Membership (``in``) answers for every raster of the plan; iteration and ``len`` see only
+    the rasters read so far. Used where the block's valid mask comes from the scan, so no
+    raster has to be read just for its nodata mask.
+    """
+
+    def __init__(self, plan: Plan, start: int, stop: int) -> None:
+        super().__init__()
+        self.plan, self.start, self.stop = plan, start, stop
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key not in self.plan.raster_paths:
+            raise KeyError(key)
+        arr, _valid = read_block(self.plan, key, self.start, self.stop)
+        self[key] = arr
+        return arr
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.plan.raster_paths
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default
+
+
+def lazy_block_dataset(plan: Plan, start: int, stop: int) -> Dataset:
+    """Windowed dataset of a block whose valid mask is the slice of ``plan.valid`` (the scan's
+    own mask of these pixels: inside a region and every raster has data); rasters are read
+    when an indicator first asks for them."""
+    assert plan.valid is not None
+    g = block_grid(plan.grid, start, stop)
+    region_index = rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], g, -1)
+    valid = plan.valid[start:stop].copy()  # the kernels get a mask of their own, as before
+    return dataset_on(plan, g, LazyRasters(plan, start, stop), valid, region_index)
+
+
 def block_keys(ds: Dataset) -> np.ndarray:
     """Combined (region, ecosystem type) key per pixel, −1 where not counted."""
     t = ds.landcover_table
@@ -201,11 +242,10 @@ def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) ->
     float64 sum, so a chunk computed in blocks of any size gives the in-memory chunk sum bit
     for bit.
     """
-    from ecovalue.raster.pixelwise import zonal_add
+    from ecovalue.raster.pixelwise import zonal_add_many
 
     out = np.array(acc, dtype=np.float64, copy=True)
-    for i, layer in enumerate(layers):
-        zonal_add(out[i], layer, key)
+    zonal_add_many(list(out), layers, key)
     return out
 
 
@@ -287,7 +327,10 @@ def open_block(plan: Plan, start: int, stop: int) -> Context:
     """A context on the block's windowed dataset, with the block's slice of the global LS."""
     from ecovalue.raster.hydrology import Routing
 
-    ds, _masks, _inside = block_dataset(plan, start, stop)
+    if plan.valid is not None:
+        ds = lazy_block_dataset(plan, start, stop)
+    else:
+        ds, _masks, _inside = block_dataset(plan, start, stop)
     ctx = Context(ds, plan.year, plan.profile, plan.params)
     ls: np.ndarray | None = None
     if plan.ls is not None:
@@ -409,23 +452,35 @@ def pass1_chunk(
     ``indicators`` restricts the pass to some of the plan's (each indicator's sums are
     independent, so splitting the pass does not change them).
     """
+    from ecovalue.raster.pixelwise import MAX_FUSED, zonal_add_many
+
     n_keys = len(plan.regions) * N_TYPES
     notes: list[str] = []
     acc: dict[str, Any] = {}
     for s in range(start, stop, block_rows):
         ctx = open_block(plan, s, min(s + block_rows, stop))
         key = block_keys(ctx.ds)
+        # (accumulator, layer) pairs not summed yet: several layers go through one pass over
+        # the key (each accumulator still gets its pixels in order, so sums are unchanged)
+        outs: list[np.ndarray] = []
+        layers: list[np.ndarray] = []
         for ind, lay in iter_layers(plan, ctx, notes, indicators):
             if ind in POLLUTANTS:
                 per_pol = acc.setdefault(ind, {})
                 for pol, (q, v) in lay.items():
-                    per_pol[pol] = continue_sums(
-                        per_pol.get(pol, np.zeros((2, n_keys))), [q, v], key
-                    )
+                    target = per_pol.setdefault(pol, np.zeros((2, n_keys)))
+                    outs += [target[0], target[1]]
+                    layers += [q, v]
             else:
-                prev = acc.get(ind, np.zeros((2, n_keys)))
-                acc[ind] = continue_sums(prev, [lay.physical, lay.value], key)
+                target = acc.setdefault(ind, np.zeros((2, n_keys)))
+                outs += [target[0], target[1]]
+                layers += [lay.physical, lay.value]
             del lay
+            if len(layers) >= MAX_FUSED:  # bounded: few layers are held at once
+                zonal_add_many(outs, layers, key)
+                outs, layers = [], []
+        if layers:
+            zonal_add_many(outs, layers, key)
     return {"notes": notes, "sums": acc}
 
 

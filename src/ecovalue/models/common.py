@@ -58,8 +58,9 @@ def check_finite(name: str, array: np.ndarray | float, valid: np.ndarray) -> np.
         raise InputError(
             f"{name} has shape {a.shape}; expected a number or an array of shape {valid.shape}"
         ) from exc
-    bad = valid & ~np.isfinite(a)
-    n_bad = int(bad.sum())
+    from ecovalue.raster.pixelwise import count_nonfinite
+
+    n_bad = count_nonfinite(a, valid)
     if n_bad:
         raise InputError(
             f"{name} is NaN or infinite at {n_bad} valid pixel(s); expected finite numbers; "
@@ -72,8 +73,10 @@ def check_array_range(
     name: str, array: np.ndarray, valid: np.ndarray, low: float, high: float, fix: str
 ) -> None:
     """Raise :class:`InputError` if valid pixels of ``array`` fall outside ``[low, high]``."""
-    bad = valid & ((array < low) | (array > high))
-    if bad.any():
+    from ecovalue.raster.pixelwise import count_outside
+
+    if count_outside(array, valid, low, high):
+        bad = valid & ((array < low) | (array > high))
         examples = np.unique(array[bad])[:5].tolist()
         raise InputError(
             f"{name} has {int(bad.sum())} valid pixel(s) outside [{low}, {high}] "
@@ -83,9 +86,9 @@ def check_array_range(
 
 def masked(result: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Return a float64 copy of ``result`` with NaN where ``valid`` is False."""
-    out = np.array(result, dtype=np.float64, copy=True)
-    out[~valid] = np.nan
-    return out
+    from ecovalue.raster.pixelwise import nan_outside
+
+    return nan_outside(result, valid)
 
 
 def class_lookup(

@@ -6,12 +6,14 @@ size of its priority queue). ``valid`` is always a boolean mask, False = nodata/
 
 Pipeline (:func:`route`):
 
-1. :func:`fill_depressions` — Priority-Flood+ε (Barnes, Lehman & Mulla 2014, "Priority-flood:
+1. :func:`fill_depressions` — Priority-Flood (Barnes, Lehman & Mulla 2014, "Priority-flood:
    An optimal depression-filling and watershed-labeling algorithm", Computers & Geosciences
-   62:117-127, Algorithm 3). Raster border cells and cells next to nodata are the outlets.
-   Every depression *and every flat* is raised by the smallest representable float64 step
-   (``nextafter``) per cell away from its outlet, so each non-outlet cell has a strictly lower
-   neighbour and D8/MFD directions exist everywhere (no separate flat-resolution step).
+   62:117-127, Algorithm 2) with slope tracing (Zhou, Sun & Fu 2016). Raster border cells and
+   cells next to nodata are the outlets. Depressions are filled level to their spill height;
+   the result does not depend on the order cells are visited.
+   :func:`resolve_flats` — Barnes, Lehman & Mulla (2014b) gradients across every flat
+   (towards its drains, away from higher terrain), which D8 and MFD follow where the DEM is
+   level (ADR 0009).
 2. :func:`slope_fraction` — Horn (1981) 3×3 gradient, slope as rise/run, plus the
    Desmet & Govers aspect factor ``x = |sin α| + |cos α|``.
 3. :func:`flow_direction_d8` / :func:`flow_accumulation_d8`, or

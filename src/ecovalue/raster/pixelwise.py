@@ -58,6 +58,69 @@ def zonal_add(out: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarra
     return out
 
 
+#: Most layers one :func:`zonal_add_many` kernel call takes (more are split into calls of this
+#: many): numba indexes a tuple of arrays through a switch, which stops paying off beyond ≈ 8.
+MAX_FUSED = 8
+
+
+@njit(cache=True, nogil=True)
+def _zonal_add_many(outs, values, key):  # type: ignore[no-untyped-def]
+    """``_zonal_add`` of several layers in one pass over ``key``; per layer the same order."""
+    n = key.size
+    n_out = outs[0].size
+    for i in range(n):
+        k = key[i]
+        if k >= 0:
+            if k >= n_out:
+                return k
+            for j in range(len(values)):
+                v = np.float64(values[j][i])
+                if np.isfinite(v):
+                    outs[j][k] += v
+    return -1
+
+
+def zonal_add_many(
+    outs: list[np.ndarray], layers: list[np.ndarray], key: np.ndarray
+) -> list[np.ndarray]:
+    """:func:`zonal_add` of ``layers[j]`` into ``outs[j]`` for every ``j``, reading ``key`` once.
+
+    Each accumulator receives its layer's pixels in the same pixel order as :func:`zonal_add`,
+    so the results are bit for bit those of one :func:`zonal_add` call per layer; only the
+    independent sums of different layers interleave, which lets the CPU overlap them (a
+    single sum is one chain of dependent additions). ``outs`` are 1-D float64 arrays of one
+    length (modified in place and returned).
+    """
+    if len(outs) != len(layers):
+        raise ValueError(f"{len(outs)} accumulators for {len(layers)} layers")
+    k = np.ascontiguousarray(key).ravel()
+    if k.dtype != np.int64:
+        k = k.astype(np.int64)
+    n_out = outs[0].size if outs else 0
+    vals = []
+    for out, layer in zip(outs, layers, strict=True):
+        if (
+            out.dtype != np.float64
+            or out.ndim != 1
+            or out.size != n_out
+            or not out.flags.c_contiguous
+        ):
+            raise ValueError(
+                "outs must be contiguous 1-D float64 arrays of one length, got "
+                f"{out.dtype} with shape {out.shape}"
+            )
+        # float64 up front is what the kernel's np.float64() of each value does
+        v = np.ascontiguousarray(layer, dtype=np.float64).ravel()
+        if v.shape != k.shape:
+            raise ValueError(f"values has {v.size} pixels but key has {k.size}")
+        vals.append(v)
+    for lo in range(0, len(vals), MAX_FUSED):
+        bad = _zonal_add_many(tuple(outs[lo : lo + MAX_FUSED]), tuple(vals[lo : lo + MAX_FUSED]), k)
+        if bad >= 0:  # a caller's bug, not bad data: keys come from the region × type index
+            raise ValueError(f"key {int(bad)} is out of range for {n_out} accumulators")
+    return outs
+
+
 @njit(cache=True, nogil=True)
 def _rows_dense(lc, valid, lut, lo):  # type: ignore[no-untyped-def]
     """Row of each valid pixel's code through ``lut[code − lo]``; −1 elsewhere.
@@ -143,3 +206,101 @@ def range_facts(
         low is not None,
         high is not None,
     )
+
+
+@njit(cache=True, nogil=True)
+def _gather(table, rows):  # type: ignore[no-untyped-def]
+    """``table[rows]``; stops at the first row out of range and returns it as well (else 0)."""
+    n = table.size
+    out = np.empty(rows.size, dtype=table.dtype)
+    for i in range(rows.size):
+        j = rows[i]
+        if j < 0:
+            j += n
+        if j < 0 or j >= n:
+            return out, rows[i], True
+        out[i] = table[j]
+    return out, 0, False
+
+
+def gather(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``table[rows]`` (numpy indexing: −1 is the last entry) in one pass, without numpy's
+    general fancy-indexing machinery; equal to it element for element."""
+    t = np.ascontiguousarray(table).ravel()
+    r = np.ascontiguousarray(rows)
+    out, row, bad = _gather(t, r.ravel())
+    if bad:
+        raise IndexError(f"row {int(row)} is out of range for a table of {t.size} entries")
+    return out.reshape(r.shape)
+
+
+@njit(cache=True, nogil=True)
+def _count_nonfinite(values, mask):  # type: ignore[no-untyped-def]
+    n = 0
+    for i in range(values.size):
+        if mask[i] and not np.isfinite(values[i]):
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _count_outside(values, mask, lo, hi):  # type: ignore[no-untyped-def]
+    n = 0
+    for i in range(values.size):
+        if mask[i]:
+            x = values[i]
+            if x < lo or x > hi:
+                n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _nan_outside(values, mask):  # type: ignore[no-untyped-def]
+    out = np.empty(values.size, dtype=np.float64)
+    for i in range(values.size):
+        out[i] = values[i] if mask[i] else np.nan
+    return out
+
+
+def _flat_pair(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both arrays as 1-D views when they are C-contiguous float64/bool of one shape, else None
+    (the caller then uses its numpy expression)."""
+    if (
+        not isinstance(values, np.ndarray)
+        or not isinstance(mask, np.ndarray)
+        or values.dtype != np.float64
+        or mask.dtype != np.bool_
+        or values.shape != mask.shape
+        or not values.flags.c_contiguous
+        or not mask.flags.c_contiguous
+    ):
+        return None
+    return values.reshape(-1), mask.reshape(-1)
+
+
+def count_nonfinite(values: np.ndarray, mask: np.ndarray) -> int:
+    """``int((mask & ~np.isfinite(values)).sum())`` in one pass, no temporaries."""
+    flat = _flat_pair(values, mask)
+    if flat is None:
+        return int((mask & ~np.isfinite(values)).sum())
+    return int(_count_nonfinite(*flat))
+
+
+def count_outside(values: np.ndarray, mask: np.ndarray, low: float, high: float) -> int:
+    """``int((mask & ((values < low) | (values > high))).sum())`` in one pass (NaN counts as
+    inside, as with the comparisons)."""
+    flat = _flat_pair(values, mask)
+    # only float bounds compare the same way here and in numpy (float64 against float64)
+    if flat is None or not all(isinstance(b, float | np.float64) for b in (low, high)):
+        return int((mask & ((values < low) | (values > high))).sum())
+    return int(_count_outside(flat[0], flat[1], float(low), float(high)))
+
+
+def nan_outside(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A float64 copy of ``values`` with NaN where ``mask`` is False (one pass)."""
+    flat = _flat_pair(values, mask)
+    if flat is None:
+        out = np.array(values, dtype=np.float64, copy=True)
+        out[~mask] = np.nan
+        return out
+    return _nan_outside(*flat).reshape(values.shape)
