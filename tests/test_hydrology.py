@@ -449,3 +449,22 @@ def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str) -> No
     for threads in (1, 2, 3):
         got = h.route_ls(dem32, valid, 30.0, method=method, threads=threads)
         np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tie_dems, st.integers(2, 4), st.floats(-1.0, 1.0))
+def test_parallel_fill_equals_the_sequential_fill(case: tuple, bands: int, tilt: float) -> None:
+    """Barnes (2016) on bands of rows: every value of a fill is one of the DEM's, so the
+    bands, their watershed graph and the final raise must give the same array bit for bit."""
+    dem, valid = case
+    dem = dem + tilt * np.arange(dem.shape[0])[:, None]  # valleys across band borders too
+    expected = h.fill_depressions(dem, valid)
+    got = h._fill_parallel(np.ascontiguousarray(dem), valid, bands, min_band_rows=1)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_parallel_fill_on_a_large_rough_dem() -> None:
+    rng = np.random.default_rng(11)
+    dem = np.cumsum(rng.normal(size=(300, 260)), axis=0) + np.round(rng.random((300, 260)) * 3)
+    valid = rng.random(dem.shape) > 0.02
+    np.testing.assert_array_equal(h._fill_parallel(dem, valid, 3), h.fill_depressions(dem, valid))

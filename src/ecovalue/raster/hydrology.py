@@ -59,33 +59,6 @@ _DONE = np.uint8(255)  # in-degree sentinel: cell already routed (real in-degree
 # counting per pixel (measured ~1.7x slower for the fill).
 
 
-@njit(cache=True, nogil=True)
-def _seed_outlets(dem, valid, out, closed):  # type: ignore[no-untyped-def]
-    """Copy valid elevations into ``out``; return the outlet cells (border or next to nodata)."""
-    rows, cols = dem.shape
-    n = 0
-    seeds = np.empty(2 * (rows + cols) + 1024, dtype=np.int64)
-    for r in range(rows):
-        for c in range(cols):
-            if not valid[r, c]:
-                continue
-            out[r, c] = dem[r, c]
-            edge = r == 0 or c == 0 or r == rows - 1 or c == cols - 1
-            k = 0
-            while not edge and k < 8:
-                edge = not valid[r + _DR[k], c + _DC[k]]
-                k += 1
-            if edge:
-                closed[r, c] = True
-                if n == seeds.size:
-                    grown = np.empty(2 * n, dtype=np.int64)
-                    grown[:n] = seeds
-                    seeds = grown
-                seeds[n] = r * cols + c
-                n += 1
-    return seeds[:n]
-
-
 @njit(inline="always")
 def _nbr(i, k, r, c, rows, cols, off, interior):  # type: ignore[no-untyped-def]
     """Flat index of neighbour k of cell i (row r, col c), −1 off the grid."""
@@ -97,131 +70,411 @@ def _nbr(i, k, r, c, rows, cols, off, interior):  # type: ignore[no-untyped-def]
         return -1
     return rn * cols + cn
 
+_OUTLET = 1  # label of the cells a band floods from true outlets (their fill is final)
+
+
 @njit(cache=True, nogil=True)
-def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
-    rows, cols = dem2.shape
-    out2 = np.full((rows, cols), np.nan)
-    closed2 = np.zeros((rows, cols), dtype=np.bool_)
-    seeds = _seed_outlets(dem2, valid2, out2, closed2)
-    out = out2.ravel()
-    closed = closed2.ravel()
-    valid = valid2.ravel()
-    dem = dem2.ravel()
-    off = np.empty(8, dtype=np.int64)
-    for k in range(8):
-        off[k] = _DR[k] * cols + _DC[k]
-    # binary min-heap on elevation (keys) carrying flat cell indices (ids)
-    size = seeds.size
-    seed_z = np.empty(size)
-    for i in range(size):
-        seed_z[i] = dem[seeds[i]]
-    order = np.argsort(seed_z, kind="mergesort")
-    keys = np.empty(max(2 * size, 1024))
-    ids = np.empty(keys.size, dtype=np.int64)
-    for i in range(size):
-        ids[i] = seeds[order[i]]
-        keys[i] = seed_z[order[i]]
-    pit = np.empty(1024, dtype=np.int64)  # Barnes' PitQueue (FIFO of raised cells)
-    trace = np.empty(1024, dtype=np.int64)  # slope-tracing stack
-    head = 0
-    tail = 0
-    while size > 0 or head < tail:
-        if head < tail:
-            idx = pit[head]
-            head += 1
-            if head == tail:
-                head = 0
-                tail = 0
-        else:
-            idx = ids[0]
-            size -= 1
-            key, kid = keys[size], ids[size]
-            i = 0
-            while True:
-                ch = 2 * i + 1
-                if ch >= size:
-                    break
-                if ch + 1 < size and keys[ch + 1] < keys[ch]:
-                    ch += 1
-                if keys[ch] >= key:
-                    break
-                keys[i] = keys[ch]
-                ids[i] = ids[ch]
-                i = ch
-            keys[i] = key
-            ids[i] = kid
-        r = idx // cols
-        c = idx - r * cols
-        inner = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
-        z = out[idx]
-        for k in range(8):
-            nid = _nbr(idx, k, r, c, rows, cols, off, inner)
-            if nid < 0 or closed[nid] or not valid[nid]:
+def _band_seeds(dem, valid, out, closed, label, r0, r1, track):  # type: ignore[no-untyped-def]
+    """Copy the band's valid elevations into ``out``; return its seeds: true outlets (grid
+    border or next to nodata, labelled ``_OUTLET``) and, when ``track``, the cells of the
+    band's first and last rows that border another band (label 0 until flooded)."""
+    rows, cols = dem.shape
+    n = 0
+    seeds = np.empty(2 * cols + 2 * (r1 - r0) + 1024, dtype=np.int64)
+    for r in range(r0, r1):
+        for c in range(cols):
+            if not valid[r, c]:
                 continue
-            closed[nid] = True
-            if out[nid] <= z:
-                out[nid] = z
-                if tail == pit.size:
-                    grown = np.empty(2 * tail, dtype=np.int64)
-                    grown[:tail] = pit
-                    pit = grown
-                pit[tail] = nid
-                tail += 1
+            out[r, c] = dem[r, c]
+            edge = r == 0 or c == 0 or r == rows - 1 or c == cols - 1
+            k = 0
+            while not edge and k < 8:
+                edge = not valid[r + _DR[k], c + _DC[k]]
+                k += 1
+            inner_edge = track and ((r == r0 and r0 > 0) or (r == r1 - 1 and r1 < rows))
+            if edge or inner_edge:
+                closed[(r - r0) * cols + c] = True
+                if track:
+                    label[r, c] = _OUTLET if edge else 0
+                if n == seeds.size:
+                    grown = np.empty(2 * n, dtype=np.int64)
+                    grown[:n] = seeds
+                    seeds = grown
+                seeds[n] = r * cols + c
+                n += 1
+    return seeds[:n]
+
+
+def _fill_band_kernel(track: bool):  # type: ignore[no-untyped-def]
+    """The band fill below, compiled with ``track`` as a constant (numba folds the branches
+    away: the whole-grid fill pays nothing for the labels)."""
+
+    @njit(cache=True, nogil=True)
+    def fill_band(dem2, valid2, out2, label2, r0, r1):  # type: ignore[no-untyped-def]
+        """Priority-Flood (Barnes et al. 2014, Alg. 2, with Zhou et al. 2016's slope tracing) of
+        rows ``r0:r1`` into ``out2``.
+
+        With ``track`` (a band of a parallel fill, Barnes 2016), the band's border rows are
+        seeds too, every cell gets the label of the seed that flooded it (a new label only for a
+        seed not yet reached: Barnes' local-minima variant), and every pair of neighbours with
+        different labels is a spill edge (:func:`_band_edges`). Returns the largest label
+        (labels are 2, 3, … within the band; ``_OUTLET`` = 1).
+        """
+        rows, cols = dem2.shape
+        base = r0 * cols
+        closed = np.zeros((r1 - r0) * cols, dtype=np.bool_)
+        seeds = _band_seeds(dem2, valid2, out2, closed, label2, r0, r1, track)
+        out = out2.ravel()
+        label = label2.ravel()
+        valid = valid2.ravel()
+        off = np.empty(8, dtype=np.int64)
+        for k in range(8):
+            off[k] = _DR[k] * cols + _DC[k]
+        # binary min-heap on elevation (keys) carrying flat cell indices (ids)
+        size = seeds.size
+        seed_z = np.empty(size)
+        for i in range(size):
+            seed_z[i] = out[seeds[i]]
+        order = np.argsort(seed_z, kind="mergesort")
+        keys = np.empty(max(2 * size, 1024))
+        ids = np.empty(keys.size, dtype=np.int64)
+        for i in range(size):
+            ids[i] = seeds[order[i]]
+            keys[i] = seed_z[order[i]]
+        pit = np.empty(1024, dtype=np.int64)  # Barnes' PitQueue (FIFO of raised cells)
+        trace = np.empty(1024, dtype=np.int64)  # slope-tracing stack
+        n_labels = 1
+        head = 0
+        tail = 0
+        while size > 0 or head < tail:
+            if head < tail:
+                idx = pit[head]
+                head += 1
+                if head == tail:
+                    head = 0
+                    tail = 0
             else:
-                # Not raised: the cell keeps its own elevation whatever the order. Slope tracing
-                # (Zhou, Sun & Fu 2016, "An efficient variant of the Priority-Flood algorithm",
-                # Computers & Geosciences 90:87-96): a closed cell none of whose open
-                # neighbours is at or below it closes them all (each higher, so final as it is)
-                # and the trace goes on from them; only a cell with an open neighbour at or
-                # below it enters the heap. Most hillslope cells never touch the heap.
-                trace[0] = nid
-                tsp = 1
-                while tsp > 0:
-                    tsp -= 1
-                    t = trace[tsp]
-                    tr = t // cols
-                    tc = t - tr * cols
-                    tin = tr > 0 and tr < rows - 1 and tc > 0 and tc < cols - 1
-                    zt = out[t]
-                    low = False
-                    for k2 in range(8):
-                        j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
-                        if j < 0 or closed[j] or not valid[j]:
-                            continue
-                        if out[j] <= zt:
-                            low = True
-                            break
-                    if not low:
+                idx = ids[0]
+                size -= 1
+                key, kid = keys[size], ids[size]
+                i = 0
+                while True:
+                    ch = 2 * i + 1
+                    if ch >= size:
+                        break
+                    if ch + 1 < size and keys[ch + 1] < keys[ch]:
+                        ch += 1
+                    if keys[ch] >= key:
+                        break
+                    keys[i] = keys[ch]
+                    ids[i] = ids[ch]
+                    i = ch
+                keys[i] = key
+                ids[i] = kid
+            lab = 0
+            if track:
+                lab = label[idx]
+                if lab == 0:  # a border seed no flood has reached: a new watershed
+                    n_labels += 1
+                    lab = n_labels
+                    label[idx] = lab
+            r = idx // cols
+            c = idx - r * cols
+            inner = r > r0 and r < r1 - 1 and c > 0 and c < cols - 1
+            z = out[idx]
+            for k in range(8):
+                nid = _nbr(idx, k, r, c, rows, cols, off, inner)
+                if nid < 0 or nid < base or nid >= base + closed.size or not valid[nid]:
+                    continue
+                if closed[nid - base]:
+                    # a border seed this flood reaches before its own turn joins this watershed
+                    if track and label[nid] == 0 and out[nid] >= z:
+                        label[nid] = lab
+                    continue
+                closed[nid - base] = True
+                if track:
+                    label[nid] = lab
+                if out[nid] <= z:
+                    out[nid] = z
+                    if tail == pit.size:
+                        grown = np.empty(2 * tail, dtype=np.int64)
+                        grown[:tail] = pit
+                        pit = grown
+                    pit[tail] = nid
+                    tail += 1
+                else:
+                    # Not raised: the cell keeps its own elevation whatever the order. Slope tracing
+                    # (Zhou, Sun & Fu 2016, "An efficient variant of the Priority-Flood algorithm",
+                    # Computers & Geosciences 90:87-96): a closed cell none of whose open
+                    # neighbours is at or below it closes them all (each higher, so final as it is)
+                    # and the trace goes on from them; only a cell with an open neighbour at or
+                    # below it enters the heap. Most hillslope cells never touch the heap.
+                    trace[0] = nid
+                    tsp = 1
+                    while tsp > 0:
+                        tsp -= 1
+                        t = trace[tsp]
+                        tr = t // cols
+                        tc = t - tr * cols
+                        tin = tr > r0 and tr < r1 - 1 and tc > 0 and tc < cols - 1
+                        zt = out[t]
+                        low = False
                         for k2 in range(8):
                             j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
-                            if j < 0 or closed[j] or not valid[j]:
+                            if j < 0 or j < base or j >= base + closed.size or not valid[j]:
                                 continue
-                            closed[j] = True
-                            if tsp == trace.size:
-                                grown = np.empty(2 * tsp, dtype=np.int64)
-                                grown[:tsp] = trace
-                                trace = grown
-                            trace[tsp] = j
-                            tsp += 1
-                        continue
-                    if size == keys.size:
-                        grown_k = np.empty(2 * size)
-                        grown_i = np.empty(2 * size, dtype=np.int64)
-                        grown_k[:size] = keys
-                        grown_i[:size] = ids
-                        keys, ids = grown_k, grown_i
-                    i = size
-                    while i > 0:  # sift up
-                        p = (i - 1) >> 1
-                        if keys[p] <= zt:
-                            break
-                        keys[i] = keys[p]
-                        ids[i] = ids[p]
-                        i = p
-                    keys[i] = zt
-                    ids[i] = t
-                    size += 1
+                            if closed[j - base]:
+                                continue
+                            if out[j] <= zt:
+                                low = True
+                                break
+                        if not low:
+                            for k2 in range(8):
+                                j = _nbr(t, k2, tr, tc, rows, cols, off, tin)
+                                if j < 0 or j < base or j >= base + closed.size or not valid[j]:
+                                    continue
+                                if closed[j - base]:
+                                    continue
+                                closed[j - base] = True
+                                if track:
+                                    label[j] = lab
+                                if tsp == trace.size:
+                                    grown = np.empty(2 * tsp, dtype=np.int64)
+                                    grown[:tsp] = trace
+                                    trace = grown
+                                trace[tsp] = j
+                                tsp += 1
+                            continue
+                        if size == keys.size:
+                            grown_k = np.empty(2 * size)
+                            grown_i = np.empty(2 * size, dtype=np.int64)
+                            grown_k[:size] = keys
+                            grown_i[:size] = ids
+                            keys, ids = grown_k, grown_i
+                        i = size
+                        while i > 0:  # sift up
+                            p = (i - 1) >> 1
+                            if keys[p] <= zt:
+                                break
+                            keys[i] = keys[p]
+                            ids[i] = ids[p]
+                            i = p
+                        keys[i] = zt
+                        ids[i] = t
+                        size += 1
+        return n_labels
+
+    return fill_band
+
+
+_fill_band = _fill_band_kernel(True)
+_fill_whole = _fill_band_kernel(False)
+
+
+@njit(cache=True, nogil=True)
+def _band_edges(out, valid, label, r0, r1):  # type: ignore[no-untyped-def]
+    """Spill edges between the watersheds of one filled band: for each pair of neighbouring
+    cells with different labels, ``(a, b, max(out_a, out_b))`` (Barnes 2016's spillover
+    graph; duplicates are harmless to :func:`_spill_levels`)."""
+    cols = out.shape[1]
+    ea = np.empty(4096, dtype=np.int32)
+    eb = np.empty(4096, dtype=np.int32)
+    ew = np.empty(4096)
+    n = 0
+    for r in range(r0, r1):
+        for c in range(cols):
+            if not valid[r, c]:
+                continue
+            la = label[r, c]
+            for k in range(4):  # east, south-west, south, south-east: each pair once
+                rn = r + (0, 1, 1, 1)[k]
+                cn = c + (1, -1, 0, 1)[k]
+                if rn >= r1 or cn < 0 or cn >= cols or not valid[rn, cn]:
+                    continue
+                lb = label[rn, cn]
+                if lb == la:
+                    continue
+                if n == ea.size:
+                    ga = np.empty(2 * n, dtype=np.int32)
+                    gb = np.empty(2 * n, dtype=np.int32)
+                    gw = np.empty(2 * n)
+                    ga[:n] = ea
+                    gb[:n] = eb
+                    gw[:n] = ew
+                    ea, eb, ew = ga, gb, gw
+                ea[n] = la
+                eb[n] = lb
+                ew[n] = max(out[r, c], out[rn, cn])
+                n += 1
+    return ea[:n], eb[:n], ew[:n]
+
+
+@njit(cache=True, nogil=True)
+def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
+    """The whole grid in one band (no labels): the sequential fill."""
+    rows, cols = dem2.shape
+    out2 = np.full((rows, cols), np.nan)
+    _fill_whole(dem2, valid2, out2, np.zeros((1, 1), dtype=np.int32), 0, rows)
     return out2
+
+
+@njit(cache=True, nogil=True)
+def _band_boundary_edges(dem, valid, label, r, offset_up, offset_down):  # type: ignore[no-untyped-def]
+    """Spill edges between the last row ``r − 1`` of one band and the first row ``r`` of the
+    next: both are border seeds (never raised), so the spill height is the higher DEM value.
+    Band-local labels are made global with each band's offset (``_OUTLET`` stays)."""
+    rows, cols = dem.shape
+    ea = np.empty(3 * cols, dtype=np.int32)
+    eb = np.empty(3 * cols, dtype=np.int32)
+    ew = np.empty(3 * cols)
+    n = 0
+    for c in range(cols):
+        if not valid[r - 1, c]:
+            continue
+        a = label[r - 1, c]
+        a = a if a == _OUTLET else a + offset_up
+        for dc in (-1, 0, 1):
+            cn = c + dc
+            if cn < 0 or cn >= cols or not valid[r, cn]:
+                continue
+            b = label[r, cn]
+            b = b if b == _OUTLET else b + offset_down
+            ea[n] = a
+            eb[n] = b
+            ew[n] = max(dem[r - 1, c], dem[r, cn])
+            n += 1
+    return ea[:n], eb[:n], ew[:n]
+
+
+@njit(cache=True, nogil=True)
+def _spill_levels(n_nodes, ea, eb, ew):  # type: ignore[no-untyped-def]
+    """Lowest level from which each watershed reaches ``_OUTLET``: a minimax Dijkstra over
+    the spill graph (Barnes 2016, §2.4). Unreached nodes keep −inf (they cannot exist)."""
+    deg = np.zeros(n_nodes + 1, dtype=np.int64)
+    for e in range(ea.size):
+        deg[ea[e] + 1] += 1
+        deg[eb[e] + 1] += 1
+    for v in range(n_nodes):
+        deg[v + 1] += deg[v]
+    nbr = np.empty(deg[n_nodes], dtype=np.int32)
+    wt = np.empty(deg[n_nodes])
+    fill = deg[:-1].copy()
+    for e in range(ea.size):
+        a, b = ea[e], eb[e]
+        nbr[fill[a]] = b
+        wt[fill[a]] = ew[e]
+        fill[a] += 1
+        nbr[fill[b]] = a
+        wt[fill[b]] = ew[e]
+        fill[b] += 1
+    level = np.full(n_nodes, np.inf)
+    done = np.zeros(n_nodes, dtype=np.bool_)
+    keys = np.empty(max(2 * ea.size + 1, 16))
+    ids = np.empty(keys.size, dtype=np.int32)
+    level[_OUTLET] = -np.inf
+    keys[0] = -np.inf
+    ids[0] = _OUTLET
+    size = 1
+    while size > 0:
+        u = ids[0]
+        lu = keys[0]
+        size -= 1
+        key, kid = keys[size], ids[size]
+        i = 0
+        while True:
+            ch = 2 * i + 1
+            if ch >= size:
+                break
+            if ch + 1 < size and keys[ch + 1] < keys[ch]:
+                ch += 1
+            if keys[ch] >= key:
+                break
+            keys[i] = keys[ch]
+            ids[i] = ids[ch]
+            i = ch
+        keys[i] = key
+        ids[i] = kid
+        if done[u]:
+            continue
+        done[u] = True
+        for q in range(deg[u], deg[u + 1]):
+            v = nbr[q]
+            cand = max(lu, wt[q])
+            if cand < level[v]:
+                level[v] = cand
+                i = size
+                while i > 0:
+                    p = (i - 1) >> 1
+                    if keys[p] <= cand:
+                        break
+                    keys[i] = keys[p]
+                    ids[i] = ids[p]
+                    i = p
+                keys[i] = cand
+                ids[i] = v
+                size += 1
+    return level
+
+
+@njit(cache=True, nogil=True)
+def _raise_to_levels(out, valid, label, r0, r1, offset, level):  # type: ignore[no-untyped-def]
+    """Final fill of a band: each cell at least at its watershed's spill level."""
+    cols = out.shape[1]
+    for r in range(r0, r1):
+        for c in range(cols):
+            if valid[r, c]:
+                lab = label[r, c]
+                if lab != _OUTLET:
+                    lv = level[lab + offset]
+                    if lv > out[r, c]:
+                        out[r, c] = lv
+
+
+def _fill_parallel(
+    dem: np.ndarray, valid: np.ndarray, threads: int, min_band_rows: int = 64
+) -> np.ndarray:
+    """Barnes (2016), "Parallel Priority-Flood depression filling for trillion cell digital
+    elevation models on desktops or clusters", Computers & Geosciences 96:56-68, on bands of
+    rows: each band is filled on its own thread with its border rows as extra seeds,
+    labelling watersheds and their spill heights; a small graph of watersheds gives each its
+    level; each band is raised to those levels. The result equals :func:`_fill_kernel`'s
+    bit for bit (a fill is unique, and every value is one of the DEM's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = dem.shape[0]
+    n_bands = max(1, min(threads, rows // min_band_rows))
+    if n_bands == 1:
+        return _fill_kernel(dem, valid)
+    cuts = [int(x) for x in np.linspace(0, rows, n_bands + 1)]
+    bands = list(zip(cuts[:-1], cuts[1:], strict=True))
+    out = np.full(dem.shape, np.nan)
+    label = np.zeros(dem.shape, dtype=np.int32)
+    with ThreadPoolExecutor(max_workers=n_bands) as pool:
+        n_labels = list(pool.map(lambda b: _fill_band(dem, valid, out, label, b[0], b[1]),
+                                 bands))
+        parts = list(pool.map(lambda b: _band_edges(out, valid, label, b[0], b[1]), bands))
+        # band k's labels 2..n_k become offset_k + 2..; 0 and 1 are the unused and outlet ids
+        offsets = np.cumsum([0] + [n - 1 for n in n_labels[:-1]])
+        ea = [p[0] + np.where(p[0] == _OUTLET, 0, o).astype(np.int32)
+              for p, o in zip(parts, offsets, strict=True)]
+        eb = [p[1] + np.where(p[1] == _OUTLET, 0, o).astype(np.int32)
+              for p, o in zip(parts, offsets, strict=True)]
+        ew = [p[2] for p in parts]
+        for k in range(1, n_bands):
+            a, b, w = _band_boundary_edges(dem, valid, label, bands[k][0], offsets[k - 1],
+                                           offsets[k])
+            ea.append(a)
+            eb.append(b)
+            ew.append(w)
+        n_nodes = int(offsets[-1] + n_labels[-1] + 1)
+        level = _spill_levels(n_nodes, np.concatenate(ea), np.concatenate(eb),
+                              np.concatenate(ew))
+        if np.isposinf(level[2:]).any():  # every watershed touches another band or an outlet
+            raise RuntimeError("parallel fill: a watershed has no path to an outlet")
+        list(pool.map(lambda kb: _raise_to_levels(out, valid, label, kb[1][0], kb[1][1],
+                                                  int(offsets[kb[0]]), level),
+                      enumerate(bands)))
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -1026,7 +1279,7 @@ def _route(
     lm = _l_max(l_max)
     invest = _check_formulation(formulation)
     z, v = _check_grid(dem, valid)
-    filled = _fill_kernel(z, v)
+    filled = _fill_parallel(z, v, threads) if threads > 1 else _fill_kernel(z, v)
     del z
     mask = _flats(filled, v, filled=True)
     if mfd:
