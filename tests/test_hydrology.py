@@ -468,3 +468,15 @@ def test_parallel_fill_on_a_large_rough_dem() -> None:
     dem = np.cumsum(rng.normal(size=(300, 260)), axis=0) + np.round(rng.random((300, 260)) * 3)
     valid = rng.random(dem.shape) > 0.02
     np.testing.assert_array_equal(h._fill_parallel(dem, valid, 3), h.fill_depressions(dem, valid))
+
+
+@pytest.mark.parametrize("method", ["d8", "mfd"])
+def test_route_ls_on_threads_fills_in_bands_and_gives_the_same_numbers(method: str) -> None:
+    # 200 rows: 2 or 3 bands of ≥ 64 rows, so the parallel fill really runs
+    rng = np.random.default_rng(5)
+    dem = np.cumsum(rng.normal(size=(200, 90)), axis=0) + np.round(rng.random((200, 90)) * 2)
+    valid = rng.random(dem.shape) > 0.01
+    one = h.route_ls(dem, valid, 30.0, method=method, threads=1)
+    for threads in (2, 3):
+        np.testing.assert_array_equal(h.route_ls(dem, valid, 30.0, method=method,
+                                                 threads=threads), one)
