@@ -141,7 +141,10 @@ class StreamedResult:
         units = self.table.drop_duplicates("indicator").set_index("indicator")["physical_unit"]
         layers = {}
         for ind in INDICATORS:
-            phys, val = self.layer_paths.get(f"{ind}_physical"), self.layer_paths.get(f"{ind}_value")
+            phys, val = (
+                self.layer_paths.get(f"{ind}_physical"),
+                self.layer_paths.get(f"{ind}_value"),
+            )
             if phys is None or val is None:
                 continue
             unit = str(units.get(ind, INDICATORS[ind].physical_unit))
@@ -334,6 +337,8 @@ def run_account_streamed(
         scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, needs_global), meta.grid)
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
+        if ex.local:  # blocks in this process share the scan's mask (None without global steps)
+            plan.valid = scan["valid"]
         step("routing")
         t = time.perf_counter()
         # Routing (whole grid, one long numba kernel that releases the GIL) runs on a thread
@@ -374,7 +379,7 @@ def run_account_streamed(
             )
         else:
             global_sums, timings["landscape"] = landscape.result()
-        scan["valid"] = None  # the whole-grid mask is not needed any more
+        scan["valid"] = plan.valid = None  # the whole-grid mask is not needed any more
         content_hash, timings["hash"] = hashing.result()
         step("tables")
         t = time.perf_counter()

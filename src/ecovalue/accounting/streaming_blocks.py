@@ -116,9 +116,7 @@ def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray,
 # which warns "Dataset has no geotransform" for a perfectly georeferenced window (seen when
 # blocks run on threads); the output uses the transform passed in. Only that message from
 # rasterio.features is silenced: opening a file without a transform still warns.
-warnings.filterwarnings(
-    "ignore", message="Dataset has no geotransform", module="rasterio.features"
-)
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.features")
 
 
 def rasterize(shapes: list[tuple[Any, int]], grid: Grid, fill: int) -> np.ndarray:
@@ -218,9 +216,18 @@ def lazy_block_dataset(plan: Plan, start: int, stop: int) -> Dataset:
     return dataset_on(plan, g, LazyRasters(plan, start, stop), valid, region_index)
 
 
-def block_keys(ds: Dataset) -> np.ndarray:
-    """Combined (region, ecosystem type) key per pixel, −1 where not counted."""
+def block_keys(ds: Dataset, rows: np.ndarray | None = None) -> np.ndarray:
+    """Combined (region, ecosystem type) key per pixel, −1 where not counted.
+
+    ``rows``: the pixels' land-cover table rows when already known (``Context.class_row``,
+    valid pixels) — the same keys in one pass without looking the codes up again.
+    """
     t = ds.landcover_table
+    if rows is not None:
+        from ecovalue.raster.pixelwise import zone_key
+
+        types = [ECOSYSTEM_TYPES.index(e) for e in t["ecosystem_type"]]
+        return zone_key(rows, ds.region_index, ds.valid, np.array(types), N_TYPES)
     eco = agg.ecosystem_index(
         ds.rasters["landcover"], t["code"].to_numpy(), list(t["ecosystem_type"])
     )
@@ -393,19 +400,8 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
     """Flood storage as ``indicators.flood_regulation_layer``, with whole-polygon pixel counts."""
     from ecovalue.models import flood_regulation
 
-    out = np.where(ctx.valid, 0.0, np.nan)
     water = _water_mask(ctx)
-    storages = []
-    for layer in ("lakes", "reservoirs"):
-        part = np.where(ctx.valid, 0.0, np.nan)
-        ids = _polygon_ids(plan, layer, ctx.ds.grid)
-        for i, (cap, n_inside, n_water) in enumerate(plan.flood.get(layer, [])):
-            if n_inside == 0:
-                continue
-            inside = (ids == i + 1) & ctx.valid
-            mask = inside & water if n_water else inside
-            part += np.where(mask, cap / (n_water or n_inside), 0.0)
-        storages.append(part)
+    storages = [_polygon_storage(plan, ctx, layer, water) for layer in ("lakes", "reservoirs")]
     out = (
         storages[0]
         + storages[1]
@@ -418,6 +414,31 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
             ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid
         )
     return Layer(out, flood_regulation.value(out, ctx.p("reservoir_cost", "CNY/m**3")), method="")
+
+
+def _polygon_storage(plan: Plan, ctx: Context, layer: str, water: np.ndarray) -> np.ndarray:
+    """Each counted polygon's storage per pixel on its valid water pixels (all its valid pixels
+    if it has no water pixel), 0 elsewhere, NaN outside valid.
+
+    A pixel belongs to at most one polygon (the rasterized id), so one lookup of the polygon's
+    share per pixel gives what adding every polygon's share in turn gives (``0 + c``).
+    """
+    part = np.where(ctx.valid, 0.0, np.nan)
+    entries = plan.flood.get(layer, [])
+    if not entries:
+        return part
+    share = np.zeros(len(entries) + 1)  # by polygon id (0: no polygon)
+    counted = np.zeros(len(entries) + 1, dtype=bool)
+    water_only = np.zeros(len(entries) + 1, dtype=bool)
+    for i, (cap, n_inside, n_water) in enumerate(entries):
+        if n_inside:
+            share[i + 1] = cap / (n_water or n_inside)
+            counted[i + 1] = True
+            water_only[i + 1] = bool(n_water)
+    ids = _polygon_ids(plan, layer, ctx.ds.grid)
+    mask = counted[ids] & ctx.valid & (water | ~water_only[ids])
+    part[mask] += share[ids[mask]]
+    return part
 
 
 def _spread_layer(ctx: Context, spec: dict[str, Any]) -> Layer:
@@ -459,7 +480,7 @@ def pass1_chunk(
     acc: dict[str, Any] = {}
     for s in range(start, stop, block_rows):
         ctx = open_block(plan, s, min(s + block_rows, stop))
-        key = block_keys(ctx.ds)
+        key = block_keys(ctx.ds, ctx.class_row)
         # (accumulator, layer) pairs not summed yet: several layers go through one pass over
         # the key (each accumulator still gets its pixels in order, so sums are unchanged)
         outs: list[np.ndarray] = []

@@ -257,4 +257,8 @@ def rate_times_area_t(
     rate = check_finite(what, rate_kg_per_ha, valid)
     check_array_range(what, rate, valid, 0.0, np.inf, "rates are kg/ha/a >= 0")
     area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
-    return masked(rate * (area / M2_PER_HA) / KG_PER_T, valid)
+    from ecovalue.raster.pixelwise import fill_outside
+
+    quantity = rate * (area / M2_PER_HA)
+    quantity /= KG_PER_T
+    return fill_outside(quantity, valid, np.nan)  # ``masked`` without copying the temporary

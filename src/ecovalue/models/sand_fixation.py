@@ -32,7 +32,6 @@ from ecovalue.models.common import (
     check_finite,
     check_parameter,
     check_valid_mask,
-    masked,
 )
 
 QMAX_COEF = 109.8
@@ -62,17 +61,32 @@ def soil_loss_kg_m2(factor_product: np.ndarray, field_length_m: float) -> np.nda
     """
     x = np.asarray(factor_product, dtype=np.float64)
     z = check_parameter("sand.field_length", field_length_m, 1e-9, np.inf)
-    pos = np.isfinite(x) & (x > 0)
+    finite = np.isfinite(x)
+    pos = finite & (x > 0)
+    # The operations of ``2z / s² · Q_max · exp(−(z/s)²)`` with ``s = 150.71 · X^−0.3711`` and
+    # ``Q_max = 109.8 · X``, one by one and in this order, into a few reused arrays (the same
+    # roundings as the plain expression, bit for bit, with fewer whole-array temporaries).
     xp = np.where(pos, x, 1.0)
-    q_max = QMAX_COEF * xp
-    s = S_COEF * xp**S_EXPONENT
-    sl = 2.0 * z / s**2 * q_max * np.exp(-((z / s) ** 2))
-    return np.where(pos, sl, np.where(np.isfinite(x), 0.0, np.nan))
+    s = np.power(xp, S_EXPONENT)
+    s *= S_COEF
+    q_max = np.multiply(xp, QMAX_COEF, out=xp)
+    decay = np.divide(z, s)
+    np.square(decay, out=decay)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    sl = np.square(s, out=s)
+    np.divide(2.0 * z, sl, out=sl)
+    sl *= q_max
+    sl *= decay
+    sl[~pos] = 0.0
+    sl[~finite] = np.nan
+    return sl
 
 
 def vegetation_factor(veg_cover_fraction: np.ndarray) -> np.ndarray:
     """RWEQ vegetation factor ``COG = exp(−0.0438 · SC)``, SC = cover in percent (Gong et al. 2014)."""
-    return np.exp(-COG_COVER_COEF * 100.0 * np.asarray(veg_cover_fraction, dtype=np.float64))
+    cog = -COG_COVER_COEF * 100.0 * np.asarray(veg_cover_fraction, dtype=np.float64)
+    return np.exp(cog, out=cog) if isinstance(cog, np.ndarray) else np.exp(cog)
 
 
 def _require(raster: np.ndarray | None, name: str) -> np.ndarray:
@@ -126,18 +140,26 @@ def sand_fixed_t(
         "rweq_veg_cover", sc, valid, 0.0, 1.0, "vegetation cover is a fraction 0–1, not percent"
     )
     area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
-    bare = np.where(valid, wf * ef * scf * k, 0.0)
-    potential = soil_loss_kg_m2(bare, field_length_m) * area / KG_PER_T
-    actual = soil_loss_kg_m2(bare * vegetation_factor(np.where(valid, sc, 0.0)), field_length_m)
-    actual = actual * area / KG_PER_T
+    # the expressions of the equations above, evaluated in place in the same order (same bits)
+    bare = wf * ef
+    bare *= scf
+    bare *= k
+    bare[~valid] = 0.0
+    potential = soil_loss_kg_m2(bare, field_length_m)
+    potential *= area
+    potential /= KG_PER_T
+    cog = vegetation_factor(np.where(valid, sc, 0.0))
+    cog *= bare
+    actual = soil_loss_kg_m2(cog, field_length_m)
+    del cog
+    actual *= area
+    actual /= KG_PER_T
     diff = potential - actual
     n_clamped = int((valid & (diff < 0)).sum())
-    return SandFixation(
-        masked(np.maximum(diff, 0.0), valid),
-        masked(potential, valid),
-        masked(actual, valid),
-        n_clamped,
-    )
+    fixed = np.maximum(diff, 0.0, out=diff)
+    for arr in (fixed, potential, actual):  # NaN outside valid (``masked``, without a copy)
+        arr[~valid] = np.nan
+    return SandFixation(fixed, potential, actual, n_clamped)
 
 
 def value(

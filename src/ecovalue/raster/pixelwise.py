@@ -142,7 +142,9 @@ def _rows_dense(lc, valid, lut, lo):  # type: ignore[no-untyped-def]
     return rows, missing
 
 
-def class_rows(landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
+def class_rows(
+    landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Per-pixel row of the land-cover table (int32, −1 where not valid or the code is missing).
 
     ``codes`` must be unique integers (checked by the caller). Returns ``(rows, n_missing)``:
@@ -262,6 +264,32 @@ def _nan_outside(values, mask):  # type: ignore[no-untyped-def]
     return out
 
 
+@njit(cache=True, nogil=True)
+def _fill_outside(values, mask, fill):  # type: ignore[no-untyped-def]
+    for i in range(values.size):
+        if not mask[i]:
+            values[i] = fill
+
+
+def fill_outside(values: np.ndarray, mask: np.ndarray, fill: float) -> np.ndarray:
+    """``values[~mask] = fill`` in place (one pass, no temporaries); returns ``values``."""
+    flat = _flat_pair(values, mask)
+    if flat is None or not values.flags.writeable:
+        values[~mask] = fill
+    else:
+        _fill_outside(flat[0], flat[1], float(fill))
+    return values
+
+
+def _constant(values: np.ndarray) -> bool:
+    """True for a broadcast scalar (every stride 0): one value stands for all pixels."""
+    return isinstance(values, np.ndarray) and values.size > 0 and not any(values.strides)
+
+
+def _bool_like(mask: np.ndarray, shape: tuple[int, ...]) -> bool:
+    return isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == shape
+
+
 def _flat_pair(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Both arrays as 1-D views when they are C-contiguous float64/bool of one shape, else None
     (the caller then uses its numpy expression)."""
@@ -280,6 +308,8 @@ def _flat_pair(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def count_nonfinite(values: np.ndarray, mask: np.ndarray) -> int:
     """``int((mask & ~np.isfinite(values)).sum())`` in one pass, no temporaries."""
+    if _constant(values) and _bool_like(mask, values.shape):
+        return 0 if np.isfinite(values.flat[0]) else int(np.count_nonzero(mask))
     flat = _flat_pair(values, mask)
     if flat is None:
         return int((mask & ~np.isfinite(values)).sum())
@@ -289,6 +319,9 @@ def count_nonfinite(values: np.ndarray, mask: np.ndarray) -> int:
 def count_outside(values: np.ndarray, mask: np.ndarray, low: float, high: float) -> int:
     """``int((mask & ((values < low) | (values > high))).sum())`` in one pass (NaN counts as
     inside, as with the comparisons)."""
+    if _constant(values) and _bool_like(mask, values.shape):
+        x = values.flat[0]
+        return int(np.count_nonzero(mask)) if (x < low) | (x > high) else 0
     flat = _flat_pair(values, mask)
     # only float bounds compare the same way here and in numpy (float64 against float64)
     if flat is None or not all(isinstance(b, float | np.float64) for b in (low, high)):
@@ -304,3 +337,47 @@ def nan_outside(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out[~mask] = np.nan
         return out
     return _nan_outside(*flat).reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
+def _zone_key(rows, region_index, valid, type_of_row, n_types):  # type: ignore[no-untyped-def]
+    key = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        k = -1
+        reg = region_index[i]
+        r = rows[i]
+        if valid[i] and reg >= 0 and r >= 0:
+            e = type_of_row[r]
+            if e >= 0:
+                k = np.int64(reg) * n_types + e
+        key[i] = k
+    return key
+
+
+def zone_key(
+    rows: np.ndarray,
+    region_index: np.ndarray,
+    valid: np.ndarray,
+    type_of_row: np.ndarray,
+    n_types: int,
+) -> np.ndarray:
+    """Combined ``region × n_types + type`` key per pixel (int64), −1 where not counted: not
+    valid, outside the regions (index < 0), no table row (row < 0) or a row of no type (< 0).
+
+    ``rows`` are land-cover table rows per pixel (:func:`class_rows`), ``type_of_row`` the
+    ecosystem type index of each row. One pass instead of numpy's masks and ``where``s.
+    """
+    shape = np.shape(rows)
+    if np.shape(region_index) != shape or np.shape(valid) != shape:
+        raise ValueError(
+            f"rows {shape}, region_index {np.shape(region_index)} and valid "
+            f"{np.shape(valid)} must have one shape"
+        )
+    key = _zone_key(
+        np.ascontiguousarray(rows).ravel(),
+        np.ascontiguousarray(region_index).ravel(),
+        np.ascontiguousarray(valid, dtype=np.bool_).ravel(),
+        np.ascontiguousarray(type_of_row, dtype=np.int64),
+        int(n_types),
+    )
+    return key.reshape(shape)
