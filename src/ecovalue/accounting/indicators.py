@@ -349,9 +349,11 @@ def landscape_premium_layer(ctx: Context) -> Layer:
     # its yearly flow is the value
     stock = cultural.landscape_premium(built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
                                        ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid)
-    annual = stock.attributed * ctx.p("landscape.annualisation_rate", "1/a")
-    return Layer(stock.attributed, annual, method="model:hedonic_premium", unit="CNY",
-                 notes=(f"landscape_premium: {stock.n_premium_pixels} built-up pixels lie within "
+    attributed, n_premium = stock.attributed, stock.n_premium_pixels
+    del stock  # the premium at the property is not a layer: its grid goes before the next one
+    annual = attributed * ctx.p("landscape.annualisation_rate", "1/a")
+    return Layer(attributed, annual, method="model:hedonic_premium", unit="CNY",
+                 notes=(f"landscape_premium: {n_premium} built-up pixels lie within "
                         f"{ctx.p('landscape.distance', 'm'):g} m of water or green space",))
 
 

@@ -360,11 +360,13 @@ def run_account_streamed(
         timings["pass1"] = time.perf_counter() - t
         landscape = None
         if routing is not None:
-            _none, timings["routing"] = routing.result()
-            # the landscape premium (whole grid, mostly in scipy) beside the soil-retention pass
+            # the landscape premium (whole grid, mostly in scipy) beside the rest of the routing
+            # and the soil-retention pass: the blocks of pass 1 are gone, so the two global
+            # steps share the memory the blocks held (docs/scaling.md)
             landscape = ex.submit(
                 _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
             )
+            _none, timings["routing"] = routing.result()
             t = time.perf_counter()
             soil_sums, soil_notes = _reduce_pass1(
                 ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
@@ -616,7 +618,9 @@ def _landscape_step(
         lay = COMPUTE["landscape_premium"](ctx)
     except NotApplicable:
         return sums
-    key = B.block_keys(ds)
+    key = B.block_keys(ds, ctx.class_row)
+    notes = list(lay.notes) + ctx.notes
+    del ctx, ds, rasters, region_index  # the inputs are not needed for the sums
     s = B.sums([lay.physical, lay.value], key, len(plan.regions) * N_TYPES)
     sums["landscape_premium"] = (
         s,
@@ -624,7 +628,7 @@ def _landscape_step(
             "method": lay.method,
             "source": lay.source,
             "unit": lay.unit,
-            "notes": list(lay.notes) + ctx.notes,
+            "notes": notes,
         },
     )
     if write:

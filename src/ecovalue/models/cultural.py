@@ -153,10 +153,9 @@ def landscape_premium(
     k = check_parameter("landscape.annualisation_rate", annualisation_rate, 0.0, 1.0)
     dy = check_parameter("cell height", cell_size_m[0], 1e-9, np.inf)
     dx = check_parameter("cell width", cell_size_m[1], 1e-9, np.inf)
-    at_property = np.zeros(bu.shape)
-    attributed = np.zeros(bu.shape)
     if not gb.any() or not bu.any():
-        return LandscapePremium(masked(at_property, valid), masked(attributed, valid), 0)
+        zeros = np.zeros(bu.shape)
+        return LandscapePremium(masked(zeros, valid), masked(zeros, valid), 0)
     # nearest green/blue pixel of every pixel (the feature transform); distances only for the
     # built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling, squared,
     # summed over the axes, square root), so they equal distance_transform_edt's bit for bit
@@ -173,8 +172,14 @@ def landscape_premium(
     del rows, cols, off_r, off_c, near
     pv = check_finite("property_value", property_value_yuan_m2, premium)
     check_array_range("property_value", pv, premium, 0.0, np.inf, "property value is 元/m² >= 0")
+    # the nearest green/blue pixel of each premium pixel, then the whole-grid indices go before
+    # the two output grids are made (the peak memory of the step: docs/scaling.md)
+    nearest = (idx[0][premium], idx[1][premium])
+    del idx
+    at_property = np.zeros(bu.shape)
     at_property[premium] = r * pv[premium] * dy * dx * k
-    np.add.at(attributed, (idx[0][premium], idx[1][premium]), at_property[premium])
+    attributed = np.zeros(bu.shape)
+    np.add.at(attributed, nearest, at_property[premium])
     at_property[~valid] = np.nan  # in place: these arrays are this function's own
     attributed[~valid] = np.nan
     return LandscapePremium(at_property, attributed, int(premium.sum()))
