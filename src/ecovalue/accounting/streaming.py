@@ -1048,12 +1048,7 @@ def _write_layers(
         rio_shutil.copy(
             tmp / f"{n}.tif",
             folder / f"{n}.tif",
-            driver="COG",
-            compress="deflate",
-            blocksize=512,
-            overview_resampling="nearest",
-            num_threads="ALL_CPUS",
-            BIGTIFF="IF_SAFER",
+            **io.cog_options("float32"),
         )
         paths[n] = folder / f"{n}.tif"
     shutil.rmtree(tmp, ignore_errors=True)
