@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.tiny import N, default_statistics, write_tiny_dataset
 
+from ecovalue.accounting import streaming as S
 from ecovalue.accounting.pipeline import run_account
 from ecovalue.accounting.result import TABLE_COLUMNS, RunResult
 from ecovalue.accounting.streaming import StreamedResult, run_account_streamed
@@ -380,3 +381,21 @@ def test_report_view_thumbnails_average_the_written_layers(
         np.testing.assert_allclose(small.layers[ind].value, expected, rtol=1e-5, equal_nan=True)
         assert small.layers[ind].physical_unit == layer.physical_unit
     assert small.table is streamed.table and small.grid == streamed.grid
+
+
+def test_landscape_waits_for_the_routing_when_memory_is_short(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 45 bytes × 1000 pixels = 45 kB: beside the routing with 90 kB available, not with 89 kB
+    assert S.landscape_beside_routing(1000, available=90_000)
+    assert not S.landscape_beside_routing(1000, available=89_999)
+    root, mem = tiny
+    calls: list[bool] = []
+
+    def after_routing(pixels: int, available: int | None = None) -> bool:
+        calls.append(False)
+        return False
+
+    monkeypatch.setattr(S, "landscape_beside_routing", after_routing)
+    assert_same_run(mem, run_account_streamed(root, block_rows=3))
+    assert calls == [False]  # the decision was taken, and the run still equals the in-memory one

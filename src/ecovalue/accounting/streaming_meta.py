@@ -229,7 +229,7 @@ def dataset_hash(meta: Meta, plan: Any) -> str:
         h.update(key.encode())
         for start in range(0, meta.grid.height, HASH_BLOCK_ROWS):
             arr, _ = read_block(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
-            h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))  # the bytes, no copy
+            h.update(np.ascontiguousarray(arr).data)  # the bytes, without a copy
     for r in meta.regions:
         h.update(
             f"{r.code}|{r.name_zh}|{r.geometry.wkb_hex if r.geometry is not None else ''}".encode()
