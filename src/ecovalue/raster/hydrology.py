@@ -155,6 +155,8 @@ def _fill_band_kernel(track: bool):  # type: ignore[no-untyped-def]
                     tail = 0
             else:
                 idx = ids[0]
+                # heap pop, written out here and in _spill_levels: as shared @njit helpers
+                # (even inline="always") the fill was 5-15 % slower at 4000² (measured)
                 size -= 1
                 key, kid = keys[size], ids[size]
                 i = 0
@@ -378,6 +380,7 @@ def _spill_levels(n_nodes, ea, eb, ew):  # type: ignore[no-untyped-def]
     while size > 0:
         u = ids[0]
         lu = keys[0]
+        # heap pop (written out, as in the fill: see there)
         size -= 1
         key, kid = keys[size], ids[size]
         i = 0
