@@ -10,7 +10,10 @@ Pipeline (:func:`route`):
    An optimal depression-filling and watershed-labeling algorithm", Computers & Geosciences
    62:117-127, Algorithm 2) with slope tracing (Zhou, Sun & Fu 2016). Raster border cells and
    cells next to nodata are the outlets. Depressions are filled level to their spill height;
-   the result does not depend on the order cells are visited.
+   the result does not depend on the order cells are visited. Given threads, the fill runs
+   on bands of rows (Barnes 2016, "Parallel Priority-Flood depression filling for trillion
+   cell digital elevation models", Computers & Geosciences 96:56-68) with the same result,
+   bit for bit (ADR 0010).
    :func:`resolve_flats` — Barnes, Lehman & Mulla (2014b) gradients across every flat
    (towards its drains, away from higher terrain), which D8 and MFD follow where the DEM is
    level (ADR 0009).
