@@ -69,18 +69,14 @@ class Context:
         rows, missing = class_rows(self.landcover, codes, self.valid)
         if missing or len(np.unique(codes)) != len(codes):
             # the slow path words the error (codes missing from the table, duplicates)
-            class_lookup(
-                self.landcover, codes, np.arange(len(t), dtype=np.float64), "code", self.valid
-            )
+            class_lookup(self.landcover, codes, np.arange(len(t), dtype=np.float64), "code", self.valid)
         return rows
 
     def lc(self, column: str) -> np.ndarray:
         """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
         t = self.ds.landcover_table
         if column not in t.columns:
-            raise InputError(
-                f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)"
-            )
+            raise InputError(f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)")
         from ecovalue.raster.pixelwise import gather
 
         values = np.append(t[column].to_numpy(np.float64), np.nan)  # row −1 → NaN
@@ -119,9 +115,7 @@ class Context:
     def raster_view(self, key: str) -> np.ndarray:
         """An input raster as stored (float32; read-only by convention): no whole-grid copy."""
         if key not in self.ds.rasters:
-            raise InputError(
-                f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml"
-            )
+            raise InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")
         return self.ds.rasters[key]
 
     @cached_property
@@ -131,9 +125,7 @@ class Context:
 
     def stat(self, region_code: str, item: str) -> float | None:
         """Sum of a statistics item for a region in the run year (None when absent)."""
-        rows = self.stats_year[
-            (self.stats_year["region_code"] == region_code) & (self.stats_year["item"] == item)
-        ]
+        rows = self.stats_year[(self.stats_year["region_code"] == region_code) & (self.stats_year["item"] == item)]
         return float(rows["quantity"].sum()) if not rows.empty else None
 
     def stat_by_region(self, item: str) -> dict[int, float]:
@@ -154,10 +146,5 @@ class Context:
             self.progress("routing")
         method = self.profile.methods.get("routing", "mfd")
         dem = self.ds.rasters["dem"].astype(np.float64)
-        return route(
-            dem,
-            self.valid,
-            self.ds.grid.cell_width,
-            method=method,
-            formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
-        )
+        return route(dem, self.valid, self.ds.grid.cell_width, method=method,
+                     formulation=self.profile.methods.get("ls_formulation", "desmet_govers"))

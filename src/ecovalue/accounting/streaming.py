@@ -162,10 +162,7 @@ class StreamedResult:
         units = self.table.drop_duplicates("indicator").set_index("indicator")["physical_unit"]
         layers = {}
         for ind in INDICATORS:
-            phys, val = (
-                self.layer_paths.get(f"{ind}_physical"),
-                self.layer_paths.get(f"{ind}_value"),
-            )
+            phys, val = self.layer_paths.get(f"{ind}_physical"), self.layer_paths.get(f"{ind}_value")
             if phys is None or val is None:
                 continue
             unit = str(units.get(ind, INDICATORS[ind].physical_unit))
@@ -382,18 +379,14 @@ def run_account_streamed(
         landscape = None
         if routing is not None:
             # the landscape premium (whole grid, mostly in scipy) beside the rest of the routing
-            # when memory allows (the blocks of pass 1 are gone), else beside the
+            # when memory allows (the blocks of pass 1 are gone), else after it, beside the
             # soil-retention pass (docs/scaling.md)
-            early = landscape_beside_routing(meta.grid.width * meta.grid.height)
-            if early:
-                landscape = ex.submit(
-                    _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
-                )
+            if not landscape_beside_routing(meta.grid.width * meta.grid.height):
+                routing.result()
+            landscape = ex.submit(
+                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+            )
             _none, timings["routing"] = routing.result()
-            if not early:
-                landscape = ex.submit(
-                    _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
-                )
             t = time.perf_counter()
             soil_sums, soil_notes = _reduce_pass1(
                 ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))

@@ -116,7 +116,9 @@ def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray,
 # which warns "Dataset has no geotransform" for a perfectly georeferenced window (seen when
 # blocks run on threads); the output uses the transform passed in. Only that message from
 # rasterio.features is silenced: opening a file without a transform still warns.
-warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.features")
+warnings.filterwarnings(
+    "ignore", message="Dataset has no geotransform", module="rasterio.features"
+)
 
 
 def rasterize(shapes: list[tuple[Any, int]], grid: Grid, fill: int) -> np.ndarray:
@@ -217,23 +219,19 @@ def lazy_block_dataset(plan: Plan, start: int, stop: int) -> Dataset:
 
 
 def block_keys(ds: Dataset, rows: np.ndarray | None = None) -> np.ndarray:
-    """Combined (region, ecosystem type) key per pixel, −1 where not counted.
+    """Combined (region, ecosystem type) key per pixel, −1 where not counted (not valid,
+    outside the regions, or a land-cover code not in the table).
 
-    ``rows``: the pixels' land-cover table rows when already known (``Context.class_row``,
-    valid pixels) — the same keys in one pass without looking the codes up again.
+    ``rows``: the pixels' land-cover table rows when already known (``Context.class_row``);
+    otherwise they are looked up here.
     """
-    t = ds.landcover_table
-    if rows is not None:
-        from ecovalue.raster.pixelwise import zone_key
+    from ecovalue.raster.pixelwise import class_rows, zone_key
 
-        types = [ECOSYSTEM_TYPES.index(e) for e in t["ecosystem_type"]]
-        return zone_key(rows, ds.region_index, ds.valid, np.array(types), N_TYPES)
-    eco = agg.ecosystem_index(
-        ds.rasters["landcover"], t["code"].to_numpy(), list(t["ecosystem_type"])
-    )
-    region_index = np.where(ds.valid, ds.region_index, -1)
-    counted = (region_index >= 0) & (eco >= 0)
-    return np.where(counted, region_index.astype(np.int64) * N_TYPES + eco, -1)
+    t = ds.landcover_table
+    if rows is None:
+        rows, _missing = class_rows(ds.rasters["landcover"], t["code"].to_numpy(np.int64), ds.valid)
+    types = np.array([ECOSYSTEM_TYPES.index(e) for e in t["ecosystem_type"]])
+    return zone_key(rows, ds.region_index, ds.valid, types, N_TYPES)
 
 
 def sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int) -> np.ndarray:

@@ -142,9 +142,7 @@ def _rows_dense(lc, valid, lut, lo):  # type: ignore[no-untyped-def]
     return rows, missing
 
 
-def class_rows(
-    landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray
-) -> tuple[np.ndarray, int]:
+def class_rows(landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
     """Per-pixel row of the land-cover table (int32, −1 where not valid or the code is missing).
 
     ``codes`` must be unique integers (checked by the caller). Returns ``(rows, n_missing)``:
