@@ -15,6 +15,7 @@ from ecovalue.accounting.parameters import ParameterRegister
 from ecovalue.accounting.profiles import Profile
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError
+from ecovalue.raster.routing_cache import RoutingCache
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Context:
     params: ParameterRegister
     notes: list[str] = field(default_factory=list)
     progress: Callable[[str], None] | None = None
+    routing_cache: RoutingCache | None = None
+    """Where :attr:`ls` is kept and found again (:mod:`ecovalue.raster.routing_cache`)."""
+    routing_from_cache: bool = False
 
     @property
     def valid(self) -> np.ndarray:
@@ -144,7 +148,27 @@ class Context:
 
         if self.progress:
             self.progress("routing")
-        method = self.profile.methods.get("routing", "mfd")
         dem = self.ds.rasters["dem"].astype(np.float64)
-        return route(dem, self.valid, self.ds.grid.cell_width, method=method,
+        return route(dem, self.valid, self.ds.grid.cell_width, method=self.routing_method,
                      formulation=self.profile.methods.get("ls_formulation", "desmet_govers"))
+
+    @property
+    def routing_method(self) -> str:
+        return str(self.profile.methods.get("routing", "mfd"))
+
+    @cached_property
+    def ls(self) -> np.ndarray:
+        """The LS factor of :attr:`routing`, through :attr:`routing_cache` when there is one."""
+        if self.routing_cache is None:
+            return np.asarray(self.routing.ls)
+        from ecovalue.raster.routing_cache import route_ls_cached
+
+        if self.progress:
+            self.progress("routing")
+        ls, self.routing_from_cache = route_ls_cached(
+            self.ds.rasters["dem"].astype(np.float64), self.valid, self.ds.grid.cell_width,
+            method=self.routing_method,
+            formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
+            cache=self.routing_cache,
+        )
+        return ls

@@ -127,9 +127,8 @@ def water_conservation_layer(ctx: Context) -> Layer:
 
 
 def soil_retention_layer(ctx: Context) -> Layer:
-    routing = ctx.routing
     soil_t = soil_retention.soil_retained(
-        ctx.raster("erosivity"), ctx.raster("erodibility"), routing.ls, ctx.lc("usle_c"), ctx.lc("usle_p"),
+        ctx.raster("erosivity"), ctx.raster("erodibility"), ctx.ls, ctx.lc("usle_c"), ctx.lc("usle_p"),
         ctx.pixel_area_m2 / 1e4, valid=ctx.valid)
     soil_t = ctx.in_scope("soil_retention", soil_t)
     v = soil_retention.value_reduced_silting(
@@ -137,7 +136,7 @@ def soil_retention_layer(ctx: Context) -> Layer:
     v = v + soil_retention.value_reduced_nutrient_loss(
         soil_t, ctx.p("soil.n_fraction"), ctx.p("soil.p_fraction"), ctx.p("soil.n_cost", "CNY/t"),
         ctx.p("soil.p_cost", "CNY/t"))
-    return Layer(soil_t, v, method=f"model:rusle_{routing.method}")
+    return Layer(soil_t, v, method=f"model:rusle_{ctx.routing_method}")
 
 
 def sand_fixation_layer(ctx: Context) -> Layer:

@@ -38,6 +38,7 @@ from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, load_dataset
 from ecovalue.datasets.validation import needs_for_profile
 from ecovalue.errors import InputError, NotApplicable
+from ecovalue.raster.routing_cache import RoutingCache
 
 Progress = Callable[[str, int, int], None]  # (step name, step number, total steps)
 
@@ -90,10 +91,14 @@ def run_account(
     year: int | None = None,
     progress: Progress | None = None,
     block_rows: int = 1024,
+    cache: RoutingCache | None = None,
 ) -> RunResult:
     """Run the full GEP account. Raises ValidationFailed (nothing computed) on bad input.
 
     ``block_rows`` sets the row-block size of the streamed aggregation (results do not depend on it).
+    ``cache``: a :class:`ecovalue.raster.routing_cache.RoutingCache` where the LS factor of the
+    routing is kept and found again for the same DEM, parameters and routing code (None: always
+    route).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -109,7 +114,7 @@ def run_account(
             notes += restate_notes
         else:
             notes.append("prices were not restated to the accounting year: the dataset has no price index")
-    ctx = Context(ds, year, prof, params)
+    ctx = Context(ds, year, prof, params, routing_cache=cache)
     indicators = list(prof.indicators)
     total = len(indicators) + 2
     layers: dict[str, Layer] = {}
@@ -150,7 +155,7 @@ def run_account(
         landcover=ds.rasters["landcover"], region_index=ds.region_index,
         parameters=parameters_used(params, indicators), not_applicable=not_applicable, notes=notes,
         hashes={"dataset": ds.content_hash, "profile": prof.hash, "code": code_version()},
-        timings=timings, gdp=gdp_by_region(ctx),
+        timings=timings, gdp=gdp_by_region(ctx), routing_from_cache=ctx.routing_from_cache,
     )
 
 

@@ -112,6 +112,7 @@ class RunResult:
     hashes: dict[str, str] = field(default_factory=dict)  # dataset, profile, code
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
     gdp: dict[str, Decimal] = field(default_factory=dict)  # region code -> GDP 元
+    routing_from_cache: bool = False  # the LS factor was read from the routing cache
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts for the whole area and each region, as Decimals (元)."""

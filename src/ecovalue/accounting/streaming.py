@@ -73,6 +73,7 @@ from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
+from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
 
 Progress = Callable[[str, int, int], None]
 N_TYPES = len(ECOSYSTEM_TYPES)
@@ -130,6 +131,8 @@ class StreamedResult:
         default_factory=dict
     )  # "<indicator>_physical|_value" -> GeoTIFF
     n_blocks: int = 0
+    routing_from_cache: bool = False
+    """True when the LS factor was read from the routing cache instead of computed."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts (as ``RunResult.totals``)."""
@@ -305,6 +308,7 @@ def run_account_streamed(
     scheduler: str | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    cache: RoutingCache | None = None,
 ) -> StreamedResult:
     """Run the GEP account block by block; the table equals ``run_account``'s.
 
@@ -321,6 +325,9 @@ def run_account_streamed(
         progress: callback ``(step, i, total)``.
         threads: threads of a local run (default: the CPU count, at most 4); each holds one
             block in memory. Ignored on a dask cluster (``threads_per_worker`` is 1 there).
+        cache: where the LS factor of the routing is kept and found again for the same DEM,
+            parameters and routing code (:mod:`ecovalue.raster.routing_cache`); None: always
+            route. On a cluster the folder is the one the worker that routes sees.
 
     Raises:
         ValidationFailed: the dataset has errors (nothing computed).
@@ -364,19 +371,34 @@ def run_account_streamed(
         # soil retention follows once the LS factor is there.
         hashing = ex.submit(_timed, dataset_hash, meta, plan)
         routing = None
+        from_cache = False
         if _needs_routing(plan):
-            routing = ex.submit(
-                _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads
-            )
+            missed = None
+            if ex.local and cache is not None:
+                # a rerun on the same DEM: the LS comes from the cache before pass 1, so soil
+                # retention joins pass 1 and no global routing step runs
+                t_r = time.perf_counter()
+                from_cache, missed = _ls_from_cache(plan, scan["valid"], cache)
+                timings["routing"] = time.perf_counter() - t_r
+            if not from_cache:
+                routing = ex.submit(
+                    _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads, cache,
+                    missed,
+                )
         probe = _probe_context(plan)
         not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
         step("pass 1")
         chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks: aggregation chunks
         rows = min(block_rows, B.AGG_ROWS)
         first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
+        landscape = None
+        if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
+            # no routing step: the landscape premium (whole grid) beside pass 1
+            landscape = ex.submit(
+                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+            )
         block_sums, block_notes = _reduce_pass1(ex.map(B.pass1_chunk, plan, chunks, rows, first))
         timings["pass1"] = time.perf_counter() - t
-        landscape = None
         if routing is not None:
             # the landscape premium (whole grid, mostly in scipy) beside the rest of the routing
             # when memory allows (the blocks of pass 1 are gone), else after it, beside the
@@ -386,7 +408,7 @@ def run_account_streamed(
             landscape = ex.submit(
                 _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
             )
-            _none, timings["routing"] = routing.result()
+            from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
             t = time.perf_counter()
             soil_sums, soil_notes = _reduce_pass1(
                 ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
@@ -441,6 +463,7 @@ def run_account_streamed(
         notes=all_notes,
         hashes={"dataset": content_hash, "profile": prof.hash, "code": code_version()},
         timings=timings,
+        routing_from_cache=from_cache,
         gdp=gdp_by_region(probe),
         layer_paths=paths,
         dataset_title_zh=meta.info.title_zh,
@@ -591,30 +614,72 @@ def _needs_routing(plan: B.Plan) -> bool:
 
 
 def _routing_step(
-    plan: B.Plan, valid: np.ndarray, work: Path, share_arrays: bool, threads: int
-) -> None:
-    """Global routing → the LS factor for the blocks.
+    plan: B.Plan,
+    valid: np.ndarray,
+    work: Path,
+    share_arrays: bool,
+    threads: int,
+    cache: RoutingCache | None,
+    missed: str | None = None,
+) -> bool:
+    """Global routing → the LS factor for the blocks; True when it came from ``cache``.
 
     It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
     through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
-    windows of it).
+    windows of it). ``missed``: the key of a cache lookup that missed (:func:`_ls_from_cache`);
+    the LS is then computed and stored under it.
     """
-    from ecovalue.raster.hydrology import route_ls
-
     dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
-    ls = route_ls(
-        dem,
-        valid,
-        plan.grid.cell_width,
-        method=plan.routing_method,
-        formulation=plan.profile.methods.get("ls_formulation", "desmet_govers"),
-        threads=threads,
-    )
+    if missed is not None and cache is not None:
+        from ecovalue.raster.hydrology import route_ls
+
+        ls = route_ls(
+            dem, valid, plan.grid.cell_width, method=plan.routing_method,
+            formulation=_formulation(plan), threads=threads,
+        )
+        from_cache = False
+        store(cache, missed, ls, _ls_params(plan), dem.shape)
+    else:
+        ls, from_cache = route_ls_cached(
+            dem,
+            valid,
+            plan.grid.cell_width,
+            method=plan.routing_method,
+            formulation=_formulation(plan),
+            threads=threads,
+            cache=cache,
+        )
     del dem
     if share_arrays:
         plan.ls = ls
     else:
         plan.ls_path = io.write(work / "ls.tif", ls, plan.grid, nodata=float("nan"), cog=False)
+    return from_cache
+
+
+def _formulation(plan: B.Plan) -> str:
+    return str(plan.profile.methods.get("ls_formulation", "desmet_govers"))
+
+
+def _ls_params(plan: B.Plan) -> dict[str, Any]:
+    return ls_params(plan.grid.cell_width, plan.routing_method, formulation=_formulation(plan))
+
+
+def _ls_from_cache(plan: B.Plan, valid: np.ndarray, cache: RoutingCache) -> tuple[bool, str | None]:
+    """Look the LS factor up in ``cache``: ``(True, None)`` with ``plan.ls`` set on a hit, else
+    ``(False, key)`` for :func:`_routing_step` (which reads the DEM again rather than hold its
+    float64 copy through the routing)."""
+    params = _ls_params(plan)
+    dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+    dem64 = np.ascontiguousarray(dem, dtype=np.float64)  # the key is of the float64 values
+    del dem
+    key = cache.key(dem64, valid, params)
+    ls = cache.get(key, dem64.shape)
+    del dem64
+    if ls is None:
+        return False, key
+    plan.ls = ls
+    return True, None
 
 
 def _landscape_step(

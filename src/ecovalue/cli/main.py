@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ecovalue.cli.cache import CacheDir, MaxGb, NoCache, open_cache
 from ecovalue.cli.common import (
     console,
     err,
@@ -22,6 +23,7 @@ from ecovalue.cli.common import (
     print_problems,
     step_progress,
 )
+from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES
 
 app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
                   no_args_is_help=True, add_completion=False)
@@ -70,15 +72,25 @@ def account(
                                                                  "(memory ∝ rows × width)")] = 256,
     threads: Annotated[int | None, typer.Option("--threads", help="threads of a local streamed run "
                                                                   "(default: CPU count, at most 4)")] = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    cache_max_gb: MaxGb = DEFAULT_MAX_BYTES / 1e9,
 ) -> None:
-    """Run the GEP account: results.csv, results.xlsx, summary.json, COGs and report.html."""
+    """Run the GEP account: results.csv, results.xlsx, summary.json, COGs and report.html.
+
+    The LS factor of the routing is kept in a cache and reused when the DEM, the routing
+    parameters and the routing code are the same (another year, scenario or parameter set of
+    the same place); `ecovalue cache` shows and clears it.
+    """
     from ecovalue.cli.streaming import choose_engine, run_streamed
 
+    cache = open_cache(cache_dir, no_cache, cache_max_gb)
     chosen, why = choose_engine(engine, dataset, workers, scheduler)
     if chosen == "streamed":
         err.print(f"[dim]engine: streamed ({why})[/]")
         run_streamed(dataset, out, year=year, profile=profile, block_rows=block_rows, workers=workers,
-                     scheduler=scheduler, threads=threads, layers=True, reports=not no_reports)
+                     scheduler=scheduler, threads=threads, layers=True, reports=not no_reports,
+                     cache=cache)
         return
     from ecovalue.accounting.outputs import write_outputs
     from ecovalue.accounting.pipeline import run_account
@@ -87,7 +99,9 @@ def account(
     t0 = time.perf_counter()
     with input_errors():
         with step_progress("accounting") as progress:
-            result = run_account(dataset, profile=profile, year=year, progress=progress)
+            result = run_account(dataset, profile=profile, year=year, progress=progress, cache=cache)
+        if result.routing_from_cache:
+            err.print(f"[dim]routing: LS factor reused from the cache in {cache.path if cache else ''}[/]")
         with err.status("writing outputs, maps and report…"):
             paths = write_outputs(result, out, reports=not no_reports)
     _print_totals(result)
@@ -200,8 +214,9 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, plot, streaming
+    from ecovalue.cli import analysis, cache, plot, streaming
 
+    cache.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)

@@ -15,6 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ecovalue.cli.cache import CacheDir, MaxGb, NoCache, open_cache
+from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES, RoutingCache
+
 
 def write_streamed_outputs(result: Any, out: Path) -> dict[str, Path]:
     """results.csv and summary.json of a streamed run, written as the in-memory engine writes them."""
@@ -104,6 +107,7 @@ def run_streamed(
     threads: int | None,
     layers: bool,
     reports: bool,
+    cache: RoutingCache | None = None,
 ) -> None:
     """The streamed engine with a progress bar; writes the outputs and prints the totals."""
     from ecovalue.accounting.streaming import run_account_streamed
@@ -123,7 +127,10 @@ def run_streamed(
                 scheduler=scheduler,
                 progress=progress,
                 threads=threads,
+                cache=cache,
             )
+        if result.routing_from_cache and cache is not None:
+            err.print(f"[dim]routing: LS factor reused from the cache in {cache.path}[/]")
         paths = write_streamed_outputs(result, out)
         if layers or reports:
             paths["layers"] = out / "layers"
@@ -166,11 +173,15 @@ def account_streamed(
     no_reports: Annotated[
         bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")
     ] = False,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    cache_max_gb: MaxGb = DEFAULT_MAX_BYTES / 1e9,
 ) -> None:
     """The GEP account on the streamed engine (= ``ecovalue account --engine streamed``)."""
     run_streamed(dataset, out, year=year, profile=profile, block_rows=block_rows, workers=workers,
                  scheduler=scheduler, threads=threads, layers=not no_layers,
-                 reports=not (no_layers or no_reports))
+                 reports=not (no_layers or no_reports),
+                 cache=open_cache(cache_dir, no_cache, cache_max_gb))
 
 
 def register(app: typer.Typer) -> None:
