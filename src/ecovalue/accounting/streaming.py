@@ -619,7 +619,7 @@ def _routing_step(
     work: Path,
     share_arrays: bool,
     threads: int,
-    cache: RoutingCache | None,
+    cache: RoutingCache | None = None,
     missed: str | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
