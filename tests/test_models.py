@@ -567,6 +567,55 @@ class TestCultural:
             assert (res.at_property == 0).all() and (res.attributed == 0).all()
             assert res.n_premium_pixels == 0
 
+    @pytest.mark.parametrize("seed", range(4))
+    def test_landscape_premium_equals_the_plain_whole_grid_expression(self, seed: int) -> None:
+        """Checking and converting property value on the premium pixels only, and summing with
+        np.bincount, give the whole-grid float64 conversion and np.add.at bit for bit."""
+        from scipy import ndimage
+
+        rng = np.random.default_rng(seed)
+        shape = (60, 47)
+        lc = rng.integers(0, 3, shape)  # 0 built, 1 green, 2 other: many ties in distance
+        valid = rng.random(shape) > 0.05
+        pv = (rng.random(shape) * 3e4).astype(np.float32)
+        built, green = lc == 0, lc == 1
+        dy, dx, r, d, k = 30.0, 30.0, 0.07, 95.0, 0.031
+        res = cultural.landscape_premium(built, green, pv, r, d, k, (dy, dx), valid)
+        gb, bu = green & valid, built & valid
+        dist, idx = ndimage.distance_transform_edt(~gb, sampling=(dy, dx), return_indices=True)
+        premium = bu & (dist <= d)
+        pv64 = np.asarray(pv, dtype=np.float64)
+        at = np.zeros(shape)
+        at[premium] = r * pv64[premium] * dy * dx * k
+        attributed = np.zeros(shape)
+        np.add.at(attributed, (idx[0][premium], idx[1][premium]), at[premium])
+        at[~valid] = attributed[~valid] = np.nan
+        assert res.at_property.tobytes() == at.tobytes()
+        assert res.attributed.tobytes() == attributed.tobytes()
+        assert res.n_premium_pixels == int(premium.sum()) > 0
+
+    def test_no_built_up_pixel_near_green_gives_float_zeros(self) -> None:
+        built = np.array([[True, False, False, False, False, True]])
+        green = np.array([[False, False, True, False, False, False]])
+        res = cultural.landscape_premium(
+            built, green, np.full((1, 6), 1000.0), 0.05, 5.0, 1.0, (10.0, 10.0), np.ones((1, 6), bool)
+        )
+        assert res.n_premium_pixels == 0
+        assert res.attributed.dtype == res.at_property.dtype == np.float64
+        assert (res.attributed == 0).all() and (res.at_property == 0).all()
+
+    def test_negative_property_value_where_premium_applies(self) -> None:
+        built = np.array([[False, True, True]])
+        with pytest.raises(InputError, match=r"property_value has 1 valid pixel\(s\) outside"):
+            cultural.landscape_premium(
+                built, ~built, np.array([[5.0, -2.0, 1.0]], dtype=np.float32), 0.05, 20.0, 1.0,
+                (10.0, 10.0), np.ones((1, 3), bool),
+            )
+        with pytest.raises(InputError, match="property_value has shape"):
+            cultural.landscape_premium(
+                built, ~built, np.ones((2, 2)), 0.05, 20.0, 1.0, (10.0, 10.0), np.ones((1, 3), bool)
+            )
+
     def test_missing_property_value_where_premium_applies(self) -> None:
         built = np.array([[False, True]])
         with pytest.raises(InputError, match="property_value is NaN"):
