@@ -199,6 +199,7 @@ def markdown_run(run: dict[str, Any]) -> list[str]:
         ("account", "full raster account (streamed engine, table)"),
         ("account-layers", "full raster account + every layer written (COG)"),
         ("account-memory", "full raster account, in-memory engine"),
+        ("account-rerun", "full raster account rerun, routing from the cache"),
     ):
         jt, jm = _job(run.get(job))
         if jt is None:
@@ -208,9 +209,12 @@ def markdown_run(run: dict[str, Any]) -> list[str]:
             f"{_fmt(inv_sum or None, 3)} | {_fmt(exe_sum or None, 3)} | | {_fmt(jt, 3)} | "
             f"{_fmt(jm, 4)} | {_ratio(inv_sum, jt)} (execute only: {_ratio(exe_sum, jt)}) | |"
         )
+    rt, _rm = _job(run.get("account-rerun"))
     lines += [
         f"| floor: read every ecovalue input once | | | | {_fmt(floor_s, 3)} | {_fmt(floor_mb, 4)} | "
-        f"ecovalue/floor {_ratio(at, floor_s)} | |",
+        f"ecovalue/floor {_ratio(at, floor_s)}"
+        + (f" (rerun: {_ratio(rt, floor_s)})" if rt else "")
+        + " | |",
         "",
     ]
     lines += [
@@ -231,13 +235,14 @@ def markdown_run(run: dict[str, Any]) -> list[str]:
                 notes.append(note)
     if notes:
         lines += ["", "Notes:", *[f"- {x}" for x in notes]]
-    timings = (run.get("account") or {}).get("timings")
-    if timings:
-        lines += [
-            "",
-            "ecovalue account step times (s): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()),
-        ]
+    for job in ("account", "account-rerun"):
+        timings = (run.get(job) or {}).get("timings")
+        if timings:
+            lines += [
+                "",
+                f"ecovalue {job} step times (s): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()),
+            ]
     return lines + [""]
 
 
@@ -268,20 +273,21 @@ def scaling(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "### Scaling",
         "",
-        "| size | Mpixel | floor s | account s | s per Mpixel | account MB | layers s | "
+        "| size | Mpixel | floor s | account s | s per Mpixel | account MB | rerun s | layers s | "
         "InVEST C+SDR+AWY s | InVEST s per Mpixel |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         mpx = run["pixels"] / 1e6
         fs, _ = _job(run.get("floor"))
         at, am = _job(run.get("account"))
         lt, _ = _job(run.get("account-layers"))
+        rt, _ = _job(run.get("account-rerun"))
         inv = [_job((e or {}).get("invest"))[0] for m, e in run["models"].items() if m != "ndr"]
         inv_s = sum(inv) if inv and all(inv) else None  # type: ignore[arg-type]
         lines.append(
             f"| {run['size']}² | {mpx:.0f} | {_fmt(fs, 3)} | {_fmt(at, 3)} | "
-            f"{_fmt(at / mpx if at else None, 3)} | {_fmt(am, 4)} | {_fmt(lt, 3)} | "
+            f"{_fmt(at / mpx if at else None, 3)} | {_fmt(am, 4)} | {_fmt(rt, 3)} | {_fmt(lt, 3)} | "
             f"{_fmt(inv_s, 3)} | {_fmt(inv_s / mpx if inv_s else None, 3)} |"
         )
     return lines + [""]

@@ -15,6 +15,8 @@ Usage: ``python bench/ecovalue_job.py JOB INPUTS OUT.json [--routing mfd] [--l-m
   grid: the streamed engine (``run_account_streamed``) on the bench dataset and profile, the
   results table; ``account-layers`` — the same, also writing every per-pixel layer (COG);
   ``account-memory`` — the in-memory engine (``load_dataset`` + ``run_account``);
+  ``account-rerun`` — ``account`` with a routing cache an earlier run of the same job filled
+  (every input but the routing recomputed: a rerun for another year or scenario);
   ``kernels`` — the three model jobs above in one process.
 
 The job writes its totals, inner timings and notes as JSON to OUT.json. Wall time and peak
@@ -242,17 +244,24 @@ def job_account_memory(folder: Path, opts: argparse.Namespace) -> dict[str, Any]
     }
 
 
-def _streamed(folder: Path, opts: argparse.Namespace, layers: bool) -> dict[str, Any]:
-    """The streamed engine, as ``ecovalue account`` runs it on a large grid (``--engine auto``)."""
+def _streamed(
+    folder: Path, opts: argparse.Namespace, layers: bool, cache: Path | None = None
+) -> dict[str, Any]:
+    """The streamed engine, as ``ecovalue account`` runs it on a large grid (``--engine auto``);
+    with ``cache``, through a routing cache in that folder (``ecovalue account --cache-dir``)."""
     import shutil
     import tempfile
 
     from ecovalue.accounting.streaming import run_account_streamed
+    from ecovalue.raster.routing_cache import RoutingCache
 
     path, year = _bench_profile(folder, opts)
     out = Path(tempfile.mkdtemp(prefix="ecovalue-bench-")) if layers else None
     try:
-        result = run_account_streamed(folder, profile=path, year=year, out_dir=out)
+        result = run_account_streamed(
+            folder, profile=path, year=year, out_dir=out,
+            cache=RoutingCache(cache) if cache is not None else None,
+        )
     finally:
         if out is not None:
             shutil.rmtree(out, ignore_errors=True)
@@ -263,10 +272,14 @@ def _streamed(folder: Path, opts: argparse.Namespace, layers: bool) -> dict[str,
     }
     totals["gep_current_yuan"] = float(sum(table["value_current"]))
     what = "results table and one COG per indicator and quantity" if layers else "results table"
+    if cache is not None:
+        what += (", LS factor read from the routing cache (a rerun on the same DEM)"
+                 if result.routing_from_cache else ", routing computed and stored in the cache")
     return {
         "mode": "streamed",
         "totals": totals,
         "timings": {k: float(v) for k, v in result.timings.items()},
+        "routing_from_cache": result.routing_from_cache,
         "notes": [
             f"ecovalue account (streamed engine, {result.n_blocks} blocks, local threads): {what}",
             *[f"not applicable: {k}: {v}" for k, v in result.not_applicable.items()],
@@ -282,6 +295,12 @@ def job_account_layers(folder: Path, opts: argparse.Namespace) -> dict[str, Any]
     return _streamed(folder, opts, layers=True)
 
 
+def job_account_rerun(folder: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    """``account`` again on the same DEM with the routing cache of an earlier run (run.py
+    primes it): the year-after-year and scenario reruns officials make."""
+    return _streamed(folder, opts, layers=False, cache=opts.out.parent / "routing-cache")
+
+
 JOBS = {
     "floor": job_floor,
     "carbon": job_carbon,
@@ -291,6 +310,7 @@ JOBS = {
     "account": job_account,
     "account-layers": job_account_layers,
     "account-memory": job_account_memory,
+    "account-rerun": job_account_rerun,
 }
 
 
