@@ -593,6 +593,13 @@ class TestCultural:
         assert res.at_property.tobytes() == at.tobytes()
         assert res.attributed.tobytes() == attributed.tobytes()
         assert res.n_premium_pixels == int(premium.sum()) > 0
+        # the accounting's call: the attributed grid alone, the same bits
+        only = cultural.landscape_premium(
+            built, green, pv, r, d, k, (dy, dx), valid, keep_at_property=False
+        )
+        assert only.at_property.shape == (0, 0)
+        assert only.attributed.tobytes() == attributed.tobytes()
+        assert only.n_premium_pixels == res.n_premium_pixels
 
     def test_no_built_up_pixel_near_green_gives_float_zeros(self) -> None:
         built = np.array([[True, False, False, False, False, True]])
@@ -603,6 +610,16 @@ class TestCultural:
         assert res.n_premium_pixels == 0
         assert res.attributed.dtype == res.at_property.dtype == np.float64
         assert (res.attributed == 0).all() and (res.at_property == 0).all()
+        only = cultural.landscape_premium(
+            built, green, np.full((1, 6), 1000.0), 0.05, 5.0, 1.0, (10.0, 10.0),
+            np.ones((1, 6), bool), keep_at_property=False,
+        )
+        assert only.at_property.shape == (0, 0) and (only.attributed == 0).all()
+        no_green = cultural.landscape_premium(
+            built, np.zeros((1, 6), bool), 1000.0, 0.05, 5.0, 1.0, (10.0, 10.0),
+            np.ones((1, 6), bool), keep_at_property=False,
+        )
+        assert no_green.at_property.shape == (0, 0) and no_green.n_premium_pixels == 0
 
     def test_negative_property_value_where_premium_applies(self) -> None:
         built = np.array([[False, True, True]])

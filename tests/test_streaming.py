@@ -328,6 +328,34 @@ def test_continued_sums_equal_in_memory_sums_bit_for_bit(
     assert acc.tolist() == expected.tolist()
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(min_value=1, max_value=12),
+    block_rows=st.integers(min_value=1, max_value=5),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_sums_with_keys_made_per_chunk_equal_a_whole_key_grid(
+    rows: int, block_rows: int, seed: int
+) -> None:
+    from ecovalue.accounting import aggregation as agg
+
+    rng = np.random.default_rng(seed)
+    key = rng.integers(-1, 4, size=(rows, 5))
+    layers = [rng.lognormal(10, 3, size=(rows, 5)) for _ in range(2)]
+    layers[0][rng.random((rows, 5)) < 0.1] = np.nan
+    asked: list[tuple[int, int]] = []
+
+    def chunk_keys(start: int, stop: int) -> np.ndarray:
+        asked.append((start, stop))
+        return key[start:stop].copy()
+
+    expected = agg.zonal_sums(layers, key, 4, block_rows=block_rows)
+    got = agg.zonal_sums(layers, chunk_keys, 4, block_rows=block_rows)
+    assert got.tobytes() == expected.tobytes()
+    assert asked == [(a, min(a + block_rows, rows)) for a in range(0, rows, block_rows)]
+    assert agg.zonal_sums([], chunk_keys, 4).shape == (0, 4)
+
+
 def test_raster_off_the_landcover_grid_is_refused(tmp_path: Path) -> None:
     from tests.tiny import CELL, CRS, X0, Y0
 

@@ -8,6 +8,7 @@ rounded half-even to 0.01 元, so that district rows add up to the city total ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
@@ -43,19 +44,30 @@ def zone_keys(region_index: np.ndarray, eco_index: np.ndarray) -> tuple[np.ndarr
     return key, counted, max(n_regions, 0) * n_types
 
 
-def zonal_sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int, block_rows: int = 1024) -> np.ndarray:
+def zonal_sums(
+    layers: list[np.ndarray],
+    key: np.ndarray | Callable[[int, int], np.ndarray],
+    n_keys: int,
+    block_rows: int = 1024,
+) -> np.ndarray:
     """Sums of each layer per (region, type) key, streamed over blocks of rows.
 
     Returns an array of shape (len(layers), n_keys). Accumulators are float64; NaN pixels
     count as nothing. The result does not depend on ``block_rows`` beyond float rounding.
+    ``key`` is the whole grid of keys, or a function giving the keys of rows ``start:stop``
+    (the same sums without a whole-grid key array: 8 bytes per pixel less at the peak).
     """
     if block_rows < 1:
         raise ValueError(f"block_rows must be ≥ 1, got {block_rows}")
     from ecovalue.raster.pixelwise import zonal_add
 
     out = np.zeros((len(layers), n_keys), dtype=np.float64)
-    for start in range(0, key.shape[0], block_rows):
-        k = key[start:start + block_rows]
+    if callable(key) and not layers:
+        return out
+    height = int(np.shape(layers[0])[0]) if callable(key) else key.shape[0]
+    for start in range(0, height, block_rows):
+        stop = min(start + block_rows, height)
+        k = key(start, stop) if callable(key) else key[start:stop]
         for i, layer in enumerate(layers):
             # each chunk's sum starts at 0 and is added to the total (the order the streamed
             # path reproduces, streaming_blocks.continue_sums)

@@ -347,9 +347,10 @@ def landscape_premium_layer(ctx: Context) -> Layer:
     # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
     # its yearly flow is the value
     stock = cultural.landscape_premium(built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
-                                       ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid)
+                                       ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid,
+                                       keep_at_property=False)  # not a layer: never made
     attributed, n_premium = stock.attributed, stock.n_premium_pixels
-    del stock  # the premium at the property is not a layer: its grid goes before the next one
+    del stock
     annual = attributed * ctx.p("landscape.annualisation_rate", "1/a")
     return Layer(attributed, annual, method="model:hedonic_premium", unit="CNY",
                  notes=(f"landscape_premium: {n_premium} built-up pixels lie within "

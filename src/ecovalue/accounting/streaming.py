@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -703,10 +704,16 @@ def _landscape_step(
         lay = COMPUTE["landscape_premium"](ctx)
     except NotApplicable:
         return sums
-    key = B.block_keys(ds, ctx.class_row)
     notes = list(lay.notes) + ctx.notes
-    del ctx, ds, rasters, region_index  # the inputs are not needed for the sums
-    s = B.sums([lay.physical, lay.value], key, len(plan.regions) * N_TYPES)
+    rows, table = ctx.class_row, ds.landcover_table
+    # the property values, land cover and type masks go before the sums; the keys are made
+    # chunk by chunk inside them (the same sums as one whole-grid key array, without its
+    # 8 bytes per pixel at the step's peak)
+    del ctx, ds, rasters
+
+    chunk_keys = partial(_chunk_keys, table, rows, region_index, valid)
+    s = B.sums([lay.physical, lay.value], chunk_keys, len(plan.regions) * N_TYPES)
+    del chunk_keys, rows, region_index
     sums["landscape_premium"] = (
         s,
         {
@@ -719,6 +726,13 @@ def _landscape_step(
     if write:
         _keep_global_layer(lay, "landscape_premium", plan, work)
     return sums
+
+
+def _chunk_keys(
+    table: Any, rows: np.ndarray, region_index: np.ndarray, valid: np.ndarray, start: int, stop: int
+) -> np.ndarray:
+    """The zone keys of grid rows ``start:stop`` (see :func:`_landscape_step`)."""
+    return B.window_keys(table, rows[start:stop], region_index[start:stop], valid[start:stop])
 
 
 def _keep_global_layer(lay: Any, ind: str, plan: B.Plan, work: Path) -> None:

@@ -12,7 +12,7 @@ functions (``accounting.indicators.COMPUTE``) run on a windowed :class:`Dataset`
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,17 +225,30 @@ def block_keys(ds: Dataset, rows: np.ndarray | None = None) -> np.ndarray:
     ``rows``: the pixels' land-cover table rows when already known (``Context.class_row``);
     otherwise they are looked up here.
     """
-    from ecovalue.raster.pixelwise import class_rows, zone_key
+    from ecovalue.raster.pixelwise import class_rows
 
-    t = ds.landcover_table
     if rows is None:
+        t = ds.landcover_table
         rows, _missing = class_rows(ds.rasters["landcover"], t["code"].to_numpy(np.int64), ds.valid)
-    types = np.array([ECOSYSTEM_TYPES.index(e) for e in t["ecosystem_type"]])
-    return zone_key(rows, ds.region_index, ds.valid, types, N_TYPES)
+    return window_keys(ds.landcover_table, rows, ds.region_index, ds.valid)
 
 
-def sums(layers: list[np.ndarray], key: np.ndarray, n_keys: int) -> np.ndarray:
-    """Sums of a whole-grid layer in the in-memory pipeline's own chunking and order."""
+def window_keys(
+    table: pd.DataFrame, rows: np.ndarray, region_index: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
+    """:func:`block_keys` of any window, from its land-cover table rows, region index and mask
+    (e.g. one aggregation chunk of a whole-grid layer, so no whole-grid key array is made)."""
+    from ecovalue.raster.pixelwise import zone_key
+
+    types = np.array([ECOSYSTEM_TYPES.index(e) for e in table["ecosystem_type"]])
+    return zone_key(rows, region_index, valid, types, N_TYPES)
+
+
+def sums(
+    layers: list[np.ndarray], key: np.ndarray | Callable[[int, int], np.ndarray], n_keys: int
+) -> np.ndarray:
+    """Sums of a whole-grid layer in the in-memory pipeline's own chunking and order; ``key``
+    the whole grid's keys or a function of a chunk's rows ``start, stop`` (same sums)."""
     return agg.zonal_sums(layers, key, n_keys, block_rows=AGG_ROWS)
 
 
