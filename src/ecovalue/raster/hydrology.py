@@ -881,14 +881,30 @@ def _ls_threaded(slope, x, acc, valid, cell_size, l_max, invest, threads):  # ty
 
 @njit(cache=True, nogil=True)
 def _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls):  # type: ignore[no-untyped-def]
+    """The LS factor of :func:`ls_factor`, pixel by pixel, in a numerically stable form.
+
+    With ``v = A_in / D²`` (upslope area in cells; ``acc − 1`` for Desmet & Govers) the L of
+    :func:`ls_factor` is, exactly,
+
+        L = ((v + 1)^(m+1) − v^(m+1)) · (D / (22.13 · x))^m
+          = −expm1((m+1) · log1p(−1/(v+1))) · exp((m+1) · log1p(v) + m · log(D / (22.13 x)))
+
+    The first line's difference of two large powers loses about log10(v) digits (6e-10
+    relative at v = 5e6, measured against 60-digit decimal arithmetic); the second keeps
+    ≈ 1e-15 and needs three logarithms and two exponentials instead of five powers. sin θ of
+    the slope s (rise/run) is s / √(1 + s²), cos θ = 1 / √(1 + s²).
+    """
     rows, cols = slope.shape
     area = cell_size * cell_size
+    log_d = math.log(cell_size / 22.13)
     for r in range(rows):
         for c in range(cols):
             if not valid[r, c]:
                 continue
-            pct = slope[r, c] * 100.0
-            sin_t = math.sin(math.atan(slope[r, c]))
+            s = slope[r, c]
+            pct = s * 100.0
+            hyp = math.sqrt(1.0 + s * s)
+            sin_t = s / hyp
             s_factor = 10.8 * sin_t + 0.03 if pct < 9.0 else 16.8 * sin_t - 0.5
             if pct <= 1.0:
                 m = 0.2
@@ -898,17 +914,21 @@ def _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls):  # type: ignor
                 m = 0.4
             elif pct <= 9.0:
                 m = 0.5
-            else:
-                beta = (sin_t / 0.0896) / (3.0 * sin_t**0.8 + 0.56)
+            else:  # sin θ > 0 here
+                beta = (sin_t / 0.0896) / (3.0 * math.exp(0.8 * math.log(sin_t)) + 0.56)
                 m = beta / (1.0 + beta)
-            a_in = (acc[r, c] - 1.0) * area
-            xf = x[r, c]
+            v = acc[r, c] - 1.0  # upslope cells, the cell itself excluded
+            xf = x[r, c]  # ≥ 1: a flow length in cells, or |sin α| + |cos α|
             if invest:  # InVEST ≥ 3.14: √(upslope area) and x from the slope angle (see ls_factor)
-                a_in = math.sqrt(a_in)
-                xf = abs(sin_t) + abs(math.cos(math.atan(slope[r, c])))
-            big_l = ((a_in + area) ** (m + 1.0) - a_in ** (m + 1.0)) / (
-                cell_size ** (m + 2.0) * xf**m * 22.13**m
-            )
+                v = math.sqrt(v * area) / area
+                xf = sin_t + 1.0 / hyp
+            e = m * (log_d - math.log(xf))
+            if v > 0.0:
+                big_l = -math.expm1((m + 1.0) * math.log1p(-1.0 / (v + 1.0))) * math.exp(
+                    (m + 1.0) * math.log1p(v) + e
+                )
+            else:  # a ridge cell: ((0 + 1)^(m+1) − 0) · (D / (22.13 x))^m
+                big_l = math.exp(e)
             ls[r, c] = min(big_l, l_max) * s_factor
 
 
@@ -1173,7 +1193,10 @@ def ls_factor(
     we do the same for ``"mfd"`` (weights slope^exponent) and ``"d8"`` (the steepest
     neighbour). At outlets, where InVEST writes nodata, we use the Horn aspect's
     ``|sin α| + |cos α|`` instead. Differences from InVEST: our MFD partition uses
-    slope^1.1 (pygeoprocessing uses slope^1, quantised), slope is Horn's.
+    slope^1.1 (pygeoprocessing uses slope^1, quantised), slope is Horn's. L is computed in
+    an algebraically equal form that does not subtract two large powers (``_ls_into``):
+    ≈ 1e-15 relative, where the formula as written loses up to 6e-10 at 5 million upslope
+    cells.
 
     Args:
         filled: depression-filled DEM (:func:`fill_depressions`).
