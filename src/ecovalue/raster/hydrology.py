@@ -738,12 +738,30 @@ def _count_donors(z, valid, mask):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-untyped-def]
-    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets).
+    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets)."""
+    acc, xflow, _ = _mfd_route(z2, valid2, mask2, cell_size, exponent, False, 0.0, False)
+    return acc, xflow
+
+
+@njit(cache=True, nogil=True)
+def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # type: ignore[no-untyped-def]
+    """MFD accumulation and the LS factor, each cell's LS computed as soon as its accumulation
+    is final (slope, aspect and flow length never held as grids: the same numbers as
+    :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell)."""
+    acc, _, ls = _mfd_route(z2, valid2, mask2, cell_size, exponent, True, l_max, invest)
+    return acc, ls
+
+
+@njit(cache=True, nogil=True)
+def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest):  # type: ignore[no-untyped-def]
+    """MFD accumulation; then either the flow-weighted mean flow length x (0 at outlets) or,
+    ``with_ls``, the LS factor (``(acc, xflow, ls)``, the one not asked for empty).
 
     Flat indices; interior cells skip the bounds checks. Donors always precede receivers
-    (in-degree counting). A cell of a resolved flat (``mask`` > 0, no lower neighbour)
-    passes its flow to the neighbours of equal height with a lower mask, in proportion to
-    (mask fall / distance)^p, as if each mask step were a small, uniform rise.
+    (in-degree counting), so a cell's accumulation is final when it is taken. A cell of a
+    resolved flat (``mask`` > 0, no lower neighbour) passes its flow to the neighbours of equal
+    height with a lower mask, in proportion to (mask fall / distance)^p, as if each mask step
+    were a small, uniform rise.
     """
     rows, cols = z2.shape
     n = rows * cols
@@ -751,7 +769,10 @@ def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-unty
     valid = valid2.ravel()
     mask = mask2.ravel()
     acc = np.where(valid, 1.0, np.nan)
-    xflow = np.zeros(n)
+    xflow = np.zeros(0 if with_ls else n)
+    ls = np.full(n if with_ls else 0, np.nan)
+    area = cell_size * cell_size
+    log_d = math.log(cell_size / 22.13)
     indeg = _count_donors(z2, valid2, mask2).ravel()
     inv_len = 1.0 / (_DIST * cell_size)
     linear = exponent == 1.0
@@ -796,58 +817,72 @@ def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-unty
                     nb[m] = j * 8 + k
                     total += wk
                     m += 1
-            if m == 0:
-                continue
-            if total == 0.0:
+            x_len = 0.0
+            if m > 0:
+                if total == 0.0:
+                    for q in range(m):
+                        w[q] = 1.0
+                    total = float(m)
+                a = acc[i] / total
+                xs = 0.0
                 for q in range(m):
-                    w[q] = 1.0
-                total = float(m)
-            a = acc[i] / total
-            xs = 0.0
-            for q in range(m):
-                j = nb[q] >> 3
-                k = nb[q] & 7
-                xs += w[q] * _DIST[k]
-                acc[j] += a * w[q]
-                indeg[j] -= 1
-                if indeg[j] == 0:
-                    if sp == stack.size:
-                        grown = np.empty(2 * sp, dtype=np.int64)
-                        grown[:sp] = stack
-                        stack = grown
-                    stack[sp] = j
-                    sp += 1
-            xflow[i] = xs / total
-    return acc.reshape(rows, cols), xflow.reshape(rows, cols)
+                    j = nb[q] >> 3
+                    k = nb[q] & 7
+                    xs += w[q] * _DIST[k]
+                    acc[j] += a * w[q]
+                    indeg[j] -= 1
+                    if indeg[j] == 0:
+                        if sp == stack.size:
+                            grown = np.empty(2 * sp, dtype=np.int64)
+                            grown[:sp] = stack
+                            stack = grown
+                        stack[sp] = j
+                        sp += 1
+                x_len = xs / total
+            if with_ls:
+                # the routing's flow length where the cell has outflow, else the Horn
+                # aspect's (as _flow_x)
+                slope, aspect_x = _horn(z2, valid2, r, c, rows, cols, cell_size)
+                ls[i] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[i], area,
+                                  log_d, l_max, invest)
+            else:
+                xflow[i] = x_len
+    if with_ls:
+        return acc.reshape(rows, cols), xflow.reshape(0, 0), ls.reshape(rows, cols)
+    return acc.reshape(rows, cols), xflow.reshape(rows, cols), ls.reshape(0, 0)
+
+
+@njit(inline="always")
+def _horn(z, valid, r, c, rows, cols, cell_size):  # type: ignore[no-untyped-def]
+    """Horn (1981) slope (rise/run) of valid cell (r, c) and |sin α| + |cos α| of its aspect
+    (1 on a flat cell, which has no aspect); missing neighbours take the centre value."""
+    zc = z[r, c]
+    gx = 0.0
+    gy = 0.0
+    for k in range(8):
+        rn = r + _DR[k]
+        cn = c + _DC[k]
+        v = zc
+        if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
+            v = z[rn, cn]
+        gx += _HX[k] * v
+        gy += _HY[k] * v
+    gx /= 8.0 * cell_size
+    gy /= 8.0 * cell_size
+    s = math.sqrt(gx * gx + gy * gy)
+    return s, ((abs(gx) + abs(gy)) / s if s > 0.0 else 1.0)
 
 
 @njit(cache=True, nogil=True)
 def _slope_kernel(z, valid, cell_size):  # type: ignore[no-untyped-def]
-    """Horn (1981) slope and |sin α| + |cos α|; missing neighbours take the centre value."""
+    """Horn (1981) slope and |sin α| + |cos α| (:func:`_horn`) of every valid cell."""
     rows, cols = z.shape
     slope = np.full((rows, cols), np.nan)
     xfac = np.full((rows, cols), np.nan)
     for r in range(rows):
         for c in range(cols):
-            if not valid[r, c]:
-                continue
-            zc = z[r, c]
-            gx = 0.0
-            gy = 0.0
-            for k in range(8):
-                rn = r + _DR[k]
-                cn = c + _DC[k]
-                v = zc
-                if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
-                    v = z[rn, cn]
-                gx += _HX[k] * v
-                gy += _HY[k] * v
-            gx /= 8.0 * cell_size
-            gy /= 8.0 * cell_size
-            s = math.sqrt(gx * gx + gy * gy)
-            slope[r, c] = s
-            # |sin α| + |cos α| of the gradient direction; a flat cell has no aspect: x = 1
-            xfac[r, c] = (abs(gx) + abs(gy)) / s if s > 0.0 else 1.0
+            if valid[r, c]:
+                slope[r, c], xfac[r, c] = _horn(z, valid, r, c, rows, cols, cell_size)
     return slope, xfac
 
 
@@ -879,12 +914,13 @@ def _ls_threaded(slope, x, acc, valid, cell_size, l_max, invest, threads):  # ty
     return ls
 
 
-@njit(cache=True, nogil=True)
-def _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls):  # type: ignore[no-untyped-def]
-    """The LS factor of :func:`ls_factor`, pixel by pixel, in a numerically stable form.
+@njit(inline="always")
+def _ls_pixel(s, xf, acc, area, log_d, l_max, invest):  # type: ignore[no-untyped-def]
+    """The LS factor of :func:`ls_factor` for one cell, in a numerically stable form.
 
-    With ``v = A_in / D²`` (upslope area in cells; ``acc − 1`` for Desmet & Govers) the L of
-    :func:`ls_factor` is, exactly,
+    ``s``: slope (rise/run); ``xf``: flow length factor (≥ 1); ``acc``: contributing cells
+    including the cell; ``log_d`` = log(D / 22.13). With ``v = A_in / D²`` (upslope area in
+    cells; ``acc − 1`` for Desmet & Govers) the L of :func:`ls_factor` is, exactly,
 
         L = ((v + 1)^(m+1) − v^(m+1)) · (D / (22.13 · x))^m
           = −expm1((m+1) · log1p(−1/(v+1))) · exp((m+1) · log1p(v) + m · log(D / (22.13 x)))
@@ -892,44 +928,47 @@ def _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls):  # type: ignor
     The first line's difference of two large powers loses about log10(v) digits (6e-10
     relative at v = 5e6, measured against 60-digit decimal arithmetic); the second keeps
     ≈ 1e-15 and needs three logarithms and two exponentials instead of five powers. sin θ of
-    the slope s (rise/run) is s / √(1 + s²), cos θ = 1 / √(1 + s²).
+    the slope s is s / √(1 + s²), cos θ = 1 / √(1 + s²).
     """
+    pct = s * 100.0
+    hyp = math.sqrt(1.0 + s * s)
+    sin_t = s / hyp
+    s_factor = 10.8 * sin_t + 0.03 if pct < 9.0 else 16.8 * sin_t - 0.5
+    if pct <= 1.0:
+        m = 0.2
+    elif pct <= 3.5:
+        m = 0.3
+    elif pct <= 5.0:
+        m = 0.4
+    elif pct <= 9.0:
+        m = 0.5
+    else:  # sin θ > 0 here
+        beta = (sin_t / 0.0896) / (3.0 * math.exp(0.8 * math.log(sin_t)) + 0.56)
+        m = beta / (1.0 + beta)
+    v = acc - 1.0  # upslope cells, the cell itself excluded
+    if invest:  # InVEST ≥ 3.14: √(upslope area) and x from the slope angle (see ls_factor)
+        v = math.sqrt(v * area) / area
+        xf = sin_t + 1.0 / hyp
+    e = m * (log_d - math.log(xf))
+    if v > 0.0:
+        big_l = -math.expm1((m + 1.0) * math.log1p(-1.0 / (v + 1.0))) * math.exp(
+            (m + 1.0) * math.log1p(v) + e
+        )
+    else:  # a ridge cell: ((0 + 1)^(m+1) − 0) · (D / (22.13 x))^m
+        big_l = math.exp(e)
+    return min(big_l, l_max) * s_factor
+
+
+@njit(cache=True, nogil=True)
+def _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls):  # type: ignore[no-untyped-def]
+    """:func:`_ls_pixel` of every valid cell into ``ls``."""
     rows, cols = slope.shape
     area = cell_size * cell_size
     log_d = math.log(cell_size / 22.13)
     for r in range(rows):
         for c in range(cols):
-            if not valid[r, c]:
-                continue
-            s = slope[r, c]
-            pct = s * 100.0
-            hyp = math.sqrt(1.0 + s * s)
-            sin_t = s / hyp
-            s_factor = 10.8 * sin_t + 0.03 if pct < 9.0 else 16.8 * sin_t - 0.5
-            if pct <= 1.0:
-                m = 0.2
-            elif pct <= 3.5:
-                m = 0.3
-            elif pct <= 5.0:
-                m = 0.4
-            elif pct <= 9.0:
-                m = 0.5
-            else:  # sin θ > 0 here
-                beta = (sin_t / 0.0896) / (3.0 * math.exp(0.8 * math.log(sin_t)) + 0.56)
-                m = beta / (1.0 + beta)
-            v = acc[r, c] - 1.0  # upslope cells, the cell itself excluded
-            xf = x[r, c]  # ≥ 1: a flow length in cells, or |sin α| + |cos α|
-            if invest:  # InVEST ≥ 3.14: √(upslope area) and x from the slope angle (see ls_factor)
-                v = math.sqrt(v * area) / area
-                xf = sin_t + 1.0 / hyp
-            e = m * (log_d - math.log(xf))
-            if v > 0.0:
-                big_l = -math.expm1((m + 1.0) * math.log1p(-1.0 / (v + 1.0))) * math.exp(
-                    (m + 1.0) * math.log1p(v) + e
-                )
-            else:  # a ridge cell: ((0 + 1)^(m+1) − 0) · (D / (22.13 x))^m
-                big_l = math.exp(e)
-            ls[r, c] = min(big_l, l_max) * s_factor
+            if valid[r, c]:
+                ls[r, c] = _ls_pixel(slope[r, c], x[r, c], acc[r, c], area, log_d, l_max, invest)
 
 
 def _flow_x(xflow: np.ndarray, aspect_x: np.ndarray) -> np.ndarray:
@@ -1194,7 +1233,7 @@ def ls_factor(
     neighbour). At outlets, where InVEST writes nodata, we use the Horn aspect's
     ``|sin α| + |cos α|`` instead. Differences from InVEST: our MFD partition uses
     slope^1.1 (pygeoprocessing uses slope^1, quantised), slope is Horn's. L is computed in
-    an algebraically equal form that does not subtract two large powers (``_ls_into``):
+    an algebraically equal form that does not subtract two large powers (``_ls_pixel``):
     ≈ 1e-15 relative, where the formula as written loses up to 6e-10 at 5 million upslope
     cells.
 
@@ -1301,7 +1340,8 @@ def _route(
     threads: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(filled, slope, accumulation, LS)``; without ``keep_filled`` the filled DEM (and the
-    D8 directions) are released as soon as the accumulation is done (``filled`` is then empty)."""
+    D8 directions) are released as soon as the accumulation is done (``filled`` is then empty;
+    with MFD so is ``slope``: the LS is computed inside the MFD pass, :func:`_mfd_ls_kernel`)."""
     mfd = _check_method(method)
     cs = _check_cell_size(cell_size)
     e = _check_exponent(exponent)
@@ -1311,6 +1351,10 @@ def _route(
     filled = _fill_parallel(z, v, threads) if threads > 1 else _fill_kernel(z, v)
     del z
     mask = _flats(filled, v, filled=True)
+    if mfd and not keep_filled:
+        # only the LS is wanted: computed cell by cell inside the MFD pass
+        acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest)
+        return np.empty((0, 0)), np.empty((0, 0)), acc, ls
     if mfd:
         acc, flow = _mfd_kernel(filled, v, mask, cs, e)
     else:
@@ -1343,8 +1387,10 @@ def route_ls(
     it is used: for whole-grid runs that need nothing else (the streamed account).
 
     ``dem`` may be float32 (it is converted once, then released by this function's caller
-    if it drops its reference). Peak ≈ 42 bytes per pixel (filled DEM, slope, aspect factor,
-    accumulation and flow length in float64, in-degree, mask) plus the DEM itself.
+    if it drops its reference). Peak with MFD ≈ 30 bytes per pixel (filled DEM, accumulation
+    and LS in float64, flat mask, in-degree, valid mask: each cell's LS is computed in the MFD
+    pass), with D8 ≈ 42 (slope, aspect factor and D8 directions as grids too), plus the DEM
+    itself.
     ``threads`` > 1 computes the per-pixel LS in bands of rows on that many threads.
     """
     return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
