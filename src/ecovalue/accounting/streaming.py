@@ -79,11 +79,12 @@ from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cach
 Progress = Callable[[str, int, int], None]
 N_TYPES = len(ECOSYSTEM_TYPES)
 
-#: Peak bytes per pixel of the global steps, measured on the 30 m demo (23.3 M pixels: 2.16 GB
-#: peak, ≈ 0.3 GB of it the interpreter and libraries): routing holds the DEM (float32 and
-#: float64), the valid mask, filled DEM, slope, aspect term, accumulation, flow length and LS
-#: (float64); the landscape premium (land cover, property value, masks, a distance transform
-#: with indices) needs less. Per-block work adds ≈ 200 bytes per pixel of one block.
+#: Peak bytes per pixel of the global steps, a conservative planning figure first measured on
+#: the 30 m demo (23.3 M pixels: 2.16 GB peak, ≈ 0.3 GB of it the interpreter and libraries).
+#: The MFD routing now holds ≈ 35 (the DEM as read and as float64 until filled, the valid
+#: mask, filled DEM, flat mask, in-degree, accumulation and LS; decision 0012), D8 ≈ 47; the
+#: landscape premium ≈ 34; the two may run side by side (decision 0010). Per-block work adds
+#: ≈ 200 bytes per pixel of one block.
 GLOBAL_BYTES_PER_PIXEL = 80
 
 #: Peak bytes per pixel of the landscape-premium step alone (land cover, property value,
