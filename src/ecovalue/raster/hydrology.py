@@ -739,23 +739,21 @@ def _count_donors(z, valid, mask):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-untyped-def]
     """MFD accumulation and the flow-weighted mean flow length x (0 at outlets)."""
-    acc, xflow, _ = _mfd_route(z2, valid2, mask2, cell_size, exponent, False, 0.0, False)
-    return acc, xflow
+    return _mfd_route(z2, valid2, mask2, cell_size, exponent, False, 0.0, False)
 
 
 @njit(cache=True, nogil=True)
 def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # type: ignore[no-untyped-def]
-    """MFD accumulation and the LS factor, each cell's LS computed as soon as its accumulation
-    is final (slope, aspect and flow length never held as grids: the same numbers as
+    """MFD accumulation and the LS factor, computed in the array of the flow length once the
+    accumulation is done (slope and aspect never held as grids: the same numbers as
     :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell)."""
-    acc, _, ls = _mfd_route(z2, valid2, mask2, cell_size, exponent, True, l_max, invest)
-    return acc, ls
+    return _mfd_route(z2, valid2, mask2, cell_size, exponent, True, l_max, invest)
 
 
 @njit(cache=True, nogil=True)
 def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest):  # type: ignore[no-untyped-def]
-    """MFD accumulation; then either the flow-weighted mean flow length x (0 at outlets) or,
-    ``with_ls``, the LS factor (``(acc, xflow, ls)``, the one not asked for empty).
+    """MFD accumulation and either the flow-weighted mean flow length x (0 at outlets) or,
+    ``with_ls``, the LS factor computed from it in its place (``(acc, xflow or ls)``).
 
     Flat indices; interior cells skip the bounds checks. Donors always precede receivers
     (in-degree counting), so a cell's accumulation is final when it is taken. A cell of a
@@ -769,10 +767,7 @@ def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest): 
     valid = valid2.ravel()
     mask = mask2.ravel()
     acc = np.where(valid, 1.0, np.nan)
-    xflow = np.zeros(0 if with_ls else n)
-    ls = np.full(n if with_ls else 0, np.nan)
-    area = cell_size * cell_size
-    log_d = math.log(cell_size / 22.13)
+    xflow = np.zeros(n)
     indeg = _count_donors(z2, valid2, mask2).ravel()
     inv_len = 1.0 / (_DIST * cell_size)
     linear = exponent == 1.0
@@ -839,17 +834,27 @@ def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest): 
                         stack[sp] = j
                         sp += 1
                 x_len = xs / total
-            if with_ls:
-                # the routing's flow length where the cell has outflow, else the Horn
-                # aspect's (as _flow_x)
-                slope, aspect_x = _horn(z2, valid2, r, c, rows, cols, cell_size)
-                ls[i] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[i], area,
-                                  log_d, l_max, invest)
-            else:
-                xflow[i] = x_len
-    if with_ls:
-        return acc.reshape(rows, cols), xflow.reshape(0, 0), ls.reshape(rows, cols)
-    return acc.reshape(rows, cols), xflow.reshape(rows, cols), ls.reshape(0, 0)
+            xflow[i] = x_len
+    if not with_ls:
+        return acc.reshape(rows, cols), xflow.reshape(rows, cols)
+    # the LS in place of the flow length, row by row: in the sweep's order the Horn
+    # neighbourhoods and writes are scattered (4000²: 1.7 s that way, 1.5 s row by row)
+    ls = xflow
+    area = cell_size * cell_size
+    log_d = math.log(cell_size / 22.13)
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            if not valid[i]:
+                ls[i] = np.nan
+                continue
+            # the routing's flow length where the cell has outflow, else the Horn aspect's
+            # (as _flow_x)
+            slope, aspect_x = _horn(z2, valid2, r, c, rows, cols, cell_size)
+            x_len = ls[i]
+            ls[i] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[i], area, log_d,
+                              l_max, invest)
+    return acc.reshape(rows, cols), ls.reshape(rows, cols)
 
 
 @njit(inline="always")
@@ -1341,7 +1346,7 @@ def _route(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(filled, slope, accumulation, LS)``; without ``keep_filled`` the filled DEM (and the
     D8 directions) are released as soon as the accumulation is done (``filled`` is then empty;
-    with MFD so is ``slope``: the LS is computed inside the MFD pass, :func:`_mfd_ls_kernel`)."""
+    with MFD so is ``slope``: the LS is computed inside the MFD kernel, :func:`_mfd_ls_kernel`)."""
     mfd = _check_method(method)
     cs = _check_cell_size(cell_size)
     e = _check_exponent(exponent)
@@ -1352,7 +1357,7 @@ def _route(
     del z
     mask = _flats(filled, v, filled=True)
     if mfd and not keep_filled:
-        # only the LS is wanted: computed cell by cell inside the MFD pass
+        # only the LS is wanted: computed inside the MFD kernel, in the flow length's array
         acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest)
         return np.empty((0, 0)), np.empty((0, 0)), acc, ls
     if mfd:
