@@ -438,17 +438,25 @@ def test_routing_does_not_depend_on_visiting_order(case: tuple, how: str) -> Non
     np.testing.assert_allclose(t_acc, op(acc), rtol=1e-12)
 
 
+@pytest.mark.parametrize("formulation", ["desmet_govers", "invest"])
 @pytest.mark.parametrize("method", ["d8", "mfd"])
-def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str) -> None:
+def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str,
+                                                              formulation: str) -> None:
+    # route_ls computes the MFD LS inside the MFD kernel, route() from its slope and flow
+    # length grids: the same numbers, bit for bit, with either exponent and formulation
     rng = np.random.default_rng(3)
     dem = np.add.outer(np.arange(40) * 2.0, np.arange(50) * 0.7) + rng.random((40, 50)) * 5
+    dem[20:24, 30:34] = dem[20, 30]  # a flat
     valid = ones(dem.shape)
     valid[5:9, 10:14] = False
     dem32 = dem.astype(np.float32)  # the streamed engine passes the DEM as read (float32)
-    expected = h.route(dem32.astype(np.float64), valid, 30.0, method=method).ls
-    for threads in (1, 2, 3):
-        got = h.route_ls(dem32, valid, 30.0, method=method, threads=threads)
-        np.testing.assert_array_equal(got, expected)
+    for exponent in (1.0, 1.1):
+        kw = {"method": method, "exponent": exponent, "formulation": formulation, "l_max": 50.0}
+        expected = h.route(dem32.astype(np.float64), valid, 30.0, **kw).ls
+        assert np.isnan(expected[~valid]).all() and np.isfinite(expected[valid]).all()
+        for threads in (1, 2, 3):
+            got = h.route_ls(dem32, valid, 30.0, threads=threads, **kw)
+            np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=150, deadline=None)
