@@ -738,28 +738,12 @@ def _count_donors(z, valid, mask):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-untyped-def]
-    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets)."""
-    return _mfd_route(z2, valid2, mask2, cell_size, exponent, False, 0.0, False)
-
-
-@njit(cache=True, nogil=True)
-def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # type: ignore[no-untyped-def]
-    """MFD accumulation and the LS factor, computed in the array of the flow length once the
-    accumulation is done (slope and aspect never held as grids: the same numbers as
-    :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell)."""
-    return _mfd_route(z2, valid2, mask2, cell_size, exponent, True, l_max, invest)
-
-
-@njit(cache=True, nogil=True)
-def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest):  # type: ignore[no-untyped-def]
-    """MFD accumulation and either the flow-weighted mean flow length x (0 at outlets) or,
-    ``with_ls``, the LS factor computed from it in its place (``(acc, xflow or ls)``).
+    """MFD accumulation and the flow-weighted mean flow length x (0 at outlets).
 
     Flat indices; interior cells skip the bounds checks. Donors always precede receivers
-    (in-degree counting), so a cell's accumulation is final when it is taken. A cell of a
-    resolved flat (``mask`` > 0, no lower neighbour) passes its flow to the neighbours of equal
-    height with a lower mask, in proportion to (mask fall / distance)^p, as if each mask step
-    were a small, uniform rise.
+    (in-degree counting). A cell of a resolved flat (``mask`` > 0, no lower neighbour)
+    passes its flow to the neighbours of equal height with a lower mask, in proportion to
+    (mask fall / distance)^p, as if each mask step were a small, uniform rise.
     """
     rows, cols = z2.shape
     n = rows * cols
@@ -812,49 +796,54 @@ def _mfd_route(z2, valid2, mask2, cell_size, exponent, with_ls, l_max, invest): 
                     nb[m] = j * 8 + k
                     total += wk
                     m += 1
-            x_len = 0.0
-            if m > 0:
-                if total == 0.0:
-                    for q in range(m):
-                        w[q] = 1.0
-                    total = float(m)
-                a = acc[i] / total
-                xs = 0.0
+            if m == 0:
+                continue
+            if total == 0.0:
                 for q in range(m):
-                    j = nb[q] >> 3
-                    k = nb[q] & 7
-                    xs += w[q] * _DIST[k]
-                    acc[j] += a * w[q]
-                    indeg[j] -= 1
-                    if indeg[j] == 0:
-                        if sp == stack.size:
-                            grown = np.empty(2 * sp, dtype=np.int64)
-                            grown[:sp] = stack
-                            stack = grown
-                        stack[sp] = j
-                        sp += 1
-                x_len = xs / total
-            xflow[i] = x_len
-    if not with_ls:
-        return acc.reshape(rows, cols), xflow.reshape(rows, cols)
-    # the LS in place of the flow length, row by row: in the sweep's order the Horn
-    # neighbourhoods and writes are scattered (4000²: 1.7 s that way, 1.5 s row by row)
-    ls = xflow
+                    w[q] = 1.0
+                total = float(m)
+            a = acc[i] / total
+            xs = 0.0
+            for q in range(m):
+                j = nb[q] >> 3
+                k = nb[q] & 7
+                xs += w[q] * _DIST[k]
+                acc[j] += a * w[q]
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    if sp == stack.size:
+                        grown = np.empty(2 * sp, dtype=np.int64)
+                        grown[:sp] = stack
+                        stack = grown
+                    stack[sp] = j
+                    sp += 1
+            xflow[i] = xs / total
+    return acc.reshape(rows, cols), xflow.reshape(rows, cols)
+
+
+@njit(cache=True, nogil=True)
+def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # type: ignore[no-untyped-def]
+    """MFD accumulation and the LS factor, computed row by row in the array of the flow length
+    once the accumulation is done (slope and aspect never held as grids: the same numbers as
+    :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell;
+    in the sweep's order the Horn neighbourhoods and writes are scattered, 4000²: 1.7 s that
+    way, 1.5 s row by row)."""
+    rows, cols = z2.shape
+    acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
     area = cell_size * cell_size
     log_d = math.log(cell_size / 22.13)
     for r in range(rows):
         for c in range(cols):
-            i = r * cols + c
-            if not valid[i]:
-                ls[i] = np.nan
+            if not valid2[r, c]:
+                ls[r, c] = np.nan
                 continue
             # the routing's flow length where the cell has outflow, else the Horn aspect's
             # (as _flow_x)
             slope, aspect_x = _horn(z2, valid2, r, c, rows, cols, cell_size)
-            x_len = ls[i]
-            ls[i] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[i], area, log_d,
-                              l_max, invest)
-    return acc.reshape(rows, cols), ls.reshape(rows, cols)
+            x_len = ls[r, c]
+            ls[r, c] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[r, c], area,
+                                 log_d, l_max, invest)
+    return acc, ls
 
 
 @njit(inline="always")
@@ -1393,10 +1382,11 @@ def route_ls(
 
     ``dem`` may be float32 (it is converted once, then released by this function's caller
     if it drops its reference). Peak with MFD ≈ 30 bytes per pixel (filled DEM, accumulation
-    and LS in float64, flat mask, in-degree, valid mask: each cell's LS is computed in the MFD
-    pass), with D8 ≈ 42 (slope, aspect factor and D8 directions as grids too), plus the DEM
-    itself.
-    ``threads`` > 1 computes the per-pixel LS in bands of rows on that many threads.
+    and LS in float64, flat mask, in-degree, valid mask: the LS is computed in the flow
+    length's array, :func:`_mfd_ls_kernel`), with D8 ≈ 42 (slope, aspect factor and D8
+    directions as grids too), plus the DEM itself.
+    ``threads`` > 1 fills the depressions in bands of rows on that many threads (and, with D8,
+    computes the per-pixel LS in bands).
     """
     return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
                   keep_filled=False, threads=threads)[3]
