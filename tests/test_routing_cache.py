@@ -18,10 +18,11 @@ from tests.tiny import write_tiny_dataset
 
 from ecovalue.accounting.pipeline import run_account
 from ecovalue.accounting.streaming import run_account_streamed
+from ecovalue.caches import default_cache_dir
 from ecovalue.errors import InputError
 from ecovalue.raster import hydrology as H
 from ecovalue.raster import routing_cache as RC
-from ecovalue.raster.routing_cache import RoutingCache, default_cache_dir, route_ls_cached
+from ecovalue.raster.routing_cache import RoutingCache, route_ls_cached
 
 
 def _dem(n: int = 40, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:

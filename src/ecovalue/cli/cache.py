@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ecovalue.caches import default_cache_dir
 from ecovalue.cli.common import console, err
-from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES, RoutingCache, default_cache_dir
+from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES, RoutingCache
 
 cache_app = typer.Typer(help="The routing cache: LS grids reused by reruns on the same DEM.",
                         no_args_is_help=True)

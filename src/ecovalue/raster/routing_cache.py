@@ -17,7 +17,7 @@ sha256; a damaged entry is reported, removed and recomputed. Least recently used
 removed when the folder would exceed ``max_bytes`` (decision 0011).
 
 The folder: ``$ECOVALUE_CACHE_DIR`` (``off`` turns the cache off), else
-``$XDG_CACHE_HOME/ecovalue`` or ``~/.cache/ecovalue``.
+``$XDG_CACHE_HOME/ecovalue`` or ``~/.cache/ecovalue`` (:mod:`ecovalue.caches`).
 """
 
 from __future__ import annotations
@@ -38,22 +38,11 @@ import numpy as np
 
 from ecovalue.errors import InputError
 
-ENV_DIR = "ECOVALUE_CACHE_DIR"
 #: Default bound on the cache folder: 4 GiB holds the LS grids of four 8000² (64 M-pixel) DEMs
 #: or about thirty 4000² ones. Assumed — user-settable (``--cache-max-gb``).
 DEFAULT_MAX_BYTES = 4 * 1024**3
 FORMAT = 1  # of the entry files; part of the key
 log = logging.getLogger(__name__)
-
-
-def default_cache_dir() -> Path | None:
-    """The cache folder from the environment (see the module doc); None when turned off."""
-    value = os.environ.get(ENV_DIR)
-    if value is not None:
-        value = value.strip()
-        return None if value.lower() in ("", "off", "0", "none", "false") else Path(value)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ecovalue"
 
 
 @lru_cache(maxsize=1)
