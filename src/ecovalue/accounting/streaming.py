@@ -33,6 +33,7 @@ How it runs (docs/scaling.md explains it in plain language):
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -361,7 +362,10 @@ def run_account_streamed(
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
-        scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, needs_global), meta.grid)
+        # a local scan also hashes every raster as it reads it (the blocks come back in order)
+        scan = _reduce_scan(
+            ex.map(B.scan_block, plan, blocks, needs_global, ex.local), meta.grid, ex.local
+        )
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
         if ex.local:  # blocks in this process share the scan's mask (None without global steps)
@@ -371,7 +375,7 @@ def run_account_streamed(
         # Routing (whole grid, one long numba kernel that releases the GIL) runs on a thread
         # while the content hash and the block-wise indicators that do not need it go on;
         # soil retention follows once the LS factor is there.
-        hashing = ex.submit(_timed, dataset_hash, meta, plan)
+        hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
         routing = None
         from_cache = False
         if _needs_routing(plan):
@@ -548,7 +552,12 @@ def _probe_context(plan: B.Plan) -> Context:
     return Context(_shell_dataset(plan), plan.year, plan.profile, plan.params)
 
 
-def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any]:
+def _reduce_scan(
+    results: Iterator[dict[str, Any]], grid: Grid, hashing: bool = False
+) -> dict[str, Any]:
+    """The scan's facts over all blocks; with ``hashing``, ``"digests"``: each raster's sha256
+    from the blocks' rasters (``scan_block(keep_rasters=True)``), fed in block order."""
+    hashers: dict[str, Any] = {}
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
@@ -582,8 +591,13 @@ def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any
                 )
         if "valid" in r:
             valid_parts.append(r["valid"])
+        if hashing:
+            for key, arr in r.pop("rasters").items():
+                h = hashers.setdefault(key, hashlib.sha256())
+                h.update(np.ascontiguousarray(arr).data)  # sha256 releases the GIL
     if valid_parts:
         out["valid"] = np.concatenate(valid_parts, axis=0)
+    out["digests"] = {key: h.digest() for key, h in hashers.items()} if hashing else None
     return out
 
 

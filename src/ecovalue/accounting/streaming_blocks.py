@@ -270,8 +270,12 @@ def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) ->
 # ------------------------------------------------------------------ scan (validation + counts)
 
 
-def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str, Any]:
-    """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon."""
+def scan_block(
+    plan: Plan, start: int, stop: int, keep_valid: bool, keep_rasters: bool = False
+) -> dict[str, Any]:
+    """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon;
+    with ``keep_rasters`` also the block's converted rasters (a local run hashes them in block
+    order, so the dataset hash needs no reading of its own)."""
     from ecovalue.datasets.validation import RASTERS
     from ecovalue.raster.pixelwise import class_rows, range_facts
 
@@ -306,6 +310,8 @@ def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str,
         out["polygons"] = _polygon_counts(plan, ds)
     if keep_valid:
         out["valid"] = ds.valid
+    if keep_rasters:
+        out["rasters"] = ds.rasters
     return out
 
 

@@ -218,18 +218,20 @@ def validate_scan(meta: Meta, scan: dict[str, Any]) -> None:
     meta.warnings = [str(p) for p in problems]
 
 
-def dataset_hash(meta: Meta, plan: Any) -> str:
-    """``Dataset.compute_hash`` of the dataset the loader would build, reading rasters by blocks."""
-    from ecovalue.accounting.streaming_blocks import read_block
+def dataset_hash(meta: Meta, plan: Any, raster_digests: dict[str, bytes] | None = None) -> str:
+    """``Dataset.compute_hash`` of the dataset the loader would build.
 
+    ``raster_digests``: each raster's sha256 (of its converted pixels, row-major), when the
+    scan computed them (a local run: the scan reads every raster anyway); without them each
+    raster is read again block by block here (a run on a dask cluster).
+    """
     h = hashlib.sha256()
     h.update(meta.info.model_dump_json().encode())
     h.update(repr(meta.grid).encode())
     for key in sorted(meta.raster_paths):
         h.update(key.encode())
-        for start in range(0, meta.grid.height, HASH_BLOCK_ROWS):
-            arr, _ = read_block(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
-            h.update(np.ascontiguousarray(arr).data)  # the bytes, without a copy
+        digest = raster_digests.get(key) if raster_digests is not None else None
+        h.update(digest if digest is not None else _raster_digest(meta, plan, key))
     for r in meta.regions:
         h.update(
             f"{r.code}|{r.name_zh}|{r.geometry.wkb_hex if r.geometry is not None else ''}".encode()
@@ -240,3 +242,14 @@ def dataset_hash(meta: Meta, plan: Any) -> str:
         )
     h.update(repr(sorted(meta.price_index.items())).encode())
     return h.hexdigest()
+
+
+def _raster_digest(meta: Meta, plan: Any, key: str) -> bytes:
+    """sha256 of one raster's converted pixels, read block by block."""
+    from ecovalue.accounting.streaming_blocks import read_block
+
+    h = hashlib.sha256()
+    for start in range(0, meta.grid.height, HASH_BLOCK_ROWS):
+        arr, _ = read_block(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
+        h.update(np.ascontiguousarray(arr).data)  # the bytes, without a copy
+    return h.digest()
