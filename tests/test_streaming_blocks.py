@@ -171,6 +171,34 @@ def test_sand_fixed_equals_the_plain_expressions() -> None:
     assert res.n_clamped == int((valid & (diff < 0)).sum())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sand_fixed_in_one_pass_equals_the_numpy_path(dtype: type) -> None:
+    """The fused kernel (C-contiguous float inputs) against the numpy path (the same inputs in
+    Fortran order), bit for bit, with clamped pixels, nodata outside valid and K' a raster."""
+    rng = np.random.default_rng(11)
+    shape = (50, 60)
+    valid = rng.random(shape) < 0.85
+    wf = rng.lognormal(2, 2, shape).astype(dtype)  # up to the falling part of the RWEQ curve
+    ef, scf, k = (rng.random(shape).astype(dtype) for _ in range(3))
+    cover = rng.random(shape)
+    wf[~valid] = np.nan
+    scf[~valid] = 7.0  # out of range but not valid: ignored
+    args = (wf, ef, scf, k, cover)
+    fused = sand_fixation._sand_fused(args, 50.0, 900.0, valid)
+    assert fused is not None and fused.n_clamped > 0
+    plain = sand_fixation.sand_fixed_t(
+        *(np.asfortranarray(a) for a in args), 50.0, 900.0, np.asfortranarray(valid)
+    )
+    got = sand_fixation.sand_fixed_t(*args, 50.0, 900.0, valid)
+    for a, b, c in zip(fused[:3], plain[:3], got[:3], strict=True):
+        assert a.tobytes() == np.ascontiguousarray(b).tobytes() == c.tobytes()
+    assert fused.n_clamped == plain.n_clamped == got.n_clamped
+    scf[0, 0], valid[0, 0] = 1.5, True  # a valid pixel out of range: the numpy path names it
+    assert sand_fixation._sand_fused(args, 50.0, 900.0, valid) is None
+    with pytest.raises(InputError, match="soil_crust_factor has 1 valid pixel"):
+        sand_fixation.sand_fixed_t(*args, 50.0, 900.0, valid)
+
+
 def test_rate_times_area_equals_the_plain_expression_and_still_checks() -> None:
     # 200 kg/ha on a 900 m² pixel: 200 · 0.09 ha / 1000 = 0.018 t
     rate = np.array([[200.0, np.nan], [0.0, 13.7]])

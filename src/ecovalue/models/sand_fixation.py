@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from ecovalue.errors import NotApplicable
+from ecovalue.errors import InputError, NotApplicable
 from ecovalue.models.common import (
     KG_PER_T,
     check_array_range,
@@ -83,6 +84,108 @@ def soil_loss_kg_m2(factor_product: np.ndarray, field_length_m: float) -> np.nda
     return sl
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _soil_loss_pixel(x, z, two_z):  # type: ignore[no-untyped-def]
+    """:func:`soil_loss_kg_m2` of one finite X, the same operations in the same order."""
+    if not x > 0:
+        return 0.0
+    s = x**S_EXPONENT
+    s = s * S_COEF
+    q_max = x * QMAX_COEF
+    decay = z / s
+    decay = decay * decay
+    decay = np.exp(-decay)
+    sl = s * s
+    sl = two_z / sl
+    sl = sl * q_max
+    return sl * decay
+
+
+@njit(cache=True, nogil=True)
+def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual):  # type: ignore[no-untyped-def]
+    """Every valid pixel of :func:`sand_fixed_t` in one pass (a 1-element input stands for all
+    pixels); returns (pixels clamped, valid pixels whose inputs are not finite or out of
+    range). With a bad pixel the outputs are not used: the caller's checks name the problem."""
+    n = valid.size
+    n_clamped = 0
+    n_bad = 0
+    two_z = 2.0 * z
+    for i in range(n):
+        if not valid[i]:
+            fixed[i] = np.nan
+            potential[i] = np.nan
+            actual[i] = np.nan
+            continue
+        a = np.float64(wf[i])
+        b = np.float64(ef[i])
+        c = np.float64(scf[i])
+        d = np.float64(k[i if k.size == n else 0])
+        v = np.float64(sc[i])
+        if not (
+            np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)
+            and np.isfinite(v) and a >= 0.0 and 0.0 <= b <= 1.0 and 0.0 <= c <= 1.0
+            and 0.0 <= d <= 1.0 and 0.0 <= v <= 1.0
+        ):
+            n_bad += 1
+            continue
+        bare = a * b
+        bare = bare * c
+        bare = bare * d
+        pot = _soil_loss_pixel(bare, z, two_z) * area
+        pot = pot / KG_PER_T
+        cog = np.exp(-COG_COVER_COEF * 100.0 * v)
+        cog = cog * bare
+        act = _soil_loss_pixel(cog, z, two_z) * area
+        act = act / KG_PER_T
+        diff = pot - act
+        if diff < 0:
+            n_clamped += 1
+            diff = 0.0
+        fixed[i] = diff
+        potential[i] = pot
+        actual[i] = act
+    return n_clamped, n_bad
+
+
+def _flat_input(x: object, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A float input as a 1-D array for :func:`_sand_kernel` (its own size or 1), else None."""
+    a = np.asarray(x)
+    if a.dtype not in (np.float32, np.float64):
+        return None
+    if a.shape == shape and a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.size == 1:
+        return a.reshape(1)
+    return None
+
+
+def _sand_fused(
+    inputs: tuple[object, ...], field_length_m: float, area: float, valid: np.ndarray
+) -> SandFixation | None:
+    """:func:`sand_fixed_t` in one pass when every input is a float array of the grid's shape
+    (or one number) and every check passes; None otherwise (the caller's numpy path then
+    raises the precise error or handles the unusual input). Bit for bit the numpy path's
+    numbers (``tests/test_streaming_blocks.py``): the same float64 operations in the same
+    order, with the same ``pow`` and ``exp``."""
+    try:
+        z = check_parameter("sand.field_length", field_length_m, 1e-9, np.inf)
+        area = check_parameter("pixel_area_m2", area, 0.0, np.inf)
+    except InputError:
+        return None  # raised by the numpy path after its input checks, as always
+    flat = [_flat_input(x, valid.shape) for x in inputs]
+    if any(f is None for f in flat) or flat[0].size != valid.size or not valid.flags.c_contiguous:
+        return None
+    if any(f.size != valid.size for i, f in enumerate(flat) if i != 3):
+        return None  # only K' may be one number here
+    outs = [np.empty(valid.shape) for _ in range(3)]
+    n_clamped, n_bad = _sand_kernel(
+        *flat, valid.reshape(-1), z, area, *(o.reshape(-1) for o in outs)
+    )
+    if n_bad:
+        return None
+    return SandFixation(outs[0], outs[1], outs[2], int(n_clamped))
+
+
 def vegetation_factor(veg_cover_fraction: np.ndarray) -> np.ndarray:
     """RWEQ vegetation factor ``COG = exp(−0.0438 · SC)``, SC = cover in percent (Gong et al. 2014)."""
     cog = -COG_COVER_COEF * 100.0 * np.asarray(veg_cover_fraction, dtype=np.float64)
@@ -128,6 +231,12 @@ def sand_fixed_t(
     ef = _require(erodible_fraction, "soil_erodible_fraction")
     scf = _require(crust_factor, "soil_crust_factor")
     valid = check_valid_mask(valid, np.shape(wf))
+    fused = _sand_fused(
+        (wf, ef, scf, roughness, veg_cover_fraction), field_length_m, pixel_area_m2, valid
+    )
+    if fused is not None:
+        return fused
+    # an input with a problem (the checks below name it) or of an unusual form: numpy
     wf = check_finite("weather_factor", wf, valid)
     ef = check_finite("soil_erodible_fraction", ef, valid)
     scf = check_finite("soil_crust_factor", scf, valid)
