@@ -225,6 +225,11 @@ def test_engines_rerun_from_the_cache_with_the_same_table(tiny_root: Path, tmp_p
     for r in (mem_cold, mem_warm):
         pd.testing.assert_frame_equal(r.table, mem_plain.table, check_exact=True)
         assert r.notes == mem_plain.notes
+    # the streamed scan's block-by-block digests (any block size) find the in-memory entry
+    for rows in (3, 7):
+        again = run_account_streamed(tiny_root, block_rows=rows, cache=RoutingCache(tmp_path / "other"))
+        assert again.routing_from_cache
+        pd.testing.assert_frame_equal(again.table, plain.table, check_exact=True)
 
 
 def test_account_command_uses_shows_and_clears_the_cache(tiny_root: Path, tmp_path: Path) -> None:

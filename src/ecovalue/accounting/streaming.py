@@ -364,7 +364,10 @@ def run_account_streamed(
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
         # a local scan also hashes every raster as it reads it (the blocks come back in order)
         scan = _reduce_scan(
-            ex.map(B.scan_block, plan, blocks, needs_global, ex.local), meta.grid, ex.local
+            ex.map(B.scan_block, plan, blocks, needs_global, ex.local),
+            meta.grid,
+            ex.local,
+            routing_key=ex.local and cache is not None and _needs_routing(plan),
         )
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
@@ -384,7 +387,9 @@ def run_account_streamed(
                 # a rerun on the same DEM: the LS comes from the cache before pass 1, so soil
                 # retention joins pass 1 and no global routing step runs
                 t_r = time.perf_counter()
-                from_cache, missed = _ls_from_cache(plan, scan["valid"], cache)
+                from_cache, missed = _ls_from_cache(
+                    plan, scan["valid"], cache, scan["routing_digests"]
+                )
                 timings["routing"] = time.perf_counter() - t_r
             if not from_cache:
                 routing = ex.submit(
@@ -553,11 +558,15 @@ def _probe_context(plan: B.Plan) -> Context:
 
 
 def _reduce_scan(
-    results: Iterator[dict[str, Any]], grid: Grid, hashing: bool = False
+    results: Iterator[dict[str, Any]], grid: Grid, hashing: bool = False, routing_key: bool = False
 ) -> dict[str, Any]:
     """The scan's facts over all blocks; with ``hashing``, ``"digests"``: each raster's sha256
-    from the blocks' rasters (``scan_block(keep_rasters=True)``), fed in block order."""
+    from the blocks' rasters (``scan_block(keep_rasters=True)``), fed in block order; with
+    ``routing_key`` too, ``"routing_digests"``: the sha256 of the DEM's float64 values and of
+    the valid mask, what the routing cache's key takes (``RoutingCache.key_of``)."""
     hashers: dict[str, Any] = {}
+    dem64 = hashlib.sha256() if hashing and routing_key else None
+    mask = hashlib.sha256() if dem64 is not None else None
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
@@ -591,13 +600,22 @@ def _reduce_scan(
                 )
         if "valid" in r:
             valid_parts.append(r["valid"])
+            if mask is not None:
+                mask.update(np.ascontiguousarray(r["valid"]).data)
         if hashing:
+            if dem64 is not None and "dem" in r["rasters"]:
+                dem64.update(np.ascontiguousarray(r["rasters"]["dem"], dtype=np.float64).data)
             for key, arr in r.pop("rasters").items():
                 h = hashers.setdefault(key, hashlib.sha256())
                 h.update(np.ascontiguousarray(arr).data)  # sha256 releases the GIL
     if valid_parts:
         out["valid"] = np.concatenate(valid_parts, axis=0)
     out["digests"] = {key: h.digest() for key, h in hashers.items()} if hashing else None
+    out["routing_digests"] = (
+        (dem64.digest(), mask.digest())
+        if dem64 is not None and mask is not None and "dem" in hashers and valid_parts
+        else None
+    )
     return out
 
 
@@ -681,17 +699,30 @@ def _ls_params(plan: B.Plan) -> dict[str, Any]:
     return ls_params(plan.grid.cell_width, plan.routing_method, formulation=_formulation(plan))
 
 
-def _ls_from_cache(plan: B.Plan, valid: np.ndarray, cache: RoutingCache) -> tuple[bool, str | None]:
+def _ls_from_cache(
+    plan: B.Plan,
+    valid: np.ndarray,
+    cache: RoutingCache,
+    digests: tuple[bytes, bytes] | None = None,
+) -> tuple[bool, str | None]:
     """Look the LS factor up in ``cache``: ``(True, None)`` with ``plan.ls`` set on a hit, else
     ``(False, key)`` for :func:`_routing_step` (which reads the DEM again rather than hold its
-    float64 copy through the routing)."""
+    float64 copy through the routing). ``digests``: the sha256 of the DEM's float64 values and
+    of ``valid`` from the scan; without them the DEM is read here."""
     params = _ls_params(plan)
-    dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
-    dem64 = np.ascontiguousarray(dem, dtype=np.float64)  # the key is of the float64 values
-    del dem
-    key = cache.key(dem64, valid, params)
-    ls = cache.get(key, dem64.shape)
-    del dem64
+    shape = plan.grid.shape
+    if digests is not None:
+        key = cache.key_of(
+            (np.dtype(np.float64).str, shape), digests[0], (valid.dtype.str, valid.shape),
+            digests[1], params,
+        )
+    else:
+        dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+        dem64 = np.ascontiguousarray(dem, dtype=np.float64)  # the key is of the float64 values
+        del dem
+        key = cache.key(dem64, valid, params)
+        del dem64
+    ls = cache.get(key, shape)
     if ls is None:
         return False, key
     plan.ls = ls

@@ -41,7 +41,7 @@ from ecovalue.errors import InputError
 #: Default bound on the cache folder: 4 GiB holds the LS grids of four 8000² (64 M-pixel) DEMs
 #: or about thirty 4000² ones. Assumed — user-settable (``--cache-max-gb``).
 DEFAULT_MAX_BYTES = 4 * 1024**3
-FORMAT = 1  # of the entry files; part of the key
+FORMAT = 2  # of the entry files and the key (2: the key takes the DEM's and mask's digests)
 log = logging.getLogger(__name__)
 
 
@@ -92,17 +92,37 @@ class RoutingCache:
         params: dict[str, Any],
     ) -> str:
         """sha256 (hex) of the DEM, its mask, the routing parameters and the routing code."""
+        d, v = np.asarray(dem), np.asarray(valid)
+        return RoutingCache.key_of(
+            (d.dtype.str, d.shape),
+            hashlib.sha256(np.ascontiguousarray(d).data).digest(),
+            (v.dtype.str, v.shape),
+            hashlib.sha256(np.ascontiguousarray(v).data).digest(),
+            params,
+        )
+
+    @staticmethod
+    def key_of(
+        dem_form: tuple[str, tuple[int, ...]],
+        dem_digest: bytes,
+        valid_form: tuple[str, tuple[int, ...]],
+        valid_digest: bytes,
+        params: dict[str, Any],
+    ) -> str:
+        """:meth:`key` from the sha256 digests of the DEM's and the mask's bytes (row-major) and
+        their (dtype, shape): a reader that hashed them block by block (the streamed engine's
+        scan) needs no second read of the DEM."""
         h = hashlib.sha256()
         head = {
             "format": FORMAT,
             "code": routing_code_hash(),
-            "dem": [np.asarray(dem).dtype.str, list(np.shape(dem))],
-            "valid": [np.asarray(valid).dtype.str, list(np.shape(valid))],
+            "dem": [dem_form[0], list(dem_form[1])],
+            "valid": [valid_form[0], list(valid_form[1])],
             "params": params,
         }
         h.update(json.dumps(head, sort_keys=True).encode())
-        h.update(np.ascontiguousarray(dem).data)
-        h.update(np.ascontiguousarray(valid).data)
+        h.update(dem_digest)
+        h.update(valid_digest)
         return h.hexdigest()
 
     def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
