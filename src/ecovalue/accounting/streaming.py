@@ -663,7 +663,7 @@ def _routing_step(
     windows of it). ``missed``: the key of a cache lookup that missed (:func:`_ls_from_cache`);
     the LS is then computed and stored under it.
     """
-    dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+    dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
     if missed is not None and cache is not None:
         from ecovalue.raster.hydrology import route_ls
 
@@ -717,7 +717,7 @@ def _ls_from_cache(
             digests[1], params,
         )
     else:
-        dem, _ = B.read_block(plan, "dem", 0, plan.grid.height)
+        dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
         dem64 = np.ascontiguousarray(dem, dtype=np.float64)  # the key is of the float64 values
         del dem
         key = cache.key(dem64, valid, params)
@@ -739,7 +739,7 @@ def _landscape_step(
     if "landscape_premium" not in plan.profile.indicators:
         return sums
     rasters: dict[str, np.ndarray] = {
-        k: B.read_block(plan, k, 0, plan.grid.height)[0]
+        k: B.read_block_values(plan, k, 0, plan.grid.height)
         for k in ("landcover", "property_value")
         if k in plan.raster_paths
     }

@@ -98,18 +98,28 @@ def block_grid(grid: Grid, start: int, stop: int) -> Grid:
 
 
 def read_block(plan: Plan, key: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """One raster's window, converted exactly as the loader converts the whole raster."""
-    data, valid = io.read(
-        plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
-    )
+    """One raster's window, converted exactly as the loader converts the whole raster, and its
+    validity mask."""
+    window = (slice(start, stop), slice(0, plan.grid.width))
+    data, valid = io.read(plan.raster_paths[key], window=window)
+    return _converted(plan, key, data), valid
+
+
+def read_block_values(plan: Plan, key: str, start: int, stop: int) -> np.ndarray:
+    """:func:`read_block` without the mask, for readers that have it or do not need it."""
+    window = (slice(start, stop), slice(0, plan.grid.width))
+    return _converted(plan, key, io.read_values(plan.raster_paths[key], window=window))
+
+
+def _converted(plan: Plan, key: str, data: np.ndarray) -> np.ndarray:
     # ``data`` is this call's own array: converted in place when it already has the dtype
     if key == "landcover":
-        return data.astype(np.int32, copy=False), valid
+        return data.astype(np.int32, copy=False)
     arr = data.astype(np.float32, copy=False)
     factor = plan.factors.get(key, 1.0)
     if factor != 1.0:
         arr *= np.float32(factor)
-    return arr, valid
+    return arr
 
 
 # rasterio's rasterize builds an in-memory dataset and reads its transform before setting it,
@@ -196,7 +206,7 @@ class LazyRasters(dict[str, np.ndarray]):
     def __missing__(self, key: str) -> np.ndarray:
         if key not in self.plan.raster_paths:
             raise KeyError(key)
-        arr, _valid = read_block(self.plan, key, self.start, self.stop)
+        arr = read_block_values(self.plan, key, self.start, self.stop)
         self[key] = arr
         return arr
 

@@ -246,10 +246,10 @@ def dataset_hash(meta: Meta, plan: Any, raster_digests: dict[str, bytes] | None 
 
 def _raster_digest(meta: Meta, plan: Any, key: str) -> bytes:
     """sha256 of one raster's converted pixels, read block by block."""
-    from ecovalue.accounting.streaming_blocks import read_block
+    from ecovalue.accounting.streaming_blocks import read_block_values
 
     h = hashlib.sha256()
     for start in range(0, meta.grid.height, HASH_BLOCK_ROWS):
-        arr, _ = read_block(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
+        arr = read_block_values(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
         h.update(np.ascontiguousarray(arr).data)  # the bytes, without a copy
     return h.digest()

@@ -47,6 +47,27 @@ def read(path: str | Path, window: tuple[slice, slice] | None = None) -> tuple[n
 
     ``window`` is a (row slice, col slice) pair for block-wise reading.
     """
+    data, nodata = _read_band(path, window)
+    valid = np.ones(data.shape, dtype=bool)
+    if nodata is not None:
+        if np.isnan(nodata):
+            valid &= ~np.isnan(data)
+        else:
+            valid &= data != nodata
+    if np.issubdtype(data.dtype, np.floating):
+        valid &= np.isfinite(data)
+    return data, valid
+
+
+def read_values(path: str | Path, window: tuple[slice, slice] | None = None) -> np.ndarray:
+    """Band 1 as :func:`read` returns it, without the validity mask (for a reader that has the
+    mask already: three fewer passes over the window)."""
+    return _read_band(path, window)[0]
+
+
+def _read_band(
+    path: str | Path, window: tuple[slice, slice] | None
+) -> tuple[np.ndarray, float | None]:
     import rasterio
     from rasterio.windows import Window
 
@@ -57,19 +78,9 @@ def read(path: str | Path, window: tuple[slice, slice] | None = None) -> tuple[n
             if window is not None:
                 rows, cols = window
                 win = Window.from_slices(rows, cols, height=src.height, width=src.width)
-            data = src.read(1, window=win)
-            nodata = src.nodata
+            return src.read(1, window=win), src.nodata
     except rasterio.errors.RasterioIOError as exc:
         raise DataFileError(f"{p}: not a readable raster ({exc})") from exc
-    valid = np.ones(data.shape, dtype=bool)
-    if nodata is not None:
-        if np.isnan(nodata):
-            valid &= ~np.isnan(data)
-        else:
-            valid &= data != nodata
-    if np.issubdtype(data.dtype, np.floating):
-        valid &= np.isfinite(data)
-    return data, valid
 
 
 def write(
