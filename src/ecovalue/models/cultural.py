@@ -30,6 +30,7 @@ from ecovalue.models.common import (
     masked,
 )
 from ecovalue.models.provisioning import allocate_to_pixels
+from ecovalue.raster.distance import nearest_feature
 
 
 def hourly_wage(daily_wage_yuan: float, working_hours_per_day: float) -> float:
@@ -124,8 +125,9 @@ def landscape_premium(
     """Hedonic landscape premium of green/blue space on nearby property (元/a) — spec C2.
 
     For each valid built-up pixel whose centre lies within ``distance_m`` of the centre of a
-    green/blue pixel (Euclidean, ``scipy.ndimage.distance_transform_edt`` with
-    ``sampling = cell size``)::
+    green/blue pixel (Euclidean, the exact feature transform of
+    :func:`ecovalue.raster.distance.nearest_feature`, equal to
+    ``scipy.ndimage.distance_transform_edt`` with ``sampling = cell size``)::
 
         V_p = r · PV_p · A · k        (元/a)
 
@@ -163,15 +165,12 @@ def landscape_premium(
         zeros = np.zeros(bu.shape)
         at = masked(zeros, valid) if keep_at_property else np.empty((0, 0))
         return LandscapePremium(at, masked(zeros, valid), 0)
-    # nearest green/blue pixel of every pixel (the feature transform); distances only for the
-    # built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling, squared,
-    # summed over the axes, square root), so they equal distance_transform_edt's bit for bit
-    # without its four whole-grid temporaries
-    from scipy import ndimage  # here: ≈ 0.3 s of imports, paid by the step that uses it
-
-    idx = ndimage.distance_transform_edt(
-        ~gb, sampling=(dy, dx), return_distances=False, return_indices=True
-    )
+    # nearest green/blue pixel of every pixel (the feature transform, equal to scipy's
+    # distance_transform_edt indices, ties included: raster/distance.py); distances only for
+    # the built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling,
+    # squared, summed over the axes, square root), so they equal distance_transform_edt's bit
+    # for bit without its four whole-grid temporaries
+    idx = nearest_feature(gb, (dy, dx))
     rows, cols = np.nonzero(bu)
     off_r = (idx[0][rows, cols] - rows).astype(np.float64) * dy
     off_c = (idx[1][rows, cols] - cols).astype(np.float64) * dx
