@@ -33,7 +33,6 @@ How it runs (docs/scaling.md explains it in plain language):
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -74,6 +73,7 @@ from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.raster import io
+from ecovalue.raster.digest import ROW_DIGEST_BYTES, join_row_digests
 from ecovalue.raster.grid import Grid
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
 
@@ -362,12 +362,13 @@ def run_account_streamed(
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
-        # a local scan also hashes every raster as it reads it (the blocks come back in order)
+        # the scan also hashes the rows of every raster it reads (raster.digest)
         scan = _reduce_scan(
-            ex.map(B.scan_block, plan, blocks, needs_global, ex.local),
+            ex.map(
+                B.scan_block, plan, blocks, needs_global,
+                ex.local and cache is not None and _needs_routing(plan),
+            ),
             meta.grid,
-            ex.local,
-            routing_key=ex.local and cache is not None and _needs_routing(plan),
         )
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
@@ -557,16 +558,14 @@ def _probe_context(plan: B.Plan) -> Context:
     return Context(_shell_dataset(plan), plan.year, plan.profile, plan.params)
 
 
-def _reduce_scan(
-    results: Iterator[dict[str, Any]], grid: Grid, hashing: bool = False, routing_key: bool = False
-) -> dict[str, Any]:
-    """The scan's facts over all blocks; with ``hashing``, ``"digests"``: each raster's sha256
-    from the blocks' rasters (``scan_block(keep_rasters=True)``), fed in block order; with
-    ``routing_key`` too, ``"routing_digests"``: the sha256 of the DEM's float64 values and of
-    the valid mask, what the routing cache's key takes (``RoutingCache.key_of``)."""
-    hashers: dict[str, Any] = {}
-    dem64 = hashlib.sha256() if hashing and routing_key else None
-    mask = hashlib.sha256() if dem64 is not None else None
+def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any]:
+    """The scan's facts over all blocks (given in block order), with ``"digests"``: each
+    raster's digest joined from the blocks' row digests (``raster.digest``), and
+    ``"routing_digests"`` when the blocks computed them (``scan_block(routing_digests=True)``):
+    the digests of the DEM's float64 values and of the valid mask, what the routing cache's key
+    takes (``RoutingCache.key_of``)."""
+    rows: dict[str, list[bytes]] = {}
+    routing_rows: list[tuple[bytes, bytes]] = []
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
@@ -600,20 +599,20 @@ def _reduce_scan(
                 )
         if "valid" in r:
             valid_parts.append(r["valid"])
-            if mask is not None:
-                mask.update(np.ascontiguousarray(r["valid"]).data)
-        if hashing:
-            if dem64 is not None and "dem" in r["rasters"]:
-                dem64.update(np.ascontiguousarray(r["rasters"]["dem"], dtype=np.float64).data)
-            for key, arr in r.pop("rasters").items():
-                h = hashers.setdefault(key, hashlib.sha256())
-                h.update(np.ascontiguousarray(arr).data)  # sha256 releases the GIL
+        for key, part in r["row_digests"].items():
+            rows.setdefault(key, []).append(part)
+        if "routing_rows" in r:
+            routing_rows.append(r["routing_rows"])
     if valid_parts:
         out["valid"] = np.concatenate(valid_parts, axis=0)
-    out["digests"] = {key: h.digest() for key, h in hashers.items()} if hashing else None
+    out["digests"] = {key: join_row_digests(parts) for key, parts in rows.items()}
+    n_rows = sum(len(p) for p, _ in routing_rows) // ROW_DIGEST_BYTES
     out["routing_digests"] = (
-        (dem64.digest(), mask.digest())
-        if dem64 is not None and mask is not None and "dem" in hashers and valid_parts
+        (
+            join_row_digests(p for p, _ in routing_rows),
+            join_row_digests(m for _, m in routing_rows),
+        )
+        if routing_rows and n_rows == grid.height  # every block's, else no routing key
         else None
     )
     return out
@@ -707,8 +706,8 @@ def _ls_from_cache(
 ) -> tuple[bool, str | None]:
     """Look the LS factor up in ``cache``: ``(True, None)`` with ``plan.ls`` set on a hit, else
     ``(False, key)`` for :func:`_routing_step` (which reads the DEM again rather than hold its
-    float64 copy through the routing). ``digests``: the sha256 of the DEM's float64 values and
-    of ``valid`` from the scan; without them the DEM is read here."""
+    float64 copy through the routing). ``digests``: the digests (``raster.digest``) of the DEM's
+    float64 values and of ``valid`` from the scan; without them the DEM is read here."""
     params = _ls_params(plan)
     shape = plan.grid.shape
     if digests is not None:

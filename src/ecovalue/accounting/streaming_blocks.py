@@ -281,12 +281,15 @@ def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) ->
 
 
 def scan_block(
-    plan: Plan, start: int, stop: int, keep_valid: bool, keep_rasters: bool = False
+    plan: Plan, start: int, stop: int, keep_valid: bool, routing_digests: bool = False
 ) -> dict[str, Any]:
-    """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon;
-    with ``keep_rasters`` also the block's converted rasters (a local run hashes them in block
-    order, so the dataset hash needs no reading of its own)."""
+    """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon,
+    and each converted raster's row digests (``"row_digests"``, :mod:`ecovalue.raster.digest`:
+    the dataset hash is joined from them, so it needs no reading of its own). With
+    ``routing_digests`` also the row digests of the DEM's float64 values and of the block's
+    valid mask (``"routing_rows"``), what the routing cache's key is made of."""
     from ecovalue.datasets.validation import RASTERS
+    from ecovalue.raster.digest import row_digests
     from ecovalue.raster.pixelwise import class_rows, range_facts
 
     ds, masks, inside = block_dataset(plan, start, stop)
@@ -320,8 +323,13 @@ def scan_block(
         out["polygons"] = _polygon_counts(plan, ds)
     if keep_valid:
         out["valid"] = ds.valid
-    if keep_rasters:
-        out["rasters"] = ds.rasters
+    # hashed here, on the worker that read the block (in parallel; 32 bytes per row go back)
+    out["row_digests"] = {key: row_digests(arr) for key, arr in ds.rasters.items()}
+    if routing_digests and "dem" in ds.rasters:
+        out["routing_rows"] = (
+            row_digests(ds.rasters["dem"], np.float64),
+            row_digests(ds.valid),
+        )
     return out
 
 

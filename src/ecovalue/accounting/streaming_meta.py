@@ -221,9 +221,9 @@ def validate_scan(meta: Meta, scan: dict[str, Any]) -> None:
 def dataset_hash(meta: Meta, plan: Any, raster_digests: dict[str, bytes] | None = None) -> str:
     """``Dataset.compute_hash`` of the dataset the loader would build.
 
-    ``raster_digests``: each raster's sha256 (of its converted pixels, row-major), when the
-    scan computed them (a local run: the scan reads every raster anyway); without them each
-    raster is read again block by block here (a run on a dask cluster).
+    ``raster_digests``: each raster's digest (``raster.digest.grid_digest`` of its converted
+    pixels) as the scan joined them from its blocks' row digests; a raster without one is read
+    again block by block here.
     """
     h = hashlib.sha256()
     h.update(meta.info.model_dump_json().encode())
@@ -245,11 +245,11 @@ def dataset_hash(meta: Meta, plan: Any, raster_digests: dict[str, bytes] | None 
 
 
 def _raster_digest(meta: Meta, plan: Any, key: str) -> bytes:
-    """sha256 of one raster's converted pixels, read block by block."""
+    """``grid_digest`` of one raster's converted pixels, read block by block."""
     from ecovalue.accounting.streaming_blocks import read_block_values
+    from ecovalue.raster.digest import join_row_digests, row_digests
 
-    h = hashlib.sha256()
-    for start in range(0, meta.grid.height, HASH_BLOCK_ROWS):
-        arr = read_block_values(plan, key, start, min(start + HASH_BLOCK_ROWS, meta.grid.height))
-        h.update(np.ascontiguousarray(arr).data)  # the bytes, without a copy
-    return h.digest()
+    return join_row_digests(
+        row_digests(read_block_values(plan, key, s, min(s + HASH_BLOCK_ROWS, meta.grid.height)))
+        for s in range(0, meta.grid.height, HASH_BLOCK_ROWS)
+    )

@@ -21,6 +21,7 @@ from ecovalue.accounting.result import Region
 from ecovalue.datasets import validation as V
 from ecovalue.datasets.manifest import DatasetInfo, Manifest, read_manifest
 from ecovalue.errors import Problem, ValidationFailed
+from ecovalue.raster.digest import grid_digest
 from ecovalue.raster.grid import Grid
 
 
@@ -99,15 +100,16 @@ class Dataset:
     def compute_hash(self) -> str:
         """sha256 over every array and table: identical inputs give identical hashes.
 
-        Each raster enters as its name and the sha256 of its bytes (row-major), so a reader
-        that sees the rows block by block (the streamed engine's scan) gets the same digest.
+        Each raster enters as its name and its digest (``raster.digest.grid_digest``: the
+        sha256 of its rows' sha256s), so readers that see the rows block by block, in parallel
+        (the streamed engine's scan), get the same digest.
         """
         h = hashlib.sha256()
         h.update(self.info.model_dump_json().encode())
         h.update(repr(self.grid).encode())
         for key in sorted(self.rasters):
             h.update(key.encode())
-            h.update(hashlib.sha256(np.ascontiguousarray(self.rasters[key]).data).digest())
+            h.update(grid_digest(self.rasters[key]))
         for r in self.regions:
             h.update(f"{r.code}|{r.name_zh}|{r.geometry.wkb_hex if r.geometry is not None else ''}".encode())
         for df in (self.landcover_table, self.statistics, self.reported, self.prices):

@@ -110,6 +110,10 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual): 
     n_clamped = 0
     n_bad = 0
     two_z = 2.0 * z
+    # COG depends on the land cover's class only: its exp is kept for the run of pixels with
+    # the same cover (the same input gives the same bits)
+    last_v = np.nan
+    last_cog = np.nan
     for i in range(n):
         if not valid[i]:
             fixed[i] = np.nan
@@ -133,8 +137,10 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual): 
         bare = bare * d
         pot = _soil_loss_pixel(bare, z, two_z) * area
         pot = pot / KG_PER_T
-        cog = np.exp(-COG_COVER_COEF * 100.0 * v)
-        cog = cog * bare
+        if v != last_v:
+            last_v = v
+            last_cog = np.exp(-COG_COVER_COEF * 100.0 * v)
+        cog = last_cog * bare
         act = _soil_loss_pixel(cog, z, two_z) * area
         act = act / KG_PER_T
         diff = pot - act

@@ -37,11 +37,13 @@ from typing import Any
 import numpy as np
 
 from ecovalue.errors import InputError
+from ecovalue.raster.digest import grid_digest
 
 #: Default bound on the cache folder: 4 GiB holds the LS grids of four 8000² (64 M-pixel) DEMs
 #: or about thirty 4000² ones. Assumed — user-settable (``--cache-max-gb``).
 DEFAULT_MAX_BYTES = 4 * 1024**3
-FORMAT = 2  # of the entry files and the key (2: the key takes the DEM's and mask's digests)
+FORMAT = 3  # of the entry files and the key (2: the key takes the DEM's and mask's digests;
+#             3: row-wise digests, ``raster.digest``)
 log = logging.getLogger(__name__)
 
 
@@ -95,9 +97,9 @@ class RoutingCache:
         d, v = np.asarray(dem), np.asarray(valid)
         return RoutingCache.key_of(
             (d.dtype.str, d.shape),
-            hashlib.sha256(np.ascontiguousarray(d).data).digest(),
+            grid_digest(d),
             (v.dtype.str, v.shape),
-            hashlib.sha256(np.ascontiguousarray(v).data).digest(),
+            grid_digest(v),
             params,
         )
 
@@ -109,9 +111,9 @@ class RoutingCache:
         valid_digest: bytes,
         params: dict[str, Any],
     ) -> str:
-        """:meth:`key` from the sha256 digests of the DEM's and the mask's bytes (row-major) and
-        their (dtype, shape): a reader that hashed them block by block (the streamed engine's
-        scan) needs no second read of the DEM."""
+        """:meth:`key` from the DEM's and the mask's digests (:func:`ecovalue.raster.digest.
+        grid_digest`) and their (dtype, shape): a reader that hashed their rows block by block
+        (the streamed engine's scan) needs no second read of the DEM."""
         h = hashlib.sha256()
         head = {
             "format": FORMAT,
