@@ -157,6 +157,8 @@ def test_sand_fixed_equals_the_plain_expressions() -> None:
     valid = rng.random(shape) < 0.9
     wf, ef, scf = rng.uniform(0, 80, shape), rng.random(shape), rng.random(shape)
     cover = rng.random(shape)
+    # land-cover classes come in runs of equal cover (the kernel reuses COG along a run)
+    cover[::2] = np.repeat(rng.choice([0.0, 0.3, 0.85], size=(15, 8)), 5, axis=1)
     wf[~valid] = np.nan  # nodata outside valid is ignored
     res = sand_fixation.sand_fixed_t(wf, ef, scf, 0.6, cover, 50.0, 900.0, valid)
     k = np.broadcast_to(0.6, shape)
@@ -181,6 +183,8 @@ def test_sand_fixed_in_one_pass_equals_the_numpy_path(dtype: type) -> None:
     wf = rng.lognormal(2, 2, shape).astype(dtype)  # up to the falling part of the RWEQ curve
     ef, scf, k = (rng.random(shape).astype(dtype) for _ in range(3))
     cover = rng.random(shape)
+    # land-cover classes come in runs of equal cover (the kernel reuses COG along a run)
+    cover[::2] = np.repeat(rng.choice([0.0, 0.3, 0.85], size=(25, 12)), 5, axis=1)
     wf[~valid] = np.nan
     scf[~valid] = 7.0  # out of range but not valid: ignored
     args = (wf, ef, scf, k, cover)
