@@ -70,6 +70,19 @@ def test_blocks_on_the_scan_mask_give_the_sums_of_blocks_reading_every_raster(
         plan.valid = None
 
 
+def test_soil_retention_on_a_block_without_the_global_ls_is_refused(
+    prepared: tuple[B.Plan, dict[str, Any]],
+) -> None:
+    plan, _scan = prepared
+    ls, plan.ls = plan.ls, None
+    try:
+        with pytest.raises(RuntimeError, match="needs the global LS factor"):
+            B.pass1_chunk(plan, 0, 5, 2, ("soil_retention",))
+        assert B.pass1_chunk(plan, 0, 5, 2, ("water_conservation",))["sums"]
+    finally:
+        plan.ls = ls
+
+
 def test_lazy_rasters_read_only_what_is_asked(prepared: tuple[B.Plan, dict[str, Any]]) -> None:
     plan, _scan = prepared
     rasters = B.LazyRasters(plan, 0, 2)

@@ -510,6 +510,13 @@ def pass1_chunk(
     """
     from ecovalue.raster.pixelwise import MAX_FUSED, zonal_add_many
 
+    wanted = plan.indicators if indicators is None else indicators
+    if "soil_retention" in wanted and plan.ls is None and plan.ls_path is None:
+        # a block's own routing would cut every flow path at the block's edges
+        raise RuntimeError(
+            "soil retention on a block needs the global LS factor (plan.ls or plan.ls_path) "
+            "of the routing step; run the routing step first"
+        )
     n_keys = len(plan.regions) * N_TYPES
     notes: list[str] = []
     acc: dict[str, Any] = {}
