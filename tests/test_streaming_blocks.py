@@ -286,3 +286,55 @@ def test_the_scan_hashes_each_raster_as_the_loader_does(tmp_path) -> None:
         dst.write(arr, 1)
     after, loaded_after = hashes()
     assert after == {loaded_after} and loaded_after != loaded
+
+
+# ------------------------------------------------------------------ rasterization
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 4),
+    start=st.integers(0, 30),
+    rows=st.integers(1, 30),
+)
+def test_rasterizing_the_shapes_window_gives_the_pixels_of_the_whole_grid(
+    seed: int, n: int, start: int, rows: int
+) -> None:
+    """Polygons inside, across the edge of and outside a block, small (a few pixels) and
+    large: the windowed rasterization equals GDAL's on the whole block."""
+    from affine import Affine
+    from rasterio import features
+    from shapely.geometry import Point, box
+
+    from ecovalue.raster.grid import Grid
+
+    rng = np.random.default_rng(seed)
+    grid = Grid("EPSG:4547", Affine(30.0, 0, 500000.0, 0, -30.0, 3400000.0), 40, 60)
+    g = B.block_grid(grid, start, min(start + rows, grid.height))
+    shapes = []
+    for i in range(n):
+        x = 500000.0 + rng.uniform(-300, 1500)
+        y = 3400000.0 - rng.uniform(-300, 2100)
+        size = rng.choice([10.0, 40.0, 200.0, 900.0])
+        geom = Point(x, y).buffer(size) if rng.random() < 0.5 else box(x, y, x + size, y + size)
+        shapes.append((geom, i + 1))
+    plain = features.rasterize(
+        shapes, out_shape=g.shape, transform=g.transform, fill=0, dtype="int32",
+        all_touched=False,
+    )
+    got = B.rasterize(shapes, g, 0)
+    assert got.dtype == np.int32 and got.tobytes() == plain.tobytes()
+
+
+def test_rasterize_without_shapes_or_far_away() -> None:
+    from affine import Affine
+    from shapely.geometry import box
+
+    from ecovalue.raster.grid import Grid
+
+    grid = Grid("EPSG:4547", Affine(30.0, 0, 0.0, 0, -30.0, 300.0), 10, 10)
+    assert (B.rasterize([], grid, -1) == -1).all()
+    assert (B.rasterize([(box(1e6, 1e6, 1e6 + 50, 1e6 + 50), 3)], grid, -1) == -1).all()
+    got = B.rasterize([(box(0, 0, 300, 300), 3), (box(1e6, 1e6, 1e6 + 50, 1e6 + 50), 4)], grid, -1)
+    assert (got == 3).all()

@@ -373,7 +373,7 @@ def run_account_streamed(
         validate_scan(meta, scan)
         timings["scan_and_validate"] = time.perf_counter() - t0
         if ex.local:  # blocks in this process share the scan's mask (None without global steps)
-            plan.valid = scan["valid"]
+            plan.valid, plan.region_index = scan["valid"], scan["region_index"]
         step("routing")
         t = time.perf_counter()
         # Routing (whole grid, one long numba kernel that releases the GIL) runs on a thread
@@ -407,7 +407,8 @@ def run_account_streamed(
         if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
             # no routing step: the landscape premium (whole grid) beside pass 1
             landscape = ex.submit(
-                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
+                scan["region_index"],
             )
         block_sums, block_notes = _reduce_pass1(ex.map(B.pass1_chunk, plan, chunks, rows, first))
         timings["pass1"] = time.perf_counter() - t
@@ -418,7 +419,8 @@ def run_account_streamed(
             if not landscape_beside_routing(meta.grid.width * meta.grid.height):
                 routing.result()
             landscape = ex.submit(
-                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
+                scan["region_index"],
             )
             from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
             t = time.perf_counter()
@@ -431,11 +433,13 @@ def run_account_streamed(
         step("global")
         if landscape is None:
             global_sums, timings["landscape"] = _timed(
-                _landscape_step, plan, meta, scan["valid"], work, out_dir is not None
+                _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
+                scan["region_index"],
             )
         else:
             global_sums, timings["landscape"] = landscape.result()
-        scan["valid"] = plan.valid = None  # the whole-grid mask is not needed any more
+        # the whole-grid mask and region index are not needed any more
+        scan["valid"] = plan.valid = scan["region_index"] = plan.region_index = None
         content_hash, timings["hash"] = hashing.result()
         step("tables")
         t = time.perf_counter()
@@ -575,8 +579,10 @@ def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any
         "counts": None,
         "polygons": {},
         "valid": None,
+        "region_index": None,
     }
     valid_parts = []
+    region_parts = []
     for r in results:
         for key, (lo, hi, nlo, nhi) in r["ranges"].items():
             a = out["ranges"].get(key)
@@ -599,12 +605,14 @@ def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any
                 )
         if "valid" in r:
             valid_parts.append(r["valid"])
+            region_parts.append(r["region_index"])
         for key, part in r["row_digests"].items():
             rows.setdefault(key, []).append(part)
         if "routing_rows" in r:
             routing_rows.append(r["routing_rows"])
     if valid_parts:
         out["valid"] = np.concatenate(valid_parts, axis=0)
+        out["region_index"] = np.concatenate(region_parts, axis=0)
     out["digests"] = {key: join_row_digests(parts) for key, parts in rows.items()}
     n_rows = sum(len(p) for p, _ in routing_rows) // ROW_DIGEST_BYTES
     out["routing_digests"] = (
@@ -729,9 +737,15 @@ def _ls_from_cache(
 
 
 def _landscape_step(
-    plan: B.Plan, meta: Any, valid: np.ndarray, work: Path, write: bool
+    plan: B.Plan,
+    meta: Any,
+    valid: np.ndarray,
+    work: Path,
+    write: bool,
+    region_index: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The landscape premium on the whole grid (nearest green/blue pixel); its sums."""
+    """The landscape premium on the whole grid (nearest green/blue pixel); its sums.
+    ``region_index``: the scan's (any integer dtype), else the regions are rasterized here."""
     from ecovalue.accounting.indicators import COMPUTE
 
     sums: dict[str, Any] = {}
@@ -742,7 +756,10 @@ def _landscape_step(
         for k in ("landcover", "property_value")
         if k in plan.raster_paths
     }
-    region_index = B.rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1)
+    if region_index is None:
+        region_index = B.rasterize(
+            [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
+        )
     ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
     ctx = Context(ds, plan.year, plan.profile, plan.params)
     try:
@@ -777,7 +794,9 @@ def _chunk_keys(
     table: Any, rows: np.ndarray, region_index: np.ndarray, valid: np.ndarray, start: int, stop: int
 ) -> np.ndarray:
     """The zone keys of grid rows ``start:stop`` (see :func:`_landscape_step`)."""
-    return B.window_keys(table, rows[start:stop], region_index[start:stop], valid[start:stop])
+    return B.window_keys(
+        table, rows[start:stop], region_index[start:stop].astype(np.int32), valid[start:stop]
+    )
 
 
 def _keep_global_layer(lay: Any, ind: str, plan: B.Plan, work: Path) -> None:
