@@ -96,6 +96,68 @@ def test_lazy_rasters_read_only_what_is_asked(prepared: tuple[B.Plan, dict[str, 
         rasters["no_such_raster"]
 
 
+def test_pollutants_by_class_equal_the_pixel_path(prepared: tuple[B.Plan, dict[str, Any]]) -> None:
+    """Quantity and value of every pollutant from the classes' rows equal the model run on the
+    pixels, bit for bit; a bad rate of a class with valid pixels falls back to the pixel path,
+    which names it with pixel counts; a bad rate of an absent class is ignored by both."""
+    import dataclasses
+
+    import pandas as pd
+
+    from ecovalue.accounting.context import Context
+    from ecovalue.accounting.indicators import POLLUTANT_MODELS
+
+    plan, scan = prepared
+    plan.valid = scan["valid"]
+    try:
+        whole = B.open_block(plan, 0, plan.grid.height)
+    finally:
+        plan.valid = None
+    valid = whole.valid.copy()
+    valid[::3, 1::2] = False  # pixels without data: NaN in both paths
+    ctx = Context(dataclasses.replace(whole.ds, valid=valid), whole.year, whole.profile,
+                  whole.params)
+    assert (ctx.class_row < 0).any() and (ctx.class_row >= 0).any()
+
+    def pixel_path(c: Context, ind: str, pol: str, col: str) -> tuple[np.ndarray, np.ndarray]:
+        model = POLLUTANT_MODELS[ind]
+        q = model.rate_to_t(c.lc(col), c.pixel_area_m2, c.valid, pol)
+        return q, model.value({pol: q}, {pol: c.p(model.costs[pol], "CNY/t")})
+
+    n = 0
+    for ind in B.POLLUTANTS:
+        got = B._pollutant_layers(ctx, ind)
+        for pol, col in POLLUTANT_MODELS[ind].columns.items():
+            q, v = pixel_path(ctx, ind, pol, col)
+            assert got[pol][0].tobytes() == q.tobytes() and got[pol][1].tobytes() == v.tobytes()
+            n += 1
+    assert n >= 4
+
+    model = POLLUTANT_MODELS["water_purification"]
+    pol, col = next(iter(model.columns.items()))
+    table = ctx.ds.landcover_table
+    present = np.unique(ctx.class_row[ctx.class_row >= 0])
+    for row, raises in ((int(present[0]), True), (None, False)):
+        bad = table.copy()
+        if row is None:  # a class no valid pixel has
+            extra = bad.iloc[[0]].assign(code=9999)
+            extra.index = pd.Index([9999], name=bad.index.name)
+            bad = pd.concat([bad, extra])
+            row = len(bad) - 1
+        bad.iloc[row, bad.columns.get_loc(col)] = -1.0  # table rows are positions
+        c2 = Context(dataclasses.replace(ctx.ds, landcover_table=bad), ctx.year, ctx.profile,
+                     ctx.params)
+        price = {pol: c2.p(model.costs[pol], "CNY/t")}
+        if raises:
+            assert B._pollutant_by_class(c2, model, pol, col, price) is None
+            with pytest.raises(InputError, match=r"valid pixel\(s\) outside"):
+                B._pollutant_layers(c2, "water_purification")
+        else:
+            q, v = B._pollutant_by_class(c2, model, pol, col, price)
+            q0, v0 = pixel_path(c2, "water_purification", pol, col)
+            assert q.tobytes() == q0.tobytes() and v.tobytes() == v0.tobytes()
+
+
 class _Ctx:
     """Just what ``_polygon_storage`` reads of a context."""
 

@@ -29,6 +29,7 @@ from ecovalue.accounting.result import Region
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, Feature
 from ecovalue.datasets.manifest import DatasetInfo
+from ecovalue.errors import InputError
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
 
@@ -473,14 +474,59 @@ def iter_layers(
 
 
 def _pollutant_layers(ctx: Context, ind: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per pollutant, its quantity and value per pixel, as ``indicators._pollutants`` computes
+    them before the caps (which apply per region to the sums)."""
     from ecovalue.accounting.indicators import POLLUTANT_MODELS
 
     model = POLLUTANT_MODELS[ind]
     out = {}
     for pol, col in model.columns.items():
+        price = {pol: ctx.p(model.costs[pol], "CNY/t")}
+        by_class = _pollutant_by_class(ctx, model, pol, col, price)
+        if by_class is not None:
+            out[pol] = by_class
+            continue
         q = model.rate_to_t(ctx.lc(col), ctx.pixel_area_m2, ctx.valid, pol)
-        out[pol] = (q, model.value({pol: q}, {pol: ctx.p(model.costs[pol], "CNY/t")}))
+        out[pol] = (q, model.value({pol: q}, price))
     return out
+
+
+def _classes_present(ctx: Context) -> np.ndarray:
+    """Per land-cover table row: True when a valid pixel of the block has that class."""
+    cache = ctx.__dict__
+    if "_classes_present" not in cache:
+        n = len(ctx.ds.landcover_table)
+        rows = ctx.class_row  # −1 outside valid pixels
+        cache["_classes_present"] = np.bincount(rows.ravel() + 1, minlength=n + 1)[1:] > 0
+    present: np.ndarray = cache["_classes_present"]
+    return present
+
+
+def _pollutant_by_class(
+    ctx: Context, model: Any, pol: str, col: str, price: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A pollutant's rate is a land-cover column, so its quantity and value are functions of the
+    class: the model's own functions run on the table's rows of the classes present (the same
+    checks, the same float operations on the same numbers, hence the same bits per pixel) and
+    each pixel takes its class's result — two lookups per pixel instead of a lookup, two checks
+    and three arithmetic passes. None when the table or a check says no: the pixel path then
+    raises its own error, with pixel counts."""
+    from ecovalue.raster.pixelwise import gather
+
+    t = ctx.ds.landcover_table
+    if col not in t.columns:
+        return None
+    rates = t[col].to_numpy(np.float64)[None, :]
+    present = _classes_present(ctx)[None, :]
+    try:
+        q_class = model.rate_to_t(rates, ctx.pixel_area_m2, present, pol)
+        v_class = model.value({pol: q_class}, price)
+    except InputError:
+        return None
+    rows = ctx.class_row
+    q = gather(np.append(q_class[0], np.nan), rows)  # row −1 (not valid) → NaN
+    v = gather(np.append(v_class[0], np.nan), rows)
+    return q, v
 
 
 def _flood_layer(plan: Plan, ctx: Context) -> Layer:
