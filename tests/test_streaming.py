@@ -226,6 +226,29 @@ def test_bad_input_fails_before_computing(tmp_path: Path) -> None:
         run_account_streamed(write_tiny_dataset(tmp_path / "ok"), block_rows=0)
 
 
+def test_a_float_land_cover_with_fractional_codes_is_refused(tmp_path: Path) -> None:
+    """The scan reads a float land cover's raw values for the check (an integer one has
+    nothing to check and is not read again); both engines name the same problem."""
+    from tests.tiny import GRID, default_landcover
+
+    from ecovalue.accounting.profiles import load_profile
+    from ecovalue.accounting.streaming_meta import open_meta
+
+    root = write_tiny_dataset(tmp_path / "d")
+    prof = load_profile("cn-2022")
+    meta = open_meta(root, prof, None)
+    assert S._make_plan(meta, prof, meta.year)[0].landcover_dtype == "int32"
+    lc = default_landcover().astype(np.float32)
+    lc[4, 4] += 0.5
+    io.write(root / "rasters/landcover.tif", lc, GRID, nodata=0, cog=False)
+    with pytest.raises(ValidationFailed) as mem_exc:
+        run_account(root)
+    with pytest.raises(ValidationFailed) as exc:
+        run_account_streamed(root, block_rows=3)
+    assert any("non-integer class codes (1 pixels)" in str(p) for p in exc.value.problems)
+    assert any("non-integer" in str(p) for p in mem_exc.value.problems)
+
+
 def test_cli_account_streamed_writes_results(tiny: tuple[Path, RunResult], tmp_path: Path) -> None:
     import json
 

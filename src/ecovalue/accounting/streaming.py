@@ -528,6 +528,9 @@ def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], 
         year=year,
         indicators=block_wise,
         routing_method=prof.methods.get("routing", "mfd"),
+        landcover_dtype=(
+            io.info(meta.raster_paths["landcover"]).dtype if "landcover" in meta.raster_paths else ""
+        ),
     )
     return plan, notes, params
 

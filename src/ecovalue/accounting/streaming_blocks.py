@@ -92,6 +92,9 @@ class Plan:
     valid: np.ndarray | None = None
     # … and its region index (``region_dtype``): blocks take their slice, no rasterizing
     region_index: np.ndarray | None = None
+    # the land-cover file's dtype ("" unknown): only a float land cover is checked for
+    # non-integer codes, on its raw values
+    landcover_dtype: str = ""
 
 
 def region_dtype(n_regions: int) -> np.dtype:
@@ -349,11 +352,14 @@ def scan_block(
     for key, arr in ds.rasters.items():
         m = masks[key]
         if key == "landcover":
-            raw, _ = io.read(
-                plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
-            )
-            if np.issubdtype(raw.dtype, np.floating):
-                out["nonint"] += int((m & (raw != np.round(raw))).sum())
+            if plan.landcover_dtype and not np.issubdtype(plan.landcover_dtype, np.floating):
+                pass  # integer codes: nothing to check, nothing to read again
+            else:
+                raw = io.read_values(
+                    plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
+                )
+                if np.issubdtype(raw.dtype, np.floating):
+                    out["nonint"] += int((m & (raw != np.round(raw))).sum())
         else:
             _canonical, lo, hi, _res = RASTERS.get(key, ("", None, None, ""))
             n, vmin, vmax, n_lo, n_hi = range_facts(arr, m, lo, hi)
@@ -369,10 +375,12 @@ def scan_block(
     out["codes"] = set(np.unique(lc[inside & (rows < 0)]).tolist()) if n_missing else set()
     out["inside"] = int(inside.sum())
     if not n_missing:
-        keys = block_keys(ds)
+        # every valid pixel's code has a row (valid ⊆ inside): the rows of the valid pixels
+        rows_valid = np.where(ds.valid, rows, np.int32(-1))
+        keys = block_keys(ds, rows_valid)
         n_keys = len(plan.regions) * N_TYPES
         out["counts"] = np.bincount(keys[keys >= 0], minlength=n_keys).astype(np.int64)
-        out["polygons"] = _polygon_counts(plan, ds)
+        out["polygons"] = _polygon_counts(plan, ds, rows_valid)
     if keep_valid:
         out["valid"] = ds.valid
         out["region_index"] = ds.region_index.astype(region_dtype(len(plan.regions)))
@@ -395,16 +403,27 @@ def _polygon_ids(plan: Plan, layer: str, g: Grid) -> np.ndarray:
     return rasterize([(f.geometry, i + 1) for i, f in enumerate(feats)], g, 0)
 
 
-def _polygon_counts(plan: Plan, ds: Dataset) -> dict[str, np.ndarray]:
-    """Per polygon of lakes/reservoirs: valid pixels inside, and of them water/wetland ones."""
+def _polygon_counts(
+    plan: Plan, ds: Dataset, rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Per polygon of lakes/reservoirs: valid pixels inside, and of them water/wetland ones.
+    ``rows``: the block's ``Context.class_row`` when the caller has it."""
     if "flood_regulation" not in plan.indicators:
         return {}
-    ctx = Context(ds, plan.year, plan.profile, plan.params)
-    water = _water_mask(ctx)
+    layers = ("lakes", "reservoirs")
+    ids_of = {layer: _polygon_ids(plan, layer, ds.grid) for layer in layers}
     out = {}
-    for layer in ("lakes", "reservoirs"):
+    if not any(ids.any() for ids in ids_of.values()):  # no polygon reaches this block
+        for layer in layers:
+            out[layer] = np.zeros((2, len(plan.vectors.get(layer, []))), dtype=np.int64)
+        return out
+    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    if rows is not None:
+        ctx.__dict__["class_row"] = rows  # the cached property, as it would compute it
+    water = _water_mask(ctx)
+    for layer in layers:
         n = len(plan.vectors.get(layer, []))
-        ids = _polygon_ids(plan, layer, ds.grid)
+        ids = ids_of[layer]
         inside = np.where(ds.valid, ids, 0)
         out[layer] = np.stack(
             [
