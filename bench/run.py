@@ -5,7 +5,8 @@ InVEST runs under its own environment, bench/.invest-venv (``make bench-setup``)
 subprocesses, so the two never share an interpreter. For each size N (N×N pixels of 30 m):
 
 1. writes deterministic inputs (bench/gen_inputs.py; cached under bench/results/inputs/);
-2. measures the floor: one process reading every ecovalue input raster once with rasterio;
+2. measures the floor: one process reading every ecovalue input raster once with rasterio
+   (the fastest of three such processes);
 3. per model — InVEST carbon, SDR, annual water yield (and NDR with ``--ndr``, timing only)
    and ecovalue's counterpart (bench/ecovalue_job.py) — runs each in its own process and
    records wall time and peak resident memory (``os.wait4`` rusage of that process);
@@ -123,6 +124,9 @@ def invest_cmd(
     ]
 
 
+FLOOR_RUNS = 3  # the floor is the fastest of this many runs (at least; ``--repeat`` more)
+
+
 def run_job(
     cmd: list[str], out: Path, label: str, repeat: int = 1, before: Any = None
 ) -> dict[str, Any]:
@@ -197,11 +201,13 @@ def run_size(n: int, opts: argparse.Namespace, invest_ok: bool) -> dict[str, Any
     # measures the disk (a 4000² floor read 1.2 s warm and 2.5 s cold on this machine)
     warmed = warm_page_cache(inputs)
     print(f"  page cache warmed: {warmed / 1e9:.2f} GB of inputs read once, untimed", flush=True)
+    # the floor is the yardstick of every ratio: the fastest of at least three runs (a few
+    # seconds), so that one slow read on a shared machine does not flatter them all
     res["floor"] = run_job(
         ecovalue_cmd("floor", inputs, work / "floor.json", opts),
         work / "floor.json",
         "floor (read ecovalue inputs once)",
-        rep,
+        max(rep, FLOOR_RUNS),
     )
     invest_ok = invest_ok and n <= opts.invest_max
     for model in list(MODELS) + (["ndr"] if opts.ndr else []):
