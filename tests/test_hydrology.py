@@ -443,7 +443,8 @@ def test_routing_does_not_depend_on_visiting_order(case: tuple, how: str) -> Non
 def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str,
                                                               formulation: str) -> None:
     # route_ls computes the MFD LS inside the MFD kernel, route() from its slope and flow
-    # length grids: the same numbers, bit for bit, with either exponent and formulation
+    # length grids: the same numbers, bit for bit, with either exponent and formulation,
+    # on 1–3 threads (the LS pass in bands of rows)
     rng = np.random.default_rng(3)
     dem = np.add.outer(np.arange(40) * 2.0, np.arange(50) * 0.7) + rng.random((40, 50)) * 5
     dem[20:24, 30:34] = dem[20, 30]  # a flat

@@ -828,11 +828,20 @@ def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # ty
     :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell;
     in the sweep's order the Horn neighbourhoods and writes are scattered, 4000²: 1.7 s that
     way, 1.5 s row by row)."""
-    rows, cols = z2.shape
     acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
+    _mfd_ls_rows(z2, valid2, acc, ls, cell_size, l_max, invest, 0, z2.shape[0])
+    return acc, ls
+
+
+@njit(cache=True, nogil=True)
+def _mfd_ls_rows(z2, valid2, acc, ls, cell_size, l_max, invest, r0, r1):  # type: ignore[no-untyped-def]
+    """The LS pass of :func:`_mfd_ls_kernel` on rows ``r0:r1``: each cell's LS from its own
+    accumulation, flow length and Horn neighbourhood only, so bands of rows may run on
+    threads (:func:`_mfd_ls_threaded`) with the same numbers."""
+    rows, cols = z2.shape
     area = cell_size * cell_size
     log_d = math.log(cell_size / 22.13)
-    for r in range(rows):
+    for r in range(r0, r1):
         for c in range(cols):
             if not valid2[r, c]:
                 ls[r, c] = np.nan
@@ -843,6 +852,26 @@ def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # ty
             x_len = ls[r, c]
             ls[r, c] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[r, c], area,
                                  log_d, l_max, invest)
+
+
+def _mfd_ls_threaded(z2, valid2, mask2, cell_size, exponent, l_max, invest, threads):  # type: ignore[no-untyped-def]
+    """:func:`_mfd_ls_kernel` with its LS pass on bands of rows in ``threads`` threads (the
+    accumulation is one sequential sweep; the LS pass is per cell: the same numbers)."""
+    n = z2.shape[0]
+    if threads <= 1 or n < 2 * threads:
+        return _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest)
+    from concurrent.futures import ThreadPoolExecutor
+
+    acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
+    cuts = np.linspace(0, n, threads + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [
+            pool.submit(_mfd_ls_rows, z2, valid2, acc, ls, cell_size, l_max, invest, int(a),
+                        int(b))
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        ]
+        for f in futures:
+            f.result()
     return acc, ls
 
 
@@ -1347,7 +1376,7 @@ def _route(
     mask = _flats(filled, v, filled=True)
     if mfd and not keep_filled:
         # only the LS is wanted: computed inside the MFD kernel, in the flow length's array
-        acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest)
+        acc, ls = _mfd_ls_threaded(filled, v, mask, cs, e, lm, invest, threads)
         return np.empty((0, 0)), np.empty((0, 0)), acc, ls
     if mfd:
         acc, flow = _mfd_kernel(filled, v, mask, cs, e)
@@ -1385,8 +1414,8 @@ def route_ls(
     and LS in float64, flat mask, in-degree, valid mask: the LS is computed in the flow
     length's array, :func:`_mfd_ls_kernel`), with D8 ≈ 42 (slope, aspect factor and D8
     directions as grids too), plus the DEM itself.
-    ``threads`` > 1 fills the depressions in bands of rows on that many threads (and, with D8,
-    computes the per-pixel LS in bands).
+    ``threads`` > 1 fills the depressions in bands of rows on that many threads and computes
+    the per-pixel LS in bands (the MFD accumulation's sweep stays sequential).
     """
     return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
                   keep_filled=False, threads=threads)[3]
