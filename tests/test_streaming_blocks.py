@@ -149,11 +149,11 @@ def test_pollutants_by_class_equal_the_pixel_path(prepared: tuple[B.Plan, dict[s
                      ctx.params)
         price = {pol: c2.p(model.costs[pol], "CNY/t")}
         if raises:
-            assert B._pollutant_by_class(c2, model, pol, col, price) is None
+            assert B._pollutant_by_class(c2, model, pol, col, price, B._classes_present(c2)) is None
             with pytest.raises(InputError, match=r"valid pixel\(s\) outside"):
                 B._pollutant_layers(c2, "water_purification")
         else:
-            q, v = B._pollutant_by_class(c2, model, pol, col, price)
+            q, v = B._pollutant_by_class(c2, model, pol, col, price, B._classes_present(c2))
             q0, v0 = pixel_path(c2, "water_purification", pol, col)
             assert q.tobytes() == q0.tobytes() and v.tobytes() == v0.tobytes()
 

@@ -352,9 +352,8 @@ def scan_block(
     for key, arr in ds.rasters.items():
         m = masks[key]
         if key == "landcover":
-            if plan.landcover_dtype and not np.issubdtype(plan.landcover_dtype, np.floating):
-                pass  # integer codes: nothing to check, nothing to read again
-            else:
+            # integer codes (a known integer file) have nothing to check: no second read
+            if not plan.landcover_dtype or np.issubdtype(plan.landcover_dtype, np.floating):
                 raw = io.read_values(
                     plan.raster_paths[key], window=(slice(start, stop), slice(0, plan.grid.width))
                 )
@@ -498,10 +497,11 @@ def _pollutant_layers(ctx: Context, ind: str) -> dict[str, tuple[np.ndarray, np.
     from ecovalue.accounting.indicators import POLLUTANT_MODELS
 
     model = POLLUTANT_MODELS[ind]
+    present = _classes_present(ctx)
     out = {}
     for pol, col in model.columns.items():
         price = {pol: ctx.p(model.costs[pol], "CNY/t")}
-        by_class = _pollutant_by_class(ctx, model, pol, col, price)
+        by_class = _pollutant_by_class(ctx, model, pol, col, price, present)
         if by_class is not None:
             out[pol] = by_class
             continue
@@ -512,33 +512,29 @@ def _pollutant_layers(ctx: Context, ind: str) -> dict[str, tuple[np.ndarray, np.
 
 def _classes_present(ctx: Context) -> np.ndarray:
     """Per land-cover table row: True when a valid pixel of the block has that class."""
-    cache = ctx.__dict__
-    if "_classes_present" not in cache:
-        n = len(ctx.ds.landcover_table)
-        rows = ctx.class_row  # −1 outside valid pixels
-        cache["_classes_present"] = np.bincount(rows.ravel() + 1, minlength=n + 1)[1:] > 0
-    present: np.ndarray = cache["_classes_present"]
-    return present
+    n = len(ctx.ds.landcover_table)
+    present: np.ndarray = np.bincount(ctx.class_row.ravel() + 1, minlength=n + 1)[1:] > 0
+    return present  # (row −1, not valid, counted in the dropped first bin)
 
 
 def _pollutant_by_class(
-    ctx: Context, model: Any, pol: str, col: str, price: dict[str, float]
+    ctx: Context, model: Any, pol: str, col: str, price: dict[str, float], present: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """A pollutant's rate is a land-cover column, so its quantity and value are functions of the
     class: the model's own functions run on the table's rows of the classes present (the same
     checks, the same float operations on the same numbers, hence the same bits per pixel) and
     each pixel takes its class's result — two lookups per pixel instead of a lookup, two checks
-    and three arithmetic passes. None when the table or a check says no: the pixel path then
-    raises its own error, with pixel counts."""
+    and three arithmetic passes. ``present``: per table row, whether a valid pixel has that
+    class. None when the table or a check says no: the pixel path then raises its own error,
+    with pixel counts."""
     from ecovalue.raster.pixelwise import gather
 
     t = ctx.ds.landcover_table
     if col not in t.columns:
         return None
     rates = t[col].to_numpy(np.float64)[None, :]
-    present = _classes_present(ctx)[None, :]
     try:
-        q_class = model.rate_to_t(rates, ctx.pixel_area_m2, present, pol)
+        q_class = model.rate_to_t(rates, ctx.pixel_area_m2, present[None, :], pol)
         v_class = model.value({pol: q_class}, price)
     except InputError:
         return None

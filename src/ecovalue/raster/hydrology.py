@@ -821,23 +821,40 @@ def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-unty
     return acc.reshape(rows, cols), xflow.reshape(rows, cols)
 
 
-@njit(cache=True, nogil=True)
-def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest):  # type: ignore[no-untyped-def]
+def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest, threads=1):  # type: ignore[no-untyped-def]
     """MFD accumulation and the LS factor, computed row by row in the array of the flow length
     once the accumulation is done (slope and aspect never held as grids: the same numbers as
     :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell;
     in the sweep's order the Horn neighbourhoods and writes are scattered, 4000²: 1.7 s that
-    way, 1.5 s row by row)."""
+    way, 1.5 s row by row). The sweep is sequential; the LS pass runs on bands of rows in
+    ``threads`` threads (per cell: the same numbers)."""
     acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
-    _mfd_ls_rows(z2, valid2, acc, ls, cell_size, l_max, invest, 0, z2.shape[0])
+    _in_row_bands(z2.shape[0], threads, lambda a, b: _mfd_ls_rows(
+        z2, valid2, acc, ls, cell_size, l_max, invest, a, b))
     return acc, ls
+
+
+def _in_row_bands(n_rows, threads, work):  # type: ignore[no-untyped-def]
+    """``work(r0, r1)`` on bands of rows covering ``0:n_rows``, one band per thread (a single
+    call with one thread or fewer than two rows per thread); for per-cell passes whose numbers
+    do not depend on the split."""
+    if threads <= 1 or n_rows < 2 * threads:
+        work(0, n_rows)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(0, n_rows, threads + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(work, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        for f in futures:
+            f.result()
 
 
 @njit(cache=True, nogil=True)
 def _mfd_ls_rows(z2, valid2, acc, ls, cell_size, l_max, invest, r0, r1):  # type: ignore[no-untyped-def]
     """The LS pass of :func:`_mfd_ls_kernel` on rows ``r0:r1``: each cell's LS from its own
     accumulation, flow length and Horn neighbourhood only, so bands of rows may run on
-    threads (:func:`_mfd_ls_threaded`) with the same numbers."""
+    threads with the same numbers."""
     rows, cols = z2.shape
     area = cell_size * cell_size
     log_d = math.log(cell_size / 22.13)
@@ -852,27 +869,6 @@ def _mfd_ls_rows(z2, valid2, acc, ls, cell_size, l_max, invest, r0, r1):  # type
             x_len = ls[r, c]
             ls[r, c] = _ls_pixel(slope, x_len if x_len > 0.0 else aspect_x, acc[r, c], area,
                                  log_d, l_max, invest)
-
-
-def _mfd_ls_threaded(z2, valid2, mask2, cell_size, exponent, l_max, invest, threads):  # type: ignore[no-untyped-def]
-    """:func:`_mfd_ls_kernel` with its LS pass on bands of rows in ``threads`` threads (the
-    accumulation is one sequential sweep; the LS pass is per cell: the same numbers)."""
-    n = z2.shape[0]
-    if threads <= 1 or n < 2 * threads:
-        return _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest)
-    from concurrent.futures import ThreadPoolExecutor
-
-    acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
-    cuts = np.linspace(0, n, threads + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [
-            pool.submit(_mfd_ls_rows, z2, valid2, acc, ls, cell_size, l_max, invest, int(a),
-                        int(b))
-            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-        ]
-        for f in futures:
-            f.result()
-    return acc, ls
 
 
 @njit(inline="always")
@@ -919,21 +915,8 @@ def _ls_kernel(slope, x, acc, valid, cell_size, l_max, invest):  # type: ignore[
 def _ls_threaded(slope, x, acc, valid, cell_size, l_max, invest, threads):  # type: ignore[no-untyped-def]
     """:func:`_ls_kernel` on bands of rows in ``threads`` threads (per-pixel: same numbers)."""
     ls = np.full(slope.shape, np.nan)
-    n = slope.shape[0]
-    if threads <= 1 or n < 2 * threads:
-        _ls_into(slope, x, acc, valid, cell_size, l_max, invest, ls)
-        return ls
-    from concurrent.futures import ThreadPoolExecutor
-
-    cuts = np.linspace(0, n, threads + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [
-            pool.submit(_ls_into, slope[a:b], x[a:b], acc[a:b], valid[a:b], cell_size, l_max,
-                        invest, ls[a:b])
-            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-        ]
-        for f in futures:
-            f.result()
+    _in_row_bands(slope.shape[0], threads, lambda a, b: _ls_into(
+        slope[a:b], x[a:b], acc[a:b], valid[a:b], cell_size, l_max, invest, ls[a:b]))
     return ls
 
 
@@ -1376,7 +1359,7 @@ def _route(
     mask = _flats(filled, v, filled=True)
     if mfd and not keep_filled:
         # only the LS is wanted: computed inside the MFD kernel, in the flow length's array
-        acc, ls = _mfd_ls_threaded(filled, v, mask, cs, e, lm, invest, threads)
+        acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest, threads)
         return np.empty((0, 0)), np.empty((0, 0)), acc, ls
     if mfd:
         acc, flow = _mfd_kernel(filled, v, mask, cs, e)
