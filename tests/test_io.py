@@ -44,3 +44,50 @@ def test_cog_layers_are_lossless_and_use_the_predictor_of_their_type(
         back = src.read(1)
     assert back.dtype == arr.dtype
     assert back.tobytes() == arr.tobytes()  # every bit, NaN included
+
+
+def _write_plain(path: Path, arr: np.ndarray) -> None:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=arr.shape[1], height=arr.shape[0], count=1,
+        dtype=arr.dtype.name, crs="EPSG:4547", transform=_grid(arr.shape[0]).transform,
+    ) as dst:
+        dst.write(arr, 1)
+
+
+def test_kept_open_reads_what_a_fresh_open_reads_and_closes_every_handle(tmp_path: Path) -> None:
+    import threading
+
+    arr = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    path = tmp_path / "a.tif"
+    _write_plain(path, arr)
+    win = (slice(10, 20), slice(0, 64))
+    with io.kept_open():
+        first = io.read_values(path, win)
+        assert io._kept is not None and len(io._kept) == 1
+        (handle, _sig), = io._kept.values()
+        again = io.read_values(path, win)
+        assert list(io._kept.values())[0][0] is handle  # the same handle, not a new open
+        other: list[np.ndarray] = []
+        t = threading.Thread(target=lambda: other.append(io.read_values(path, win)))
+        t.start()
+        t.join()
+        assert len(io._kept) == 2  # one handle per thread
+        # the file is replaced on disk: the next read sees the new content
+        _write_plain(path, arr[::-1].copy())
+        changed = io.read_values(path, win)
+        with io.kept_open():  # nested scopes: the outer one still owns the handles
+            pass
+        assert io._kept is not None
+        handles = [src for src, _ in io._kept.values()]
+    assert io._kept is None
+    assert all(src.closed for src in handles)
+    np.testing.assert_array_equal(first, arr[win])
+    np.testing.assert_array_equal(again, arr[win])
+    np.testing.assert_array_equal(other[0], arr[win])
+    np.testing.assert_array_equal(changed, arr[::-1][win])
+    np.testing.assert_array_equal(io.read_values(path, win), arr[::-1][win])  # no scope
+
+
+def test_kept_open_names_a_missing_file(tmp_path: Path) -> None:
+    with io.kept_open(), pytest.raises(io.DataFileError, match="missing.tif"):
+        io.read_values(tmp_path / "missing.tif")

@@ -38,6 +38,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -358,6 +359,9 @@ def run_account_streamed(
     work = out_dir / "_work" if out_dir else Path(tempfile.mkdtemp(prefix="ecovalue-stream-"))
     work.mkdir(parents=True, exist_ok=True)
     ex = _Executor(workers, scheduler, threads)
+    # this process's threads keep the rasters they read open for the run (io.kept_open)
+    kept = ExitStack()
+    kept.enter_context(io.kept_open())
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -458,11 +462,14 @@ def run_account_streamed(
             step("pass 2")
             t = time.perf_counter()
             paths.update(
-                _write_layers(ex, plan, blocks, factors, Path(out_dir) / "layers", meta_by_ind)
+                _write_layers(
+                    ex, plan, blocks, factors, Path(out_dir) / "layers", meta_by_ind, kept.close
+                )
             )
             timings["pass2_write"] = time.perf_counter() - t
     finally:
         ex.close()
+        kept.close()
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
     all_notes = list(dict.fromkeys(meta.warnings + notes + note_order))
@@ -1165,8 +1172,13 @@ def _write_layers(
     factors: dict[str, Any],
     folder: Path,
     meta: dict[str, dict[str, Any]],
+    inputs_read: Callable[[], None] = lambda: None,
 ) -> dict[str, Path]:
-    """Final layers written window by window (tiled GeoTIFF), then copied to COG."""
+    """Final layers written window by window (tiled GeoTIFF), then copied to COG.
+
+    ``inputs_read`` is called once the blocks are written (no input is read after it): the
+    run's kept-open inputs close there, and GDAL's block cache is back at its full size for
+    the COG copies."""
     import rasterio
     from rasterio import shutil as rio_shutil
     from rasterio.windows import Window
@@ -1201,6 +1213,7 @@ def _write_layers(
     finally:
         for d in dsts.values():
             d.close()
+    inputs_read()
     paths = {}
     for n in names:
         ind, q = n.rsplit("_", 1)

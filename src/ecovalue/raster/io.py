@@ -6,8 +6,13 @@ raster counts as nodata). Outputs are written as Cloud-Optimized GeoTIFFs.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +70,76 @@ def read_values(path: str | Path, window: tuple[slice, slice] | None = None) -> 
     return _read_band(path, window)[0]
 
 
+# Handles kept open by :func:`kept_open`: (thread id, path) -> (dataset, file signature).
+# None: nothing is kept (every read opens and closes its file).
+_kept: dict[tuple[int, str], tuple[Any, tuple[int, int, int]]] | None = None
+_kept_scopes = 0
+_kept_lock = threading.Lock()
+KEPT_GDAL_CACHE_BYTES = 64 * 2**20
+"""GDAL's block cache while handles are kept open. A closed file drops its cached blocks; an
+open one keeps them until the cache is full (GDAL's default: 5 % of the machine's memory),
+and block-wise reads never read a block twice, so a small cache only bounds memory."""
+
+
+@contextmanager
+def kept_open() -> Iterator[None]:
+    """Within this scope every thread keeps the rasters it reads open, one handle per thread
+    and file, and closes them all when the last scope ends.
+
+    Opening a GeoTIFF costs about 1 ms, mostly rasterio reading its CRS (about 0.8 ms: the
+    EPSG lookup in PROJ's database), against about 50 ms to read a 4000 × 256 window; a
+    block-wise run reads each raster once per block and pass, hundreds of opens. A handle is
+    used by one thread only (GDAL datasets are not thread-safe), and a file that changed on
+    disk (inode, size or modification time) is opened again. GDAL's block cache is kept at
+    :data:`KEPT_GDAL_CACHE_BYTES` meanwhile. Scopes may nest and overlap across threads.
+    """
+    import rasterio
+
+    global _kept, _kept_scopes
+    with _kept_lock:
+        _kept_scopes += 1
+        if _kept is None:
+            _kept = {}
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=KEPT_GDAL_CACHE_BYTES):
+            yield
+    finally:
+        with _kept_lock:
+            _kept_scopes -= 1
+            handles = None
+            if _kept_scopes == 0:
+                handles, _kept = _kept, None
+        for src, _sig in (handles or {}).values():
+            src.close()
+
+
+def _signature(p: Path) -> tuple[int, int, int]:
+    st = os.stat(p)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _open_for_read(p: Path) -> tuple[Any, bool]:
+    """An open dataset for reading ``p`` and whether the caller closes it (False: kept)."""
+    import rasterio
+
+    kept = _kept
+    if kept is None:
+        return rasterio.open(p), True
+    key = (threading.get_ident(), os.fspath(p))
+    sig = _signature(p)
+    entry = kept.get(key)
+    if entry is not None:
+        if entry[1] == sig and not entry[0].closed:
+            return entry[0], False
+        entry[0].close()
+    src = rasterio.open(p)
+    with _kept_lock:
+        if _kept is kept:  # the scope is still open: keep it (else the caller closes it)
+            kept[key] = (src, sig)
+            return src, False
+    return src, True
+
+
 def _read_band(
     path: str | Path, window: tuple[slice, slice] | None
 ) -> tuple[np.ndarray, float | None]:
@@ -73,13 +148,17 @@ def _read_band(
 
     p = Path(path)
     try:
-        with rasterio.open(p) as src:
+        src, close = _open_for_read(p)
+        try:
             win = None
             if window is not None:
                 rows, cols = window
                 win = Window.from_slices(rows, cols, height=src.height, width=src.width)
             return src.read(1, window=win), src.nodata
-    except rasterio.errors.RasterioIOError as exc:
+        finally:
+            if close:
+                src.close()
+    except (rasterio.errors.RasterioIOError, FileNotFoundError) as exc:
         raise DataFileError(f"{p}: not a readable raster ({exc})") from exc
 
 
