@@ -125,3 +125,19 @@ def test_counts_by_hand() -> None:
     assert count_nonfinite(values, mask) == 2
     assert count_outside(values, mask, 0.0, 2.0) == 2
     assert np.isnan(nan_outside(values, mask)[4])
+
+
+def test_key_row_counts_count_pixels_per_key_and_row_and_refuse_bad_indices() -> None:
+    from ecovalue.raster.pixelwise import key_row_counts
+
+    rng = np.random.default_rng(5)
+    key = rng.integers(-1, 6, (40, 31))
+    rows = np.where(key >= 0, rng.integers(0, 4, key.shape), -1).astype(np.int32)
+    got = key_row_counts(key, rows, 6, 4)
+    expected = np.zeros((6, 4), np.int64)
+    np.add.at(expected, (key[key >= 0], rows[key >= 0]), 1)
+    np.testing.assert_array_equal(got, expected)
+    key[3, 3] = max(key[3, 3], 0)
+    rows[3, 3] = 4
+    with pytest.raises(ValueError, match="pixel 96: key .* or row 4 out of range"):
+        key_row_counts(key, rows, 6, 4)

@@ -124,12 +124,26 @@ def test_pollutants_by_class_equal_the_pixel_path(prepared: tuple[B.Plan, dict[s
         q = model.rate_to_t(c.lc(col), c.pixel_area_m2, c.valid, pol)
         return q, model.value({pol: q}, {pol: c.p(model.costs[pol], "CNY/t")})
 
+    from ecovalue.raster.pixelwise import key_row_counts, zonal_add
+
+    # pass 1's zonal sums from pixels per (key, class) equal the pixels' own sums
+    key = B.block_keys(ctx.ds, ctx.class_row)
+    n_keys = len(plan.regions) * B.N_TYPES
+    counts = key_row_counts(key, ctx.class_row, n_keys, len(ctx.ds.landcover_table))
+    assert counts.sum() == (key >= 0).sum()
     n = 0
     for ind in B.POLLUTANTS:
         got = B._pollutant_layers(ctx, ind)
+        per_class = B._pollutant_layers(ctx, ind, by_class=True)
         for pol, col in POLLUTANT_MODELS[ind].columns.items():
             q, v = pixel_path(ctx, ind, pol, col)
             assert got[pol][0].tobytes() == q.tobytes() and got[pol][1].tobytes() == v.tobytes()
+            item = per_class[pol]
+            assert isinstance(item, B.ByClass)
+            for by_class, pixels in zip(item.zonal(counts), (q, v), strict=True):
+                expected = zonal_add(np.zeros(n_keys), pixels, key)
+                assert (expected != 0).sum() >= 2
+                np.testing.assert_allclose(by_class, expected, rtol=1e-12, atol=0)
             n += 1
     assert n >= 4
 
@@ -153,7 +167,11 @@ def test_pollutants_by_class_equal_the_pixel_path(prepared: tuple[B.Plan, dict[s
             with pytest.raises(InputError, match=r"valid pixel\(s\) outside"):
                 B._pollutant_layers(c2, "water_purification")
         else:
-            q, v = B._pollutant_by_class(c2, model, pol, col, price, B._classes_present(c2))
+            per_class = B._pollutant_by_class(
+                c2, model, pol, col, price, B._classes_present(c2)
+            )
+            assert per_class is not None
+            q, v = per_class.pixels(c2.class_row)
             q0, v0 = pixel_path(c2, "water_purification", pol, col)
             assert q.tobytes() == q0.tobytes() and v.tobytes() == v0.tobytes()
 

@@ -58,6 +58,41 @@ def zonal_add(out: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarra
     return out
 
 
+@njit(cache=True, nogil=True)
+def _key_row_counts(key, rows, n_keys, n_rows):  # type: ignore[no-untyped-def]
+    out = np.zeros((n_keys, n_rows), dtype=np.int64)
+    for i in range(key.size):
+        k = key[i]
+        if k >= 0:
+            r = rows[i]
+            if k >= n_keys or r < 0 or r >= n_rows:
+                return out, i
+            out[k, r] += 1
+    return out, -1
+
+
+def key_row_counts(key: np.ndarray, rows: np.ndarray, n_keys: int, n_rows: int) -> np.ndarray:
+    """Pixels per (key, land-cover table row): ``out[k, r]`` counts the pixels with key ``k``
+    (keys < 0 skipped) and table row ``r`` (int64, exact).
+
+    A layer that is a function of the class alone, ``f[row]`` per pixel, has the zonal sums
+    ``out @ f``: one product per class instead of a lookup and an addition per pixel (the same
+    sums up to the order of the additions, i.e. within a few units in the last place).
+    """
+    k = np.ascontiguousarray(key).ravel()
+    r = np.ascontiguousarray(rows).ravel()
+    if k.shape != r.shape:
+        raise ValueError(f"key has {k.size} pixels but rows has {r.size}")
+    out, bad = _key_row_counts(k.astype(np.int64, copy=False), r, int(n_keys), int(n_rows))
+    if bad >= 0:  # a caller's bug: keys and rows come from the region × type index and table
+        raise ValueError(
+            f"pixel {int(bad)}: key {int(k[bad])} or row {int(r[bad])} out of range for "
+            f"{n_keys} keys and {n_rows} rows"
+        )
+    counts: np.ndarray = out
+    return counts
+
+
 #: Most layers one :func:`zonal_add_many` kernel call takes (more are split into calls of this
 #: many): numba indexes a tuple of arrays through a switch, which stops paying off beyond ≈ 8.
 MAX_FUSED = 8
