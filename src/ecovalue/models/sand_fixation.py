@@ -17,6 +17,15 @@ roughness factor (1), COG combined vegetation factor (1), z downwind distance (m
 user-settable, e.g. 50 m). Potential erosion uses COG = 1 (no vegetation); actual erosion uses
 COG = exp(−0.0438 · SC) with SC vegetation cover in percent (Gong et al. 2014, canopy
 factor). Valuation by replacement cost [S1]: ``V_f = Q_f / (ρ · h) · P_f``.
+
+Evaluation. With ``u = X^0.7422`` (``0.7422 = −2 · (−0.3711)``), ``s² = 150.71² / u``, so::
+
+    SL = (2·z·109.8 / 150.71²) · X · u · exp(−(z² / 150.71²) · u)
+
+— the same function, with one power per X instead of a power and two divisions. Actual
+erosion's ``u`` is the bare soil's times ``COG^0.7422`` (a number per vegetation cover), so
+a pixel costs one power and two exponentials. The result equals the textbook expression
+within a few units in the last place (``tests/test_streaming_blocks.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ S_COEF = 150.71
 S_EXPONENT = -0.3711
 COG_COVER_COEF = 0.0438
 """RWEQ empirical constants (Fryrear et al. 1998, 2000; Gong et al. 2014)."""
+U_EXPONENT = -2.0 * S_EXPONENT
+"""``u = X^U_EXPONENT = (150.71 / s)²``: the power of X the evaluation uses (0.7422)."""
 
 
 class SandFixation(NamedTuple):
@@ -58,46 +69,43 @@ class SandFixation(NamedTuple):
 def soil_loss_kg_m2(factor_product: np.ndarray, field_length_m: float) -> np.ndarray:
     """RWEQ soil loss ``SL = 2z/s² · Q_max · exp(−(z/s)²)`` (kg/m²) for ``X = WF·EF·SCF·K'·COG``.
 
-    X <= 0 (no wind, no erodible soil) gives SL = 0.
+    X <= 0 (no wind, no erodible soil) gives SL = 0; a non-finite X gives NaN.
     """
     x = np.asarray(factor_product, dtype=np.float64)
     z = check_parameter("sand.field_length", field_length_m, 1e-9, np.inf)
     finite = np.isfinite(x)
     pos = finite & (x > 0)
-    # The operations of ``2z / s² · Q_max · exp(−(z/s)²)`` with ``s = 150.71 · X^−0.3711`` and
-    # ``Q_max = 109.8 · X``, one by one and in this order, into a few reused arrays (the same
-    # roundings as the plain expression, bit for bit, with fewer whole-array temporaries).
     xp = np.where(pos, x, 1.0)
-    s = np.power(xp, S_EXPONENT)
-    s *= S_COEF
-    q_max = np.multiply(xp, QMAX_COEF, out=xp)
-    decay = np.divide(z, s)
-    np.square(decay, out=decay)
-    np.negative(decay, out=decay)
-    np.exp(decay, out=decay)
-    sl = np.square(s, out=s)
-    np.divide(2.0 * z, sl, out=sl)
-    sl *= q_max
-    sl *= decay
+    sl = _soil_loss_from_u(xp, np.power(xp, U_EXPONENT), z)
     sl[~pos] = 0.0
     sl[~finite] = np.nan
     return sl
 
 
+def _coefficients(z: float) -> tuple[float, float]:
+    """``(2·z·Q / S², z² / S²)`` of ``SL = a · X · u · exp(−b · u)`` (module docstring)."""
+    s2 = S_COEF * S_COEF
+    return 2.0 * z * QMAX_COEF / s2, z * z / s2
+
+
+def _soil_loss_from_u(x: np.ndarray, u: np.ndarray, z: float) -> np.ndarray:
+    """``a · X · u · exp(−b · u)`` element by element, in :func:`_soil_loss_pixel`'s order."""
+    a, b = _coefficients(z)
+    decay = np.multiply(u, b)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    sl = np.multiply(x, a)
+    sl *= u
+    sl *= decay
+    return sl
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _soil_loss_pixel(x, z, two_z):  # type: ignore[no-untyped-def]
-    """:func:`soil_loss_kg_m2` of one finite X, the same operations in the same order."""
-    if not x > 0:
-        return 0.0
-    s = x**S_EXPONENT
-    s = s * S_COEF
-    q_max = x * QMAX_COEF
-    decay = z / s
-    decay = decay * decay
-    decay = np.exp(-decay)
-    sl = s * s
-    sl = two_z / sl
-    sl = sl * q_max
+def _soil_loss_pixel(x, u, a, b):  # type: ignore[no-untyped-def]
+    """:func:`_soil_loss_from_u` of one pixel, the same operations in the same order."""
+    decay = np.exp(-(u * b))
+    sl = x * a
+    sl = sl * u
     return sl * decay
 
 
@@ -109,11 +117,14 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual): 
     n = valid.size
     n_clamped = 0
     n_bad = 0
-    two_z = 2.0 * z
-    # COG depends on the land cover's class only: its exp is kept for the run of pixels with
-    # the same cover (the same input gives the same bits)
+    s2 = S_COEF * S_COEF  # _coefficients(z), the same operations
+    ca = 2.0 * z * QMAX_COEF / s2
+    cb = z * z / s2
+    # COG and COG^0.7422 depend on the land cover's class only: they are kept for the run of
+    # pixels with the same cover (the same input gives the same bits)
     last_v = np.nan
     last_cog = np.nan
+    last_g = np.nan
     for i in range(n):
         if not valid[i]:
             fixed[i] = np.nan
@@ -135,13 +146,20 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual): 
         bare = a * b
         bare = bare * c
         bare = bare * d
-        pot = _soil_loss_pixel(bare, z, two_z) * area
-        pot = pot / KG_PER_T
         if v != last_v:
             last_v = v
             last_cog = np.exp(-COG_COVER_COEF * 100.0 * v)
-        cog = last_cog * bare
-        act = _soil_loss_pixel(cog, z, two_z) * area
+            last_g = last_cog**U_EXPONENT
+        if bare > 0:
+            u = bare**U_EXPONENT
+            pot = _soil_loss_pixel(bare, u, ca, cb)
+            act = _soil_loss_pixel(last_cog * bare, u * last_g, ca, cb)
+        else:
+            pot = 0.0
+            act = 0.0
+        pot = pot * area
+        pot = pot / KG_PER_T
+        act = act * area
         act = act / KG_PER_T
         diff = pot - act
         if diff < 0:
@@ -255,18 +273,25 @@ def sand_fixed_t(
         "rweq_veg_cover", sc, valid, 0.0, 1.0, "vegetation cover is a fraction 0–1, not percent"
     )
     area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
-    # the expressions of the equations above, evaluated in place in the same order (same bits)
+    z = check_parameter("sand.field_length", field_length_m, 1e-9, np.inf)
+    # the kernel's operations, evaluated in place in the same order (the same bits)
     bare = wf * ef
     bare *= scf
     bare *= k
     bare[~valid] = 0.0
-    potential = soil_loss_kg_m2(bare, field_length_m)
+    pos = bare > 0
+    xp = np.where(pos, bare, 1.0)
+    u = np.power(xp, U_EXPONENT)
+    potential = _soil_loss_from_u(xp, u, z)
+    potential[~pos] = 0.0
     potential *= area
     potential /= KG_PER_T
     cog = vegetation_factor(np.where(valid, sc, 0.0))
-    cog *= bare
-    actual = soil_loss_kg_m2(cog, field_length_m)
-    del cog
+    u *= np.power(cog, U_EXPONENT)  # actual erosion's u: the bare soil's times COG^0.7422
+    cog *= xp
+    actual = _soil_loss_from_u(cog, u, z)
+    del cog, u, xp
+    actual[~pos] = 0.0
     actual *= area
     actual /= KG_PER_T
     diff = potential - actual
