@@ -70,6 +70,7 @@ from ecovalue.accounting.result import (
     RunResult,
 )
 from ecovalue.accounting.streaming_meta import dataset_hash, open_meta, validate_scan
+from ecovalue.allocator import keep_freed_memory
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
@@ -362,6 +363,8 @@ def run_account_streamed(
     # this process's threads keep the rasters they read open for the run (io.kept_open)
     kept = ExitStack()
     kept.enter_context(io.kept_open())
+    memory = ExitStack()  # freed block temporaries reused, not unmapped (ecovalue.allocator)
+    memory.enter_context(keep_freed_memory())
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -470,6 +473,7 @@ def run_account_streamed(
     finally:
         ex.close()
         kept.close()
+        memory.close()
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
     all_notes = list(dict.fromkeys(meta.warnings + notes + note_order))
