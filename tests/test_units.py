@@ -71,3 +71,18 @@ def test_off_keeps_nothing_on_disk(monkeypatch, tmp_path) -> None:
     reg = units._registry()
     assert reg.Quantity(1.0, "mm").to("m").magnitude == pytest.approx(1e-3)
     assert not any(os.scandir(tmp_path))
+
+
+def test_importing_the_units_does_not_import_dask_and_dask_still_imports() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ecovalue.units as u\n"
+        "assert 'dask' not in sys.modules, 'pint imported dask'\n"
+        "import dask.array\n"
+        "print(u.conversion_factor('万元', 'yuan'), dask.array.ones(3).sum().compute())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["10000.0", "3.0"]

@@ -9,12 +9,41 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from functools import lru_cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import pint
 
-from ecovalue.caches import default_cache_dir
-from ecovalue.errors import UnitError
+def _import_pint() -> ModuleType:
+    """pint, without its dask support unless dask is already imported.
+
+    When dask is installed, ``import pint`` imports ``dask.base`` (and with it jinja2, yaml,
+    psutil, toolz): ≈ 0.13 s of every command's start-up, for quantities wrapping dask arrays,
+    which ecovalue never makes (its dask runs send plain blocks to the workers). pint decides
+    with ``importlib.util.find_spec("dask")``, which is None while ``sys.modules["dask"]`` is;
+    the entry is removed again right after, so ``import dask`` works as before.
+    """
+    if "pint" in sys.modules or "dask" in sys.modules:
+        import pint
+
+        return pint
+    sys.modules["dask"] = None  # type: ignore[assignment]
+    try:
+        import pint
+    finally:
+        if sys.modules.get("dask", 0) is None:
+            del sys.modules["dask"]
+    return pint
+
+
+if TYPE_CHECKING:
+    import pint
+else:
+    pint = _import_pint()
+
+from ecovalue.caches import default_cache_dir  # noqa: E402
+from ecovalue.errors import UnitError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
