@@ -75,7 +75,7 @@ def read_values(path: str | Path, window: tuple[slice, slice] | None = None) -> 
 _kept: dict[tuple[int, str], tuple[Any, tuple[int, int, int]]] | None = None
 _kept_scopes = 0
 _kept_lock = threading.Lock()
-KEPT_GDAL_CACHE_BYTES = 64 * 2**20
+KEPT_GDAL_CACHE_BYTES = 16 * 2**20
 """GDAL's block cache while handles are kept open. A closed file drops its cached blocks; an
 open one keeps them until the cache is full (GDAL's default: 5 % of the machine's memory),
 and block-wise reads never read a block twice, so a small cache only bounds memory."""
