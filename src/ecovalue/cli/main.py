@@ -29,6 +29,14 @@ app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value
                   no_args_is_help=True, add_completion=False)
 
 
+@app.callback()
+def _command() -> None:
+    """ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现)."""
+    from ecovalue.process import freeze_heap_at_exit
+
+    freeze_heap_at_exit()  # the process ends without a collection over every object
+
+
 @app.command()
 def validate(
     dataset: Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")],
