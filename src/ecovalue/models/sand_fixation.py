@@ -110,16 +110,14 @@ def _soil_loss_pixel(x, u, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _sand_kernel(wf, ef, scf, k, sc, valid, z, area, fixed, potential, actual):  # type: ignore[no-untyped-def]
+def _sand_kernel(wf, ef, scf, k, sc, valid, ca, cb, area, fixed, potential, actual):  # type: ignore[no-untyped-def]
     """Every valid pixel of :func:`sand_fixed_t` in one pass (a 1-element input stands for all
     pixels); returns (pixels clamped, valid pixels whose inputs are not finite or out of
-    range). With a bad pixel the outputs are not used: the caller's checks name the problem."""
+    range). With a bad pixel the outputs are not used: the caller's checks name the problem.
+    ``ca, cb``: :func:`_coefficients` of the field length (the numpy path's numbers)."""
     n = valid.size
     n_clamped = 0
     n_bad = 0
-    s2 = S_COEF * S_COEF  # _coefficients(z), the same operations
-    ca = 2.0 * z * QMAX_COEF / s2
-    cb = z * z / s2
     # COG and COG^0.7422 depend on the land cover's class only: they are kept for the run of
     # pixels with the same cover (the same input gives the same bits)
     last_v = np.nan
@@ -203,7 +201,7 @@ def _sand_fused(
         return None  # only K' may be one number here
     outs = [np.empty(valid.shape) for _ in range(3)]
     n_clamped, n_bad = _sand_kernel(
-        *flat, valid.reshape(-1), z, area, *(o.reshape(-1) for o in outs)
+        *flat, valid.reshape(-1), *_coefficients(z), area, *(o.reshape(-1) for o in outs)
     )
     if n_bad:
         return None
