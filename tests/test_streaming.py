@@ -19,6 +19,7 @@ from ecovalue.accounting.result import TABLE_COLUMNS, RunResult
 from ecovalue.accounting.streaming import StreamedResult, run_account_streamed
 from ecovalue.errors import ValidationFailed
 from ecovalue.raster import io
+from ecovalue.raster.routing_cache import RoutingCache
 
 KEY = ["region_code", "indicator", "ecosystem_type"]
 
@@ -450,3 +451,108 @@ def test_landscape_waits_for_the_routing_when_memory_is_short(
     monkeypatch.setattr(S, "landscape_beside_routing", after_routing)
     assert_same_run(mem, run_account_streamed(root, block_rows=3))
     assert calls == [False]  # the decision was taken, and the run still equals the in-memory one
+
+
+# ------------------------------------------------------- one reading for the scan and pass 1
+
+
+@pytest.fixture(scope="module")
+def warm_cache(
+    tiny: tuple[Path, RunResult], tmp_path_factory: pytest.TempPathFactory
+) -> RoutingCache:
+    """A routing cache holding the tiny dataset's LS: reruns take the one-reading flow."""
+    cache = RoutingCache(tmp_path_factory.mktemp("cache"))
+    assert not run_account_streamed(tiny[0], cache=cache).routing_from_cache
+    return cache
+
+
+@pytest.mark.parametrize(("block_rows", "threads"), [(1, 1), (3, 2), (5, 3), (64, 2)])
+def test_one_reading_rerun_equals_the_two_pass_run(
+    tiny: tuple[Path, RunResult], warm_cache: RoutingCache, block_rows: int, threads: int
+) -> None:
+    root, mem = tiny
+    two_pass = run_account_streamed(root, block_rows=block_rows, threads=threads)
+    one = run_account_streamed(root, block_rows=block_rows, threads=threads, cache=warm_cache)
+    assert "scan_pass1_and_validate" in one.timings and one.routing_from_cache
+    assert "scan_and_validate" in two_pass.timings
+    pd.testing.assert_frame_equal(one.table, two_pass.table, check_exact=True)
+    assert one.notes == two_pass.notes and one.hashes == two_pass.hashes
+    assert one.not_applicable == two_pass.not_applicable
+    assert_same_run(mem, one)
+
+
+def test_one_reading_chunks_on_threads_equal_one_thread(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many chunks, each scanned and summed on its own thread, added in grid order."""
+    from ecovalue.accounting import streaming_blocks
+    from ecovalue.datasets.demo import build_demo
+
+    root = build_demo(tmp_path_factory.mktemp("demo") / "demo", resolution=3000)  # 53 rows
+    cache = RoutingCache(tmp_path_factory.mktemp("cache"))
+    monkeypatch.setattr(streaming_blocks, "AGG_ROWS", 5)  # 11 chunks
+    two_pass = run_account_streamed(root, block_rows=2, threads=1, cache=cache)
+    one = run_account_streamed(root, block_rows=2, threads=1, cache=cache)
+    three = run_account_streamed(root, block_rows=3, threads=3, cache=cache)
+    assert "scan_pass1_and_validate" not in two_pass.timings
+    for r in (one, three):
+        assert "scan_pass1_and_validate" in r.timings
+        pd.testing.assert_frame_equal(r.table, two_pass.table, check_exact=True)
+        assert r.notes == two_pass.notes
+
+
+def test_bad_input_of_a_rerun_fails_with_the_same_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-reading flow computes before the last block is checked; a dataset with errors
+    still fails with the loader's problems, and nothing is returned."""
+    from ecovalue.accounting import streaming_blocks
+
+    chunks: list[int] = []
+    real = streaming_blocks.scan_pass1_chunk
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        chunks.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(streaming_blocks, "scan_pass1_chunk", counted)
+    root = write_tiny_dataset(tmp_path / "d")
+    cache = RoutingCache(tmp_path / "cache")
+    run_account_streamed(root, cache=cache)  # stores the LS: the DEM and regions stay as they are
+    assert not chunks  # a first run: the scan, then pass 1 beside the routing
+    npp = np.full((N, N), 500.0)
+    npp[2, 3] = -5.0  # below the physical range 0
+    npp[7, 1] = np.nan  # a hole inside region A
+    bad = write_tiny_dataset(tmp_path / "bad", rasters={"npp": npp})
+    with pytest.raises(ValidationFailed) as mem_exc:
+        run_account(bad)
+    for rows in (2, 4, 64):
+        with pytest.raises(ValidationFailed) as exc:
+            run_account_streamed(bad, block_rows=rows, cache=cache)
+        assert {str(p) for p in exc.value.problems} == {str(p) for p in mem_exc.value.problems}
+    assert chunks  # the one-reading flow ran (the LS of the unchanged DEM was found)
+
+
+def test_an_indicator_error_of_the_one_reading_pass_is_raised_after_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.accounting import indicators
+    from ecovalue.errors import InputError
+
+    root = write_tiny_dataset(tmp_path / "d")
+    cache = RoutingCache(tmp_path / "cache")
+    run_account_streamed(root, cache=cache)
+
+    def broken(ctx):  # type: ignore[no-untyped-def]
+        raise InputError("water conservation cannot be computed here")
+
+    compute = dict(indicators.COMPUTE, water_conservation=broken)
+    monkeypatch.setattr(indicators, "COMPUTE", compute)
+    with pytest.raises(InputError, match="cannot be computed here"):
+        run_account_streamed(root, block_rows=3, cache=cache)
+    # with a validation error as well, the validation's problems come first
+    npp = np.full((N, N), 500.0)
+    npp[7, 1] = np.nan
+    bad = write_tiny_dataset(tmp_path / "bad", rasters={"npp": npp})
+    with pytest.raises(ValidationFailed, match="no data"):
+        run_account_streamed(bad, block_rows=3, cache=cache)

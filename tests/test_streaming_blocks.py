@@ -36,7 +36,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[B.Plan, dict[str
     meta = open_meta(root, prof, None)
     plan, _notes, _params = S._make_plan(meta, prof, meta.year)
     blocks = S._blocks(meta.grid.height, 3)
-    scan = S._reduce_scan((B.scan_block(plan, a, b, True) for a, b in blocks), meta.grid)
+    scan = S._reduce_scan(B.scan_block(plan, a, b, True) for a, b in blocks)
     S._prepare_block_indicators(plan, S._probe_context(plan), scan)
     S._routing_step(plan, scan["valid"], tmp, True, 1)
     return plan, scan
@@ -367,7 +367,7 @@ def test_the_scan_hashes_each_raster_as_the_loader_does(tmp_path) -> None:
         got = {dataset_hash(meta, plan)}
         for rows in (1, 3, meta.grid.height):
             blocks = S._blocks(meta.grid.height, rows)
-            scan = S._reduce_scan((B.scan_block(plan, a, b, False) for a, b in blocks), meta.grid)
+            scan = S._reduce_scan(B.scan_block(plan, a, b, False) for a, b in blocks)
             assert set(scan["digests"]) == set(meta.raster_paths)
             got.add(dataset_hash(meta, plan, scan["digests"]))
         ds, _ = load_dataset(root, needs_for_profile(prof, (meta.year,)))

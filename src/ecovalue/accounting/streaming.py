@@ -5,17 +5,18 @@ How it runs (docs/scaling.md explains it in plain language):
 
 1. **Metadata and tables.** The manifest, regions, vectors and tables are read and checked
    with the loader's own functions; rasters only by their headers (every raster must be on
-   the land-cover grid: the streamed path does not resample).
+   the land-cover grid: the streamed path does not resample). On one machine the regions
+   are rasterized on the whole grid, and with a routing cache the cache's key is made from
+   the DEM (:func:`_regions_and_key`), while the main thread loads numba's kernels.
 2. **Scan pass (blocks).** Every block of ``block_rows`` rows reads its window of every
    raster: physical ranges, coverage holes, land-cover codes (the checks of
    ``datasets.validation``, accumulated), valid pixel counts per (region, ecosystem type)
-   and per lake/reservoir polygon. Errors raise :class:`ValidationFailed` before anything is
-   computed. A separate sequential pass hashes the rasters block by block, giving the same
-   dataset hash as the in-memory loader.
+   and per lake/reservoir polygon, and each raster's row digests (the dataset hash of the
+   in-memory loader is joined from them). Errors raise :class:`ValidationFailed`.
 3. **Global steps.** Routing (fill, flow accumulation, LS; needs the whole DEM) and the
    landscape premium (nearest green/blue pixel within ``landscape.distance``; a whole-grid
-   distance transform) — see :data:`GLOBAL_BYTES_PER_PIXEL`. LS goes to a float64 GeoTIFF
-   that blocks read by window.
+   distance transform) — see :data:`GLOBAL_BYTES_PER_PIXEL`. The LS reaches the blocks
+   as an array (one machine) or a float64 GeoTIFF that they read by window (a cluster).
 4. **Pass 1 (chunks of blocks).** The tasks are chunks of ``AGG_ROWS`` = 1024 grid rows (the
    in-memory aggregation chunk); each computes block by block (``block_rows``), running the
    in-memory indicator functions on a windowed dataset, and continues float64 sums per
@@ -24,6 +25,14 @@ How it runs (docs/scaling.md explains it in plain language):
    indicators are spread with the whole-region pixel counts of step 2; air and water
    purification are summed per pollutant, uncapped. The client adds the chunk sums in grid
    order, so results do not depend on the worker count.
+
+   **One reading for steps 2 and 4** (on one machine, when no routing is to wait for: the
+   profile has none, or the LS factor is in the routing cache): each chunk scans its blocks
+   and computes, on the same windows, every indicator that does not need the whole scan
+   (:func:`streaming_blocks.scan_pass1_chunk`); the sums are kept only if the whole scan
+   then validates. The indicators of :data:`SECOND_PASS` follow in a pass that reads only
+   their rasters, and the landscape premium runs beside from the start. When the routing
+   has to run (a first run), the scan comes first and pass 1 runs beside the routing.
 5. **Region steps** on the sums, as the in-memory path: caps by reported emissions/loads
    (a scale per region and pollutant), reported quantities replace/complement (an affine
    map per region × type), then the table (Decimal once, 0.01 元).
@@ -75,8 +84,9 @@ from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.raster import io
-from ecovalue.raster.digest import ROW_DIGEST_BYTES, join_row_digests
+from ecovalue.raster.digest import join_row_digests
 from ecovalue.raster.grid import Grid
+from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
 
 Progress = Callable[[str, int, int], None]
@@ -94,6 +104,11 @@ GLOBAL_BYTES_PER_PIXEL = 80
 #: region index, table rows and masks, then the feature transform's indices, then the premium
 #: and attributed grids): 0.68 GB over the interpreter's base at 4000 × 4000 (≈ 42 bytes).
 LANDSCAPE_BYTES_PER_PIXEL = 45
+#: Block-wise indicators that need the whole scan first: the soil retention (the global LS
+#: factor), the flood storage (each polygon's pixel counts) and the statistics spreads (each
+#: region's pixel counts). When the scan and pass 1 share one reading of the rasters, these
+#: follow in a pass of their own, which reads only the rasters they use.
+SECOND_PASS = ("soil_retention", "flood_regulation", *B.STATISTICS)
 
 
 def landscape_beside_routing(pixels: int, available: int | None = None) -> bool:
@@ -216,6 +231,7 @@ class _Executor:
         self.client: Any = None
         self.cluster: Any = None
         self.pool: ThreadPoolExecutor | None = None
+        self.side: ThreadPoolExecutor | None = None
         if workers < 1:
             raise InputError(f"workers must be ≥ 1, got {workers}")
         if scheduler or workers > 1:
@@ -247,6 +263,15 @@ class _Executor:
         """Run ``fn(*args)`` on a local thread; returns a ``concurrent.futures.Future``."""
         assert self.pool is not None
         return self.pool.submit(fn, *args)
+
+    def beside(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on a thread outside the pool (a whole-grid step beside the blocks,
+        which keep every pool thread); returns a ``concurrent.futures.Future``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.side is None:
+            self.side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecovalue-side")
+        return self.side.submit(fn, *args)
 
     def map(
         self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
@@ -286,8 +311,9 @@ class _Executor:
             yield result
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.pool, self.side):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
@@ -369,74 +395,121 @@ def run_account_streamed(
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
-        # the scan also hashes the rows of every raster it reads (raster.digest)
-        scan = _reduce_scan(
-            ex.map(
-                B.scan_block, plan, blocks, needs_global,
-                ex.local and cache is not None and _needs_routing(plan),
-            ),
-            meta.grid,
-        )
-        validate_scan(meta, scan)
-        timings["scan_and_validate"] = time.perf_counter() - t0
-        if ex.local:  # blocks in this process share the scan's mask (None without global steps)
-            plan.valid, plan.region_index = scan["valid"], scan["region_index"]
-        step("routing")
-        t = time.perf_counter()
-        # Routing (whole grid, one long numba kernel that releases the GIL) runs on a thread
-        # while the content hash and the block-wise indicators that do not need it go on;
-        # soil retention follows once the LS factor is there.
-        hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
-        routing = None
-        from_cache = False
-        if _needs_routing(plan):
-            missed = None
-            if ex.local and cache is not None:
-                # a rerun on the same DEM: the LS comes from the cache before pass 1, so soil
-                # retention joins pass 1 and no global routing step runs
-                t_r = time.perf_counter()
-                from_cache, missed = _ls_from_cache(
-                    plan, scan["valid"], cache, scan["routing_digests"]
-                )
-                timings["routing"] = time.perf_counter() - t_r
-            if not from_cache:
-                routing = ex.submit(
-                    _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads, cache,
-                    missed,
-                )
-        probe = _probe_context(plan)
-        not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
-        step("pass 1")
-        chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks: aggregation chunks
+        needs_routing = _needs_routing(plan)
+        chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks of pass 1: aggregation chunks
         rows = min(block_rows, B.AGG_ROWS)
-        first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
-        landscape = None
-        if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
-            # no routing step: the landscape premium (whole grid) beside pass 1
-            landscape = ex.submit(
-                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
-                scan["region_index"],
-            )
-        block_sums, block_notes = _reduce_pass1(ex.map(B.pass1_chunk, plan, chunks, rows, first))
-        timings["pass1"] = time.perf_counter() - t
-        if routing is not None:
-            # the landscape premium (whole grid, mostly in scipy) beside the rest of the routing
-            # when memory allows (the blocks of pass 1 are gone), else after it, beside the
-            # soil-retention pass (docs/scaling.md)
-            if not landscape_beside_routing(meta.grid.width * meta.grid.height):
-                routing.result()
-            landscape = ex.submit(
-                _timed, _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
-                scan["region_index"],
-            )
-            from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
+        landscape = routing = None
+        from_cache = fused = False
+        key: str | None = None
+        if ex.local:
+            # the regions' pixels on the whole grid (a run that passes validation has no hole
+            # inside them, so they are its valid pixels) and the routing cache's key, on a
+            # thread while this one loads numba and the compiled kernels (each ≈ 0.3–0.5 s)
+            prep = ex.submit(_regions_and_key, plan, cache if needs_routing else None)
+            load_kernels()
+            plan.region_index, plan.valid, key = prep.result()
+            # one reading of the rasters for the scan and pass 1 when no routing is to wait
+            # for: the profile has none, or its LS factor is in the cache (a rerun)
+            fused = not needs_routing or (cache is not None and key is not None and cache.has(key))
+        if fused:
+            assert plan.valid is not None
+            ls_read = None
+            if needs_routing:  # read (and its content checked) beside the first pass
+                assert cache is not None and key is not None
+                ls_read = ex.submit(cache.get, key, meta.grid.shape)
+            if landscape_beside_routing(meta.grid.width * meta.grid.height):
+                # on a thread of its own: the chunks keep both pool threads (the OS shares the
+                # cores among the three)
+                landscape = ex.beside(
+                    _timed, _landscape_step, plan, meta, plan.valid, work, out_dir is not None,
+                    plan.region_index,
+                )
+            first = tuple(i for i in plan.indicators if i not in SECOND_PASS)
+            tables_ok = not any(p.severity == "error" for p in meta.problems)
+            results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok))
+            scan = _reduce_scan(f for r in results for f in r["scans"])
+            validate_scan(meta, scan)
+            for r in results:  # an indicator's own error, now that the input is known good
+                if r["error"] is not None:
+                    raise r["error"]
+            block_sums, block_notes = _reduce_pass1(iter(results))
+            scan["valid"], scan["region_index"] = plan.valid, plan.region_index
+            timings["scan_pass1_and_validate"] = time.perf_counter() - t0
+            step("routing")
             t = time.perf_counter()
-            soil_sums, soil_notes = _reduce_pass1(
-                ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
+            hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
+            if ls_read is not None:
+                plan.ls = ls_read.result()
+                from_cache = plan.ls is not None
+                if not from_cache:  # the entry was damaged (and removed) or evicted meanwhile
+                    _routing_step(plan, plan.valid, work, True, ex.threads, cache, key)
+                timings["routing"] = time.perf_counter() - t
+            probe = _probe_context(plan)
+            not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
+            step("pass 1")
+            t = time.perf_counter()
+            second = tuple(i for i in plan.indicators if i in SECOND_PASS)
+            if second:
+                more_sums, more_notes = _reduce_pass1(
+                    ex.map(B.pass1_chunk, plan, chunks, rows, second)
+                )
+                block_sums.update(more_sums)
+                block_notes += more_notes
+            timings["pass1_rest"] = time.perf_counter() - t
+        else:
+            # the scan reads every raster; then pass 1 (and the routing, with the soil
+            # retention after it) read them again
+            keep_valid = needs_global and plan.valid is None  # else the regions' pixels
+            scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
+            validate_scan(meta, scan)
+            timings["scan_and_validate"] = time.perf_counter() - t0
+            if plan.valid is not None:
+                scan["valid"], scan["region_index"] = plan.valid, plan.region_index
+            elif ex.local:  # blocks in this process share the scan's mask (see open_block)
+                plan.valid, plan.region_index = scan["valid"], scan["region_index"]
+            step("routing")
+            t = time.perf_counter()
+            # Routing (whole grid, one long numba kernel that releases the GIL) runs on a
+            # thread while the content hash and the block-wise indicators that do not need
+            # it go on; soil retention follows once the LS factor is there.
+            hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
+            if needs_routing:
+                routing = ex.submit(
+                    _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads,
+                    cache, key,
+                )
+            probe = _probe_context(plan)
+            not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
+            step("pass 1")
+            first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
+            if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
+                # no routing step: the landscape premium (whole grid) beside pass 1
+                landscape = ex.submit(
+                    _timed, _landscape_step, plan, meta, scan["valid"], work,
+                    out_dir is not None, scan["region_index"],
+                )
+            block_sums, block_notes = _reduce_pass1(
+                ex.map(B.pass1_chunk, plan, chunks, rows, first)
             )
-            block_sums.update(soil_sums)
-            block_notes += soil_notes
-            timings["pass1_soil"] = time.perf_counter() - t
+            timings["pass1"] = time.perf_counter() - t
+            if routing is not None:
+                # the landscape premium (whole grid, mostly in scipy) beside the rest of the
+                # routing when memory allows (the blocks of pass 1 are gone), else after it,
+                # beside the soil-retention pass (docs/scaling.md)
+                if not landscape_beside_routing(meta.grid.width * meta.grid.height):
+                    routing.result()
+                landscape = ex.submit(
+                    _timed, _landscape_step, plan, meta, scan["valid"], work,
+                    out_dir is not None, scan["region_index"],
+                )
+                from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
+                t = time.perf_counter()
+                soil_sums, soil_notes = _reduce_pass1(
+                    ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
+                )
+                block_sums.update(soil_sums)
+                block_notes += soil_notes
+                timings["pass1_soil"] = time.perf_counter() - t
         step("global")
         if landscape is None:
             global_sums, timings["landscape"] = _timed(
@@ -576,14 +649,10 @@ def _probe_context(plan: B.Plan) -> Context:
     return Context(_shell_dataset(plan), plan.year, plan.profile, plan.params)
 
 
-def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any]:
+def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
     """The scan's facts over all blocks (given in block order), with ``"digests"``: each
-    raster's digest joined from the blocks' row digests (``raster.digest``), and
-    ``"routing_digests"`` when the blocks computed them (``scan_block(routing_digests=True)``):
-    the digests of the DEM's float64 values and of the valid mask, what the routing cache's key
-    takes (``RoutingCache.key_of``)."""
+    raster's digest joined from the blocks' row digests (``raster.digest``)."""
     rows: dict[str, list[bytes]] = {}
-    routing_rows: list[tuple[bytes, bytes]] = []
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
@@ -622,21 +691,10 @@ def _reduce_scan(results: Iterator[dict[str, Any]], grid: Grid) -> dict[str, Any
             region_parts.append(r["region_index"])
         for key, part in r["row_digests"].items():
             rows.setdefault(key, []).append(part)
-        if "routing_rows" in r:
-            routing_rows.append(r["routing_rows"])
     if valid_parts:
         out["valid"] = np.concatenate(valid_parts, axis=0)
         out["region_index"] = np.concatenate(region_parts, axis=0)
     out["digests"] = {key: join_row_digests(parts) for key, parts in rows.items()}
-    n_rows = sum(len(p) for p, _ in routing_rows) // ROW_DIGEST_BYTES
-    out["routing_digests"] = (
-        (
-            join_row_digests(p for p, _ in routing_rows),
-            join_row_digests(m for _, m in routing_rows),
-        )
-        if routing_rows and n_rows == grid.height  # every block's, else no routing key
-        else None
-    )
     return out
 
 
@@ -720,34 +778,32 @@ def _ls_params(plan: B.Plan) -> dict[str, Any]:
     return ls_params(plan.grid.cell_width, plan.routing_method, formulation=_formulation(plan))
 
 
-def _ls_from_cache(
-    plan: B.Plan,
-    valid: np.ndarray,
-    cache: RoutingCache,
-    digests: tuple[bytes, bytes] | None = None,
-) -> tuple[bool, str | None]:
-    """Look the LS factor up in ``cache``: ``(True, None)`` with ``plan.ls`` set on a hit, else
-    ``(False, key)`` for :func:`_routing_step` (which reads the DEM again rather than hold its
-    float64 copy through the routing). ``digests``: the digests (``raster.digest``) of the DEM's
-    float64 values and of ``valid`` from the scan; without them the DEM is read here."""
-    params = _ls_params(plan)
-    shape = plan.grid.shape
-    if digests is not None:
-        key = cache.key_of(
-            (np.dtype(np.float64).str, shape), digests[0], (valid.dtype.str, valid.shape),
-            digests[1], params,
-        )
-    else:
+def _regions_and_key(
+    plan: B.Plan, cache: RoutingCache | None
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
+    them, and with ``cache`` the routing cache's key of the DEM on that mask.
+
+    In a run that passes validation the mask is the valid mask: the scan's valid pixels are
+    those inside a region where every raster has data, and a pixel inside a region without
+    data is a validation error (a hole). So the routing, its cache key and the landscape
+    premium can take it before the scan has read the rasters (the key equals the one of the
+    scan's mask, and a rerun finds the entries an earlier run stored)."""
+    from ecovalue.raster.digest import grid_digest
+
+    region_index = B.rasterize(
+        [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
+    )
+    valid = region_index >= 0
+    region_index = region_index.astype(B.region_dtype(len(plan.regions)))
+    key = None
+    if cache is not None:
         dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
-        dem64 = np.ascontiguousarray(dem, dtype=np.float64)  # the key is of the float64 values
-        del dem
-        key = cache.key(dem64, valid, params)
-        del dem64
-    ls = cache.get(key, shape)
-    if ls is None:
-        return False, key
-    plan.ls = ls
-    return True, None
+        key = cache.key_of(  # the key is of the DEM's float64 values, converted row by row
+            (np.dtype(np.float64).str, dem.shape), grid_digest(dem, np.float64),
+            (valid.dtype.str, valid.shape), grid_digest(valid), _ls_params(plan),
+        )
+    return region_index, valid, key
 
 
 def _landscape_step(

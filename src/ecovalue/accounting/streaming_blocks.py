@@ -228,13 +228,18 @@ def dataset_on(
 def block_dataset(
     plan: Plan, start: int, stop: int
 ) -> tuple[Dataset, dict[str, np.ndarray], np.ndarray]:
-    """Windowed dataset of a block; also each raster's own validity and the inside-regions mask."""
+    """Windowed dataset of a block; also each raster's own validity and the inside-regions mask.
+    The regions' pixels are the slice of ``plan.region_index`` when the run has it (the same
+    pixels: rasterizing a window gives the whole grid's), else rasterized here."""
     g = block_grid(plan.grid, start, stop)
     rasters: dict[str, np.ndarray] = {}
     masks: dict[str, np.ndarray] = {}
     for key in plan.raster_paths:
         rasters[key], masks[key] = read_block(plan, key, start, stop)
-    region_index = rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], g, -1)
+    if plan.region_index is not None:
+        region_index = plan.region_index[start:stop].astype(np.int32)
+    else:
+        region_index = rasterize([(r.geometry, i) for i, r in enumerate(plan.regions)], g, -1)
     inside = region_index >= 0
     valid = inside.copy()
     for m in masks.values():
@@ -335,19 +340,30 @@ def continue_sums(acc: np.ndarray, layers: list[np.ndarray], key: np.ndarray) ->
 # ------------------------------------------------------------------ scan (validation + counts)
 
 
-def scan_block(
-    plan: Plan, start: int, stop: int, keep_valid: bool, routing_digests: bool = False
-) -> dict[str, Any]:
+def scan_block(plan: Plan, start: int, stop: int, keep_valid: bool) -> dict[str, Any]:
     """Per-raster range/coverage facts, land-cover codes, pixel counts per key and per polygon,
     and each converted raster's row digests (``"row_digests"``, :mod:`ecovalue.raster.digest`:
-    the dataset hash is joined from them, so it needs no reading of its own). With
-    ``routing_digests`` also the row digests of the DEM's float64 values and of the block's
-    valid mask (``"routing_rows"``), what the routing cache's key is made of."""
+    the dataset hash is joined from them, so it needs no reading of its own); with
+    ``keep_valid`` the block's valid mask and region index."""
+    ds, masks, inside = block_dataset(plan, start, stop)
+    return _scan_facts(plan, ds, masks, inside, start, keep_valid)[0]
+
+
+def _scan_facts(
+    plan: Plan,
+    ds: Dataset,
+    masks: dict[str, np.ndarray],
+    inside: np.ndarray,
+    start: int,
+    keep_valid: bool,
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """:func:`scan_block`'s facts of a block read by :func:`block_dataset`, and the land-cover
+    table row of every valid pixel (``Context.class_row``; None when a code has no row)."""
     from ecovalue.datasets.validation import RASTERS
     from ecovalue.raster.digest import row_digests
     from ecovalue.raster.pixelwise import class_rows, range_facts
 
-    ds, masks, inside = block_dataset(plan, start, stop)
+    stop = start + ds.grid.height
     out: dict[str, Any] = {"ranges": {}, "holes": {}, "nonint": 0, "codes": set()}
     for key, arr in ds.rasters.items():
         m = masks[key]
@@ -373,6 +389,7 @@ def scan_block(
     # only the codes the table lacks are needed (the reduce step names them)
     out["codes"] = set(np.unique(lc[inside & (rows < 0)]).tolist()) if n_missing else set()
     out["inside"] = int(inside.sum())
+    rows_valid = None
     if not n_missing:
         # every valid pixel's code has a row (valid ⊆ inside): the rows of the valid pixels
         rows_valid = np.where(ds.valid, rows, np.int32(-1))
@@ -385,12 +402,19 @@ def scan_block(
         out["region_index"] = ds.region_index.astype(region_dtype(len(plan.regions)))
     # hashed here, on the worker that read the block (in parallel; 32 bytes per row go back)
     out["row_digests"] = {key: row_digests(arr) for key, arr in ds.rasters.items()}
-    if routing_digests and "dem" in ds.rasters:
-        out["routing_rows"] = (
-            row_digests(ds.rasters["dem"], np.float64),
-            row_digests(ds.valid),
-        )
-    return out
+    return out, rows_valid
+
+
+def block_has_errors(facts: dict[str, Any]) -> bool:
+    """Whether a block's scan facts already hold an error of ``validate_scan`` (a value out of
+    its range, a hole inside the regions, a non-integer or unknown land-cover code)."""
+    return bool(
+        facts["holes"]
+        or facts["nonint"]
+        or facts["codes"]
+        or "counts" not in facts
+        or any(n_lo or n_hi for _lo, _hi, n_lo, n_hi in facts["ranges"].values())
+    )
 
 
 def _water_mask(ctx: Context) -> np.ndarray:
@@ -658,8 +682,6 @@ def pass1_chunk(
     ``indicators`` restricts the pass to some of the plan's (each indicator's sums are
     independent, so splitting the pass does not change them).
     """
-    from ecovalue.raster.pixelwise import MAX_FUSED, key_row_counts, zonal_add_many
-
     wanted = plan.indicators if indicators is None else indicators
     if "soil_retention" in wanted and plan.ls is None and plan.ls_path is None:
         # a block's own routing would cut every flow path at the block's edges
@@ -667,30 +689,96 @@ def pass1_chunk(
             "soil retention on a block needs the global LS factor (plan.ls or plan.ls_path) "
             "of the routing step; run the routing step first"
         )
-    n_keys = len(plan.regions) * N_TYPES
-    notes: list[str] = []
-    acc: dict[str, Any] = {}
-    n_rows = len(plan.landcover_table)
-    by_class: dict[tuple[str, str], _ClassTotals] = {}  # pollutants summed from class counts
+    sums = _ChunkSums(plan, indicators)
     for s in range(start, stop, block_rows):
-        ctx = open_block(plan, s, min(s + block_rows, stop))
+        sums.add(open_block(plan, s, min(s + block_rows, stop)))
+    return {"notes": sums.notes, "sums": sums.finish()}
+
+
+def scan_pass1_chunk(
+    plan: Plan,
+    start: int,
+    stop: int,
+    block_rows: int,
+    indicators: tuple[str, ...],
+    compute: bool = True,
+) -> dict[str, Any]:
+    """:func:`scan_block` and :func:`pass1_chunk` of one aggregation chunk in one reading of
+    its rasters: each block's scan facts (``"scans"``, in block order, for ``_reduce_scan``),
+    then, on the same windows, the zonal sums of ``indicators`` (none that needs the global
+    LS factor, the statistics spreads or the flood storage's whole-polygon counts: those
+    need the whole scan first).
+
+    The sums are computed before the run's validation has seen every block, so they are
+    speculative: a block whose own facts hold an error stops the chunk's sums (``"sums"``
+    is None; the run fails validation anyway), and an exception of an indicator is returned
+    (``"error"``), not raised, for the caller to raise once validation has passed (the
+    validation's problems, naming file, row and column, come first). ``compute`` False: the
+    facts only (e.g. the dataset's tables already have errors).
+    """
+    scans: list[dict[str, Any]] = []
+    sums = _ChunkSums(plan, indicators)
+    error: Exception | None = None
+    # the scan's rows of the valid pixels are Context.class_row when the codes are unique
+    # (with duplicate codes class_row raises the loader's error itself)
+    rows_are_class_rows = bool(plan.landcover_table["code"].is_unique)
+    for s in range(start, stop, block_rows):
+        ds, masks, inside = block_dataset(plan, s, min(s + block_rows, stop))
+        facts, rows = _scan_facts(plan, ds, masks, inside, s, keep_valid=False)
+        scans.append(facts)
+        if not compute or block_has_errors(facts):
+            compute = False
+            continue
+        ctx = Context(ds, plan.year, plan.profile, plan.params)
+        if rows_are_class_rows and rows is not None:
+            ctx.__dict__["class_row"] = rows  # the cached property, as it would compute it
+        try:
+            sums.add(ctx)
+        except Exception as exc:  # raised after validation (see above)
+            error, compute = exc, False
+        del ctx, ds, masks
+    return {
+        "scans": scans,
+        "sums": sums.finish() if compute else None,
+        "notes": sums.notes,
+        "error": error,
+    }
+
+
+class _ChunkSums:
+    """The zonal sums of one aggregation chunk, added block by block in grid order."""
+
+    def __init__(self, plan: Plan, indicators: tuple[str, ...] | None) -> None:
+        self.plan, self.indicators = plan, indicators
+        self.n_keys = len(plan.regions) * N_TYPES
+        self.n_rows = len(plan.landcover_table)
+        self.notes: list[str] = []
+        self.acc: dict[str, Any] = {}
+        # pollutants summed from class counts
+        self.by_class: dict[tuple[str, str], _ClassTotals] = {}
+
+    def add(self, ctx: Context) -> None:
+        """Add one block's pixels (its context)."""
+        from ecovalue.raster.pixelwise import MAX_FUSED, key_row_counts, zonal_add_many
+
+        acc, n_keys = self.acc, self.n_keys
         key = block_keys(ctx.ds, ctx.class_row)
         counts = None  # pixels per (key, table row), for layers that are functions of the class
         # (accumulator, layer) pairs not summed yet: several layers go through one pass over
         # the key (each accumulator still gets its pixels in order, so sums are unchanged)
         outs: list[np.ndarray] = []
         layers: list[np.ndarray] = []
-        for ind, lay in iter_layers(plan, ctx, notes, indicators, by_class=True):
+        for ind, lay in iter_layers(self.plan, ctx, self.notes, self.indicators, by_class=True):
             if ind in POLLUTANTS:
                 per_pol = acc.setdefault(ind, {})
                 for pol, item in lay.items():
                     target = per_pol.setdefault(pol, np.zeros((2, n_keys)))
                     if isinstance(item, ByClass):
                         if counts is None:
-                            counts = key_row_counts(key, ctx.class_row, n_keys, n_rows)
-                        totals = by_class.get((ind, pol))
+                            counts = key_row_counts(key, ctx.class_row, n_keys, self.n_rows)
+                        totals = self.by_class.get((ind, pol))
                         if totals is None:
-                            totals = by_class[(ind, pol)] = _ClassTotals(n_keys, n_rows)
+                            totals = self.by_class[(ind, pol)] = _ClassTotals(n_keys, self.n_rows)
                         totals.add(counts, item)
                         continue
                     outs += [target[0], target[1]]
@@ -705,13 +793,17 @@ def pass1_chunk(
                 outs, layers = [], []
         if layers:
             zonal_add_many(outs, layers, key)
-    # the chunk's pixel counts are exact integers: its class sums do not depend on block_rows
-    for (ind, pol), totals in by_class.items():
-        target = acc[ind][pol]
-        q_sums, v_sums = totals.zonal()
-        target[0] += q_sums
-        target[1] += v_sums
-    return {"notes": notes, "sums": acc}
+
+    def finish(self) -> dict[str, Any]:
+        """The chunk's sums; the pollutants' class sums go in last (the chunk's pixel counts
+        are exact integers: its class sums do not depend on ``block_rows``)."""
+        for (ind, pol), totals in self.by_class.items():
+            target = self.acc[ind][pol]
+            q_sums, v_sums = totals.zonal()
+            target[0] += q_sums
+            target[1] += v_sums
+        self.by_class = {}
+        return self.acc
 
 
 class _ClassTotals:

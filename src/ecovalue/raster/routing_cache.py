@@ -127,6 +127,10 @@ class RoutingCache:
         h.update(valid_digest)
         return h.hexdigest()
 
+    def has(self, key: str) -> bool:
+        """Whether an entry of ``key`` is stored (:meth:`get` still checks its content)."""
+        return (self.path / f"{key}.json").exists()
+
     def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The cached grid of ``key``, or None (absent, or damaged: then removed, with a warning
         on the ``ecovalue.raster.routing_cache`` logger)."""
