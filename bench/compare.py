@@ -254,7 +254,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {m.get('cpus')} CPUs, {m.get('mem_gb')} GB; InVEST {m.get('invest', '–')} "
         f"(pygeoprocessing {m.get('pygeoprocessing', '–')}, GDAL {m.get('gdal', '–')}); "
         f"ecovalue {m.get('ecovalue')}; routing {report['options'].get('routing')}, "
-        f"l_max {report['options'].get('l_max')}.",
+        f"l_max {report['options'].get('l_max')}; inputs GeoTIFF tiles compressed: "
+        f"{report['options'].get('compress', 'none')}.",
         "",
         "Wall time and peak resident memory of each run's own process (start-up, imports, "
         "reading and writing included); ratios > 1 mean ecovalue is faster / smaller.",

@@ -225,7 +225,13 @@ def make_fields(n: int, seed: int) -> dict[str, np.ndarray]:
     return fields
 
 
-def _write_raster(path: Path, array: np.ndarray, n: int) -> None:
+#: GeoTIFF compressions the inputs can be written with (``generate(compress=…)``): none (the
+#: default: tiles are read by a copy, the lowest floor), or DEFLATE with the predictor for the
+#: data type, as GIS deliverables usually come (every read decompresses).
+COMPRESSIONS = ("none", "deflate")
+
+
+def _write_raster(path: Path, array: np.ndarray, n: int, compress: str = "none") -> None:
     import rasterio
     from affine import Affine
 
@@ -242,9 +248,11 @@ def _write_raster(path: Path, array: np.ndarray, n: int) -> None:
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,
-        "compress": "none",
+        "compress": compress,
         "BIGTIFF": "IF_SAFER",
     }
+    if compress != "none":
+        profile["predictor"] = 2 if np.issubdtype(array.dtype, np.integer) else 3
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)
 
@@ -471,8 +479,11 @@ def _write_manifest(folder: Path, n: int) -> None:
         )
 
 
-def generate(folder: Path, n: int, seed: int = 42) -> Path:
-    """Write all inputs for an ``n``×``n`` grid into ``folder`` (reused if already complete)."""
+def generate(folder: Path, n: int, seed: int = 42, compress: str = "none") -> Path:
+    """Write all inputs for an ``n``×``n`` grid into ``folder`` (reused if already complete);
+    ``compress``: one of :data:`COMPRESSIONS`."""
+    if compress not in COMPRESSIONS:
+        raise ValueError(f"compress = {compress!r}; expected one of {COMPRESSIONS}")
     stamp = folder / "inputs.json"
     meta = {
         "generator_version": GENERATOR_VERSION,
@@ -482,6 +493,8 @@ def generate(folder: Path, n: int, seed: int = 42) -> Path:
         "crs": CRS,
         "year": YEAR,
     }
+    if compress != "none":  # (the stamps of uncompressed inputs written before stay valid)
+        meta["compress"] = compress
     if stamp.exists() and json.loads(stamp.read_text()) == meta:
         return folder
     for sub in ("rasters", "vectors", "tables"):
@@ -490,7 +503,7 @@ def generate(folder: Path, n: int, seed: int = 42) -> Path:
         p.unlink()
     fields = make_fields(n, seed)
     for key, arr in fields.items():
-        _write_raster(folder / "rasters" / f"{key}.tif", arr, n)
+        _write_raster(folder / "rasters" / f"{key}.tif", arr, n, compress)
     del fields
     _write_vectors(folder, n)
     _write_tables(folder)
@@ -503,6 +516,9 @@ if __name__ == "__main__":
     import sys
 
     out = generate(
-        Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 42
+        Path(sys.argv[1]),
+        int(sys.argv[2]),
+        int(sys.argv[3]) if len(sys.argv) > 3 else 42,
+        sys.argv[4] if len(sys.argv) > 4 else "none",
     )
     print(out)

@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import compare  # noqa: E402
-from gen_inputs import generate  # noqa: E402
+from gen_inputs import COMPRESSIONS, generate  # noqa: E402
 
 INVEST_PY = HERE / ".invest-venv" / "bin" / "python"
 RESULTS = HERE / "results"
@@ -172,9 +172,13 @@ def warm_up(opts: argparse.Namespace) -> None:
 
 def prepare_inputs(n: int, opts: argparse.Namespace) -> Path:
     """Generate (or reuse) the inputs in a child process, so this process stays small."""
-    folder = opts.inputs_dir / f"n{n}-s{opts.seed}"
+    suffix = "" if opts.compress == "none" else f"-{opts.compress}"
+    folder = opts.inputs_dir / f"n{n}-s{opts.seed}{suffix}"
     subprocess.run(
-        [sys.executable, str(HERE / "gen_inputs.py"), str(folder), str(n), str(opts.seed)],
+        [
+            sys.executable, str(HERE / "gen_inputs.py"), str(folder), str(n), str(opts.seed),
+            opts.compress,
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -302,6 +306,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="grid side N (N×N pixels of 30 m); several sizes allowed",
     )
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--compress",
+        choices=COMPRESSIONS,
+        default="none",
+        help="GeoTIFF compression of the generated inputs (deflate: every read decompresses, "
+        "as with most GIS deliverables; the floor rises with it)",
+    )
     ap.add_argument(
         "--repeat",
         type=int,
