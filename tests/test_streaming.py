@@ -213,11 +213,16 @@ def test_scheduler_without_shared_output_folder_is_refused(tiny: tuple[Path, Run
         run_account_streamed(tiny[0], scheduler="tcp://127.0.0.1:1")
 
 
-def test_bad_input_fails_before_computing(tmp_path: Path) -> None:
+def _bad_npp() -> np.ndarray:
+    """An NPP grid with a value below its physical range and a hole inside region A."""
     npp = np.full((N, N), 500.0)
     npp[2, 3] = -5.0  # below the physical range 0
     npp[7, 1] = np.nan  # a hole inside region A
-    root = write_tiny_dataset(tmp_path / "d", rasters={"npp": npp})
+    return npp
+
+
+def test_bad_input_fails_before_computing(tmp_path: Path) -> None:
+    root = write_tiny_dataset(tmp_path / "d", rasters={"npp": _bad_npp()})
     with pytest.raises(ValidationFailed) as mem_exc:
         run_account(root)
     with pytest.raises(ValidationFailed) as exc:
@@ -520,10 +525,7 @@ def test_bad_input_of_a_rerun_fails_with_the_same_problems(
     cache = RoutingCache(tmp_path / "cache")
     run_account_streamed(root, cache=cache)  # stores the LS: the DEM and regions stay as they are
     assert not chunks  # a first run: the scan, then pass 1 beside the routing
-    npp = np.full((N, N), 500.0)
-    npp[2, 3] = -5.0  # below the physical range 0
-    npp[7, 1] = np.nan  # a hole inside region A
-    bad = write_tiny_dataset(tmp_path / "bad", rasters={"npp": npp})
+    bad = write_tiny_dataset(tmp_path / "bad", rasters={"npp": _bad_npp()})
     with pytest.raises(ValidationFailed) as mem_exc:
         run_account(bad)
     for rows in (2, 4, 64):
