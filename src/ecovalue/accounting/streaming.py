@@ -85,6 +85,7 @@ from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.raster import io
 from ecovalue.raster.digest import join_row_digests
+from ecovalue.raster.file_digests import DigestCache, FileStamp
 from ecovalue.raster.grid import Grid
 from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
@@ -394,6 +395,9 @@ def run_account_streamed(
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
+        # digests of unchanged files remembered by an earlier run: the scan skips their hashing
+        remembered = _Remembered(plan, DigestCache(cache.folder) if cache is not None else None)
+        plan.known_digests = frozenset(remembered.digests)
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
         needs_routing = _needs_routing(plan)
         chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks of pass 1: aggregation chunks
@@ -405,7 +409,9 @@ def run_account_streamed(
             # the regions' pixels on the whole grid (a run that passes validation has no hole
             # inside them, so they are its valid pixels) and the routing cache's key, on a
             # thread while this one loads numba and the compiled kernels (each ≈ 0.3–0.5 s)
-            prep = ex.submit(_regions_and_key, plan, cache if needs_routing else None)
+            prep = ex.submit(
+                _regions_and_key, plan, cache if needs_routing else None, remembered
+            )
             load_kernels()
             plan.region_index, plan.valid, key = prep.result()
             # one reading of the rasters for the scan and pass 1 when no routing is to wait
@@ -428,6 +434,7 @@ def run_account_streamed(
             tables_ok = not any(p.severity == "error" for p in meta.problems)
             results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok))
             scan = _reduce_scan(f for r in results for f in r["scans"])
+            remembered.complete(scan["digests"])
             validate_scan(meta, scan)
             for r in results:  # an indicator's own error, now that the input is known good
                 if r["error"] is not None:
@@ -461,6 +468,7 @@ def run_account_streamed(
             # retention after it) read them again
             keep_valid = needs_global and plan.valid is None  # else the regions' pixels
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
+            remembered.complete(scan["digests"])
             validate_scan(meta, scan)
             timings["scan_and_validate"] = time.perf_counter() - t0
             if plan.valid is not None:
@@ -778,8 +786,54 @@ def _ls_params(plan: B.Plan) -> dict[str, Any]:
     return ls_params(plan.grid.cell_width, plan.routing_method, formulation=_formulation(plan))
 
 
+class _Remembered:
+    """The run's rasters' digests remembered by file identity (:mod:`ecovalue.raster.
+    file_digests`): looked up before the scan reads anything, the scan's new ones stored after.
+    Without a cache (``digests`` None) nothing is remembered."""
+
+    def __init__(self, plan: B.Plan, digests: DigestCache | None) -> None:
+        self.cache = digests
+        self.started_ns = time.time_ns()  # before the stamps: the reading starts after both
+        self.stamps: dict[str, FileStamp | None] = {}
+        self.digests: dict[str, bytes] = {}
+        self.plan = plan
+        if digests is None:
+            return
+        for key, path in plan.raster_paths.items():
+            self.stamps[key] = FileStamp.of(path)
+            found = digests.get(self.stamps[key], self.what(key))
+            if found is not None:
+                self.digests[key] = found
+
+    def what(self, key: str, dtype: str = "") -> str:
+        """What the scan hashes of raster ``key`` (``B._converted``), or ``dtype`` of it."""
+        conv = "int32" if key == "landcover" else f"float32 × {self.plan.factors.get(key, 1.0)!r}"
+        return f"band 1 as {conv}" + (f", then {dtype}" if dtype else "")
+
+    def complete(self, digests: dict[str, bytes]) -> None:
+        """Add the remembered digests to the scan's ``digests``; remember the scan's new ones."""
+        if self.cache is not None:
+            for key, digest in digests.items():
+                if key not in self.digests:
+                    self.cache.put(self.stamps.get(key), self.what(key), digest, self.started_ns)
+        digests.update(self.digests)
+
+    def converted(self, key: str, dtype: type, read: Callable[[], bytes]) -> bytes:
+        """The digest of raster ``key`` converted to ``dtype`` (e.g. the routing cache key's
+        float64 DEM): remembered, else ``read()`` and remembered."""
+        if self.cache is None:
+            return read()
+        stamp = self.stamps.get(key)
+        what = self.what(key, np.dtype(dtype).str)
+        found = self.cache.get(stamp, what)
+        if found is None:
+            found = read()
+            self.cache.put(stamp, what, found, self.started_ns)
+        return found
+
+
 def _regions_and_key(
-    plan: B.Plan, cache: RoutingCache | None
+    plan: B.Plan, cache: RoutingCache | None, remembered: _Remembered | None = None
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
     them, and with ``cache`` the routing cache's key of the DEM on that mask.
@@ -798,9 +852,13 @@ def _regions_and_key(
     region_index = region_index.astype(B.region_dtype(len(plan.regions)))
     key = None
     if cache is not None:
-        dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
-        key = cache.key_of(  # the key is of the DEM's float64 values, converted row by row
-            (np.dtype(np.float64).str, dem.shape), grid_digest(dem, np.float64),
+
+        def dem_digest() -> bytes:  # of the DEM's float64 values, converted row by row
+            return grid_digest(B.read_block_values(plan, "dem", 0, plan.grid.height), np.float64)
+
+        key = cache.key_of(
+            (np.dtype(np.float64).str, plan.grid.shape),
+            remembered.converted("dem", np.float64, dem_digest) if remembered else dem_digest(),
             (valid.dtype.str, valid.shape), grid_digest(valid), _ls_params(plan),
         )
     return region_index, valid, key

@@ -95,6 +95,9 @@ class Plan:
     # the land-cover file's dtype ("" unknown): only a float land cover is checked for
     # non-integer codes, on its raw values
     landcover_dtype: str = ""
+    # rasters whose digest the run already has (``raster.file_digests``): the scan does not
+    # hash their rows
+    known_digests: frozenset[str] = frozenset()
 
 
 def region_dtype(n_regions: int) -> np.dtype:
@@ -400,8 +403,11 @@ def _scan_facts(
     if keep_valid:
         out["valid"] = ds.valid
         out["region_index"] = ds.region_index.astype(region_dtype(len(plan.regions)))
-    # hashed here, on the worker that read the block (in parallel; 32 bytes per row go back)
-    out["row_digests"] = {key: row_digests(arr) for key, arr in ds.rasters.items()}
+    # hashed here, on the worker that read the block (in parallel; 32 bytes per row go back),
+    # unless the run remembers the file's digest
+    out["row_digests"] = {
+        key: row_digests(arr) for key, arr in ds.rasters.items() if key not in plan.known_digests
+    }
     return out, rows_valid
 
 

@@ -1,5 +1,6 @@
-"""``ecovalue cache``: the routing cache (:mod:`ecovalue.raster.routing_cache`) — what it holds,
-and clearing it; and the options every account command shares to choose it."""
+"""``ecovalue cache``: the routing cache (:mod:`ecovalue.raster.routing_cache`) and the raster
+digests remembered beside it (:mod:`ecovalue.raster.file_digests`) — what they hold, and
+clearing them; and the options every account command shares to choose them."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from rich.table import Table
 
 from ecovalue.caches import default_cache_dir
 from ecovalue.cli.common import console, err
+from ecovalue.raster.file_digests import DigestCache
 from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES, RoutingCache
 
-cache_app = typer.Typer(help="The routing cache: LS grids reused by reruns on the same DEM.",
+cache_app = typer.Typer(help="The routing cache: LS grids reused by reruns on the same DEM, and "
+                             "the raster digests of unchanged files.",
                         no_args_is_help=True)
 
 CacheDir = Annotated[
@@ -67,14 +70,19 @@ def info(cache_dir: CacheDir = None) -> None:
     console.print(t)
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
                   f"{sum(e.nbytes for e in entries) / 1e6:,.1f} MB")
+    digests = DigestCache(cache.folder)
+    console.print(f"{digests.entries()} remembered raster digests / 栅格摘要 in {digests.path}")
 
 
 @cache_app.command("clear")
 def clear(cache_dir: CacheDir = None) -> None:
-    """Remove every cached LS grid (the next run on each DEM routes again)."""
+    """Remove every cached LS grid (the next run on each DEM routes again) and every remembered
+    raster digest (the next run hashes its rasters again)."""
     cache = _cache_or_exit(cache_dir)
     n = cache.clear()
     console.print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {cache.path}")
+    digests = DigestCache(cache.folder)
+    console.print(f"removed {digests.clear()} remembered raster digests from {digests.path}")
 
 
 def register(app: typer.Typer) -> None:
