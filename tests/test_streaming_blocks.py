@@ -433,3 +433,41 @@ def test_rasterize_without_shapes_or_far_away() -> None:
     assert (B.rasterize([(box(1e6, 1e6, 1e6 + 50, 1e6 + 50), 3)], grid, -1) == -1).all()
     got = B.rasterize([(box(0, 0, 300, 300), 3), (box(1e6, 1e6, 1e6 + 50, 1e6 + 50), 4)], grid, -1)
     assert (got == 3).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    height=st.integers(1, 23),
+    width=st.integers(1, 9),
+    agg_rows=st.integers(1, 8),
+    share=st.floats(0.0, 1.0),
+)
+def test_premium_sums_from_its_pixels_equal_the_whole_grid_sums(
+    seed: int, height: int, width: int, agg_rows: int, share: float
+) -> None:
+    """The landscape premium's zonal sums from its non-zero pixels alone equal the chunked sums
+    of the whole stock and value grids bit for bit (NaN, +inf, zeros and tiny values mixed)."""
+    import pandas as pd
+
+    from ecovalue.accounting import aggregation as agg
+    from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
+
+    rng = np.random.default_rng(seed)
+    shape = (height, width)
+    stock = rng.lognormal(8, 3, shape) * (rng.random(shape) < share)
+    stock[rng.random(shape) < 0.1] = np.nan
+    stock[rng.random(shape) < 0.02] = np.inf
+    stock[rng.random(shape) < 0.05] = 5e-324
+    table = pd.DataFrame({"ecosystem_type": list(ECOSYSTEM_TYPES)[:4]})
+    rows = rng.integers(-1, 4, shape).astype(np.int32)
+    region_index = rng.integers(-1, 3, shape).astype(np.int8)
+    valid = rng.random(shape) < 0.9
+    rate = float(rng.choice([0.05, 1.0 / 3.0, 1e308]))
+    n_keys = 3 * B.N_TYPES
+    key = B.window_keys(table, rows, region_index.astype(np.int32), valid)
+    with np.errstate(over="ignore"):  # a value of 1e308 × the stock is +inf: skipped alike
+        expected = agg.zonal_sums([stock, stock * rate], key, n_keys, block_rows=agg_rows)
+        got = S.premium_sums(stock, rate, table, rows, region_index, valid, n_keys, agg_rows)
+    np.testing.assert_array_equal(got, expected)
+    assert got.tobytes() == expected.tobytes()  # the zeros' signs as well

@@ -341,6 +341,27 @@ def recreation_layer(ctx: Context) -> Layer:
 
 
 def landscape_premium_layer(ctx: Context) -> Layer:
+    stock = landscape_premium_stock(ctx)
+    return stock.layer(stock.attributed * stock.annualisation_rate)
+
+
+@dataclass(frozen=True)
+class PremiumStock:
+    """The landscape premium's capitalised stock per green/blue pixel (元, the physical layer);
+    its yearly value is ``attributed × annualisation_rate`` pixel by pixel."""
+
+    attributed: np.ndarray
+    annualisation_rate: float
+    notes: tuple[str, ...]
+
+    def layer(self, value: np.ndarray) -> Layer:
+        return Layer(self.attributed, value, method="model:hedonic_premium", unit="CNY",
+                     notes=self.notes)
+
+
+def landscape_premium_stock(ctx: Context) -> PremiumStock:
+    """:func:`landscape_premium_layer` without its value grid (a caller that sums the value
+    per zone needs it only where the stock is not 0)."""
     green_blue = ctx.lc_type_mask(("forest", "shrub", "grassland", "wetland", "water"))
     built = ctx.lc_type_mask(("urban",))
     cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
@@ -351,10 +372,9 @@ def landscape_premium_layer(ctx: Context) -> Layer:
                                        keep_at_property=False)  # not a layer: never made
     attributed, n_premium = stock.attributed, stock.n_premium_pixels
     del stock
-    annual = attributed * ctx.p("landscape.annualisation_rate", "1/a")
-    return Layer(attributed, annual, method="model:hedonic_premium", unit="CNY",
-                 notes=(f"landscape_premium: {n_premium} built-up pixels lie within "
-                        f"{ctx.p('landscape.distance', 'm'):g} m of water or green space",))
+    return PremiumStock(attributed, ctx.p("landscape.annualisation_rate", "1/a"),
+                        (f"landscape_premium: {n_premium} built-up pixels lie within "
+                         f"{ctx.p('landscape.distance', 'm'):g} m of water or green space",))
 
 
 COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({

@@ -874,7 +874,7 @@ def _landscape_step(
 ) -> dict[str, Any]:
     """The landscape premium on the whole grid (nearest green/blue pixel); its sums.
     ``region_index``: the scan's (any integer dtype), else the regions are rasterized here."""
-    from ecovalue.accounting.indicators import COMPUTE
+    from ecovalue.accounting.indicators import landscape_premium_stock
 
     sums: dict[str, Any] = {}
     if "landscape_premium" not in plan.profile.indicators:
@@ -891,31 +891,78 @@ def _landscape_step(
     ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
     ctx = Context(ds, plan.year, plan.profile, plan.params)
     try:
-        lay = COMPUTE["landscape_premium"](ctx)
+        stock = landscape_premium_stock(ctx)
     except NotApplicable:
         return sums
-    notes = list(lay.notes) + ctx.notes
+    notes = list(stock.notes) + ctx.notes
     rows, table = ctx.class_row, ds.landcover_table
-    # the property values, land cover and type masks go before the sums; the keys are made
-    # chunk by chunk inside them (the same sums as one whole-grid key array, without its
-    # 8 bytes per pixel at the step's peak)
+    # the property values, land cover and type masks go before the sums
     del ctx, ds, rasters
-
-    chunk_keys = partial(_chunk_keys, table, rows, region_index, valid)
-    s = B.sums([lay.physical, lay.value], chunk_keys, len(plan.regions) * N_TYPES)
-    del chunk_keys, rows, region_index
+    n_keys = len(plan.regions) * N_TYPES
+    if write:  # the value grid is a layer of its own
+        lay = stock.layer(stock.attributed * stock.annualisation_rate)
+        s = B.sums(
+            [lay.physical, lay.value],
+            partial(_chunk_keys, table, rows, region_index, valid),
+            n_keys,
+        )
+        _keep_global_layer(lay, "landscape_premium", plan, work)
+    else:
+        s = premium_sums(
+            stock.attributed, stock.annualisation_rate, table, rows, region_index, valid, n_keys
+        )
+    described = stock.layer(stock.attributed)  # the layer's method, source and unit
     sums["landscape_premium"] = (
         s,
         {
-            "method": lay.method,
-            "source": lay.source,
-            "unit": lay.unit,
+            "method": described.method,
+            "source": described.source,
+            "unit": described.unit,
             "notes": notes,
         },
     )
-    if write:
-        _keep_global_layer(lay, "landscape_premium", plan, work)
     return sums
+
+
+def premium_sums(
+    stock: np.ndarray,
+    rate: float,
+    table: Any,
+    rows: np.ndarray,
+    region_index: np.ndarray,
+    valid: np.ndarray,
+    n_keys: int,
+    agg_rows: int = B.AGG_ROWS,
+) -> np.ndarray:
+    """``B.sums([stock, stock × rate], keys, n_keys)`` bit for bit, from the pixels where the
+    stock is neither 0 nor NaN alone (the landscape premium lies on a few pixels near
+    built-up land).
+
+    The sums add each chunk's pixels in pixel order to accumulators starting at +0.0
+    (``aggregation.zonal_sums``); adding +0.0 leaves such a float64 sum as it was, and NaN
+    pixels are skipped, so the other pixels' additions in the same order give the same bits.
+    No whole-grid value grid or zone key is made (16 M pixels: 128 + 128 MB less, and two
+    zonal passes over a few percent of the pixels instead of all).
+    """
+    from ecovalue.raster.pixelwise import zonal_add
+
+    flat = stock.reshape(-1)
+    picked = np.flatnonzero((flat != 0) & ~np.isnan(flat))
+    width = stock.shape[1] if stock.ndim == 2 else max(stock.size, 1)
+    chunk = picked // (agg_rows * width)
+    n_chunks = -(-stock.shape[0] // agg_rows) if stock.ndim == 2 else 1
+    bounds = np.searchsorted(chunk, np.arange(n_chunks + 1))
+    out = np.zeros((2, n_keys), dtype=np.float64)
+    r, g, v = rows.reshape(-1), region_index.reshape(-1), valid.reshape(-1)
+    for c in range(n_chunks):
+        sel = picked[bounds[c]:bounds[c + 1]]
+        if not sel.size:  # a chunk of zeros adds +0.0 everywhere
+            continue
+        k = B.window_keys(table, r[sel][None], g[sel][None].astype(np.int32), v[sel][None])
+        physical = flat[sel]
+        out[0] += zonal_add(np.zeros(n_keys), physical, k)
+        out[1] += zonal_add(np.zeros(n_keys), physical * rate, k)
+    return out
 
 
 def _chunk_keys(
