@@ -471,3 +471,32 @@ def test_premium_sums_from_its_pixels_equal_the_whole_grid_sums(
         got = S.premium_sums(stock, rate, table, rows, region_index, valid, n_keys, agg_rows)
     np.testing.assert_array_equal(got, expected)
     assert got.tobytes() == expected.tobytes()  # the zeros' signs as well
+
+
+def test_statistic_sums_equal_each_pair_filtered_and_summed() -> None:
+    """``context.statistic_sums`` (one grouping per run) gives what filtering the year's rows
+    of each (region, item) and summing them gives, bit for bit; absent pairs are absent."""
+    import pandas as pd
+
+    from ecovalue.accounting.context import statistic_sums
+
+    rng = np.random.default_rng(7)
+    n = 400
+    stats = pd.DataFrame(
+        {
+            "region_code": rng.choice(["420102", "420103", "420104", "420111"], n),
+            "item": rng.choice(["climate:ac_days", "gdp", "tourism:visits", "hydropower"], n),
+            "year": rng.choice([2021, 2022, 2023], n),
+            "quantity": rng.lognormal(3, 4, n) * rng.choice([1.0, -1.0, np.nan], n, p=[0.8, 0.1, 0.1]),
+        }
+    )
+    got = statistic_sums(stats, 2022)
+    year = stats[stats["year"] == 2022]
+    for code in ("420102", "420103", "420104", "420111", "420199"):
+        for item in ("climate:ac_days", "gdp", "tourism:visits", "hydropower", "wage:daily"):
+            rows = year[(year["region_code"] == code) & (year["item"] == item)]
+            expected = float(rows["quantity"].sum()) if not rows.empty else None
+            assert got.get((code, item)) == expected or (
+                expected is not None and np.isnan(expected) and np.isnan(got[(code, item)])
+            )
+    assert statistic_sums(stats.iloc[:0], 2022) == {}

@@ -30,6 +30,16 @@ class Layer:
     notes: tuple[str, ...] = ()
 
 
+def statistic_sums(statistics: pd.DataFrame, year: int) -> dict[tuple[Any, Any], float]:
+    """(region code, item) → the sum of its quantities in ``year``, for every pair with rows
+    (each the ``Series.sum`` of its rows in table order: NaN skipped)."""
+    s = statistics[statistics["year"] == year]
+    out: dict[tuple[Any, Any], float] = {}
+    for (code, item), rows in s.groupby(["region_code", "item"], sort=False):
+        out[(code, item)] = float(rows["quantity"].sum())
+    return out
+
+
 @dataclass
 class Context:
     ds: Dataset
@@ -127,10 +137,15 @@ class Context:
         s = self.ds.statistics
         return s[s["year"] == self.year]
 
+    @cached_property
+    def stat_sums(self) -> dict[tuple[Any, Any], float]:
+        """:func:`statistic_sums` of the run year (a caller with many contexts on one dataset,
+        e.g. the streamed engine's blocks, may set it once for all of them)."""
+        return statistic_sums(self.ds.statistics, self.year)
+
     def stat(self, region_code: str, item: str) -> float | None:
         """Sum of a statistics item for a region in the run year (None when absent)."""
-        rows = self.stats_year[(self.stats_year["region_code"] == region_code) & (self.stats_year["item"] == item)]
-        return float(rows["quantity"].sum()) if not rows.empty else None
+        return self.stat_sums.get((region_code, item))
 
     def stat_by_region(self, item: str) -> dict[int, float]:
         """Region index → quantity of ``item`` for regions that report it."""

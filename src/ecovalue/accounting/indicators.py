@@ -290,9 +290,10 @@ def oxygen_release_layer(ctx: Context) -> Layer:
 
 def climate_regulation_layer(ctx: Context) -> Layer:
     days = ctx.stat_by_region("climate:ac_days")
-    day_px = np.full(ctx.ds.grid.shape, np.nan)
+    per_region = np.full(len(ctx.ds.regions) + 1, np.nan)  # the last: outside the regions (−1)
     for r, d in days.items():
-        day_px[ctx.ds.region_index == r] = d
+        per_region[r] = d
+    day_px = per_region[ctx.ds.region_index]
     veg_per_day = climate_regulation.vegetation_kwh(ctx.lc("transpiration_heat"), 1.0, ctx.p("climate.eer"),
                                                     ctx.pixel_area_m2, ctx.valid)
     water = climate_regulation.water_surface_kwh(

@@ -60,7 +60,7 @@ import pandas as pd
 from ecovalue.accounting import aggregation as agg
 from ecovalue.accounting import streaming_blocks as B
 from ecovalue.accounting.catalogue import INDICATORS
-from ecovalue.accounting.context import Context
+from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.pipeline import (
     code_version,
@@ -623,6 +623,7 @@ def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], 
         landcover_dtype=(
             io.info(meta.raster_paths["landcover"]).dtype if "landcover" in meta.raster_paths else ""
         ),
+        stat_sums=statistic_sums(meta.statistics, year),
     )
     return plan, notes, params
 
@@ -654,7 +655,7 @@ def _probe_context(plan: B.Plan) -> Context:
 
     A statistics indicator spread over it gives each region's total in its single pixel.
     """
-    return Context(_shell_dataset(plan), plan.year, plan.profile, plan.params)
+    return B.block_context(plan, _shell_dataset(plan))
 
 
 def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
@@ -889,7 +890,7 @@ def _landscape_step(
             [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
         )
     ds = _shell_dataset(meta, plan.grid, rasters, valid, region_index)
-    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    ctx = B.block_context(plan, ds)
     try:
         stock = landscape_premium_stock(ctx)
     except NotApplicable:

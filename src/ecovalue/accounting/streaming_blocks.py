@@ -98,6 +98,16 @@ class Plan:
     # rasters whose digest the run already has (``raster.file_digests``): the scan does not
     # hash their rows
     known_digests: frozenset[str] = frozenset()
+    # ``context.statistic_sums`` of the run year, computed once for every block's context
+    stat_sums: dict[tuple[Any, Any], float] | None = None
+
+
+def block_context(plan: Plan, ds: Dataset) -> Context:
+    """The context of a block's dataset, with the run's statistics sums (``Plan.stat_sums``)."""
+    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    if plan.stat_sums is not None:
+        ctx.__dict__["stat_sums"] = plan.stat_sums  # the cached property, as it would compute it
+    return ctx
 
 
 def region_dtype(n_regions: int) -> np.dtype:
@@ -446,7 +456,7 @@ def _polygon_counts(
         for layer in layers:
             out[layer] = np.zeros((2, len(plan.vectors.get(layer, []))), dtype=np.int64)
         return out
-    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    ctx = block_context(plan, ds)
     if rows is not None:
         ctx.__dict__["class_row"] = rows  # the cached property, as it would compute it
     water = _water_mask(ctx)
@@ -474,7 +484,7 @@ def open_block(plan: Plan, start: int, stop: int) -> Context:
         ds = lazy_block_dataset(plan, start, stop)
     else:
         ds, _masks, _inside = block_dataset(plan, start, stop)
-    ctx = Context(ds, plan.year, plan.profile, plan.params)
+    ctx = block_context(plan, ds)
     ls: np.ndarray | None = None
     if plan.ls is not None:
         ls = plan.ls[start:stop]
@@ -735,7 +745,7 @@ def scan_pass1_chunk(
         if not compute or block_has_errors(facts):
             compute = False
             continue
-        ctx = Context(ds, plan.year, plan.profile, plan.params)
+        ctx = block_context(plan, ds)
         if rows_are_class_rows and rows is not None:
             ctx.__dict__["class_row"] = rows  # the cached property, as it would compute it
         try:
