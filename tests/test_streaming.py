@@ -486,6 +486,25 @@ def test_one_reading_rerun_equals_the_two_pass_run(
     assert_same_run(mem, one)
 
 
+def test_a_rerun_with_a_damaged_ls_entry_routes_again(
+    tiny: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    """The LS is read (and its content checked) before the one-reading pass; a damaged entry
+    is removed, and the run takes the first run's order: routed, stored, the same table."""
+    root, mem = tiny
+    cache = RoutingCache(tmp_path / "cache")
+    first = run_account_streamed(root, block_rows=3, cache=cache)
+    (entry,) = cache.path.glob("*.npy")
+    entry.write_bytes(entry.read_bytes()[:-8] + b"damaged!")
+    again = run_account_streamed(root, block_rows=3, cache=cache)
+    assert not again.routing_from_cache and "scan_and_validate" in again.timings
+    pd.testing.assert_frame_equal(again.table, first.table, check_exact=True)
+    healed = run_account_streamed(root, block_rows=3, cache=cache)
+    assert healed.routing_from_cache and "scan_pass1_and_validate" in healed.timings
+    pd.testing.assert_frame_equal(healed.table, first.table, check_exact=True)
+    assert_same_run(mem, healed)
+
+
 def test_one_reading_chunks_on_threads_equal_one_thread(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,11 +105,12 @@ GLOBAL_BYTES_PER_PIXEL = 80
 #: region index, table rows and masks, then the feature transform's indices, then the premium
 #: and attributed grids): 0.68 GB over the interpreter's base at 4000 × 4000 (≈ 42 bytes).
 LANDSCAPE_BYTES_PER_PIXEL = 45
-#: Block-wise indicators that need the whole scan first: the soil retention (the global LS
-#: factor), the flood storage (each polygon's pixel counts) and the statistics spreads (each
-#: region's pixel counts). When the scan and pass 1 share one reading of the rasters, these
-#: follow in a pass of their own, which reads only the rasters they use.
-SECOND_PASS = ("soil_retention", "flood_regulation", *B.STATISTICS)
+#: Block-wise indicators that need the whole scan first: the flood storage (each polygon's
+#: pixel counts) and the statistics spreads (each region's pixel counts). When the scan and
+#: pass 1 share one reading of the rasters, these follow in a pass of their own, which reads
+#: only the rasters they use. (The soil retention needs the global LS factor: a shared reading
+#: happens only when the LS was read from the routing cache before it.)
+SECOND_PASS = ("flood_regulation", *B.STATISTICS)
 
 
 def landscape_beside_routing(pixels: int, available: int | None = None) -> bool:
@@ -409,20 +410,20 @@ def run_account_streamed(
             # the regions' pixels on the whole grid (a run that passes validation has no hole
             # inside them, so they are its valid pixels) and the routing cache's key, on a
             # thread while this one loads numba and the compiled kernels (each ≈ 0.3–0.5 s)
+            # and the LS factor when the cache has it (read and its content checked)
             prep = ex.submit(
-                _regions_and_key, plan, cache if needs_routing else None, remembered
+                _regions_key_and_ls, plan, cache if needs_routing else None, remembered
             )
             load_kernels()
-            plan.region_index, plan.valid, key = prep.result()
+            plan.region_index, plan.valid, key, plan.ls, t_ls = prep.result()
             # one reading of the rasters for the scan and pass 1 when no routing is to wait
-            # for: the profile has none, or its LS factor is in the cache (a rerun)
-            fused = not needs_routing or (cache is not None and key is not None and cache.has(key))
+            # for: the profile has none, or its LS factor was in the cache (a rerun)
+            from_cache = plan.ls is not None
+            fused = not needs_routing or from_cache
+            if from_cache:
+                timings["routing"] = t_ls
         if fused:
             assert plan.valid is not None
-            ls_read = None
-            if needs_routing:  # read (and its content checked) beside the first pass
-                assert cache is not None and key is not None
-                ls_read = ex.submit(cache.get, key, meta.grid.shape)
             if landscape_beside_routing(meta.grid.width * meta.grid.height):
                 # on a thread of its own: the chunks keep both pool threads (the OS shares the
                 # cores among the three)
@@ -443,14 +444,7 @@ def run_account_streamed(
             scan["valid"], scan["region_index"] = plan.valid, plan.region_index
             timings["scan_pass1_and_validate"] = time.perf_counter() - t0
             step("routing")
-            t = time.perf_counter()
             hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
-            if ls_read is not None:
-                plan.ls = ls_read.result()
-                from_cache = plan.ls is not None
-                if not from_cache:  # the entry was damaged (and removed) or evicted meanwhile
-                    _routing_step(plan, plan.valid, work, True, ex.threads, cache, key)
-                timings["routing"] = time.perf_counter() - t
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
             step("pass 1")
@@ -831,6 +825,17 @@ class _Remembered:
             found = read()
             self.cache.put(stamp, what, found, self.started_ns)
         return found
+
+
+def _regions_key_and_ls(
+    plan: B.Plan, cache: RoutingCache | None, remembered: _Remembered | None = None
+) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float]:
+    """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
+    when absent or damaged: then removed and routed again) with the seconds its read took."""
+    region_index, valid, key = _regions_and_key(plan, cache, remembered)
+    t = time.perf_counter()
+    ls = cache.get(key, plan.grid.shape) if cache is not None and key is not None else None
+    return region_index, valid, key, ls, time.perf_counter() - t
 
 
 def _regions_and_key(

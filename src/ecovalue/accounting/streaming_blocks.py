@@ -478,13 +478,19 @@ def _polygon_counts(
 
 def open_block(plan: Plan, start: int, stop: int) -> Context:
     """A context on the block's windowed dataset, with the block's slice of the global LS."""
-    from ecovalue.raster.hydrology import Routing
-
     if plan.valid is not None:
         ds = lazy_block_dataset(plan, start, stop)
     else:
         ds, _masks, _inside = block_dataset(plan, start, stop)
     ctx = block_context(plan, ds)
+    _attach_ls(plan, ctx, start, stop)
+    return ctx
+
+
+def _attach_ls(plan: Plan, ctx: Context, start: int, stop: int) -> None:
+    """Give a block's context its slice of the global LS factor, when the run has it."""
+    from ecovalue.raster.hydrology import Routing
+
     ls: np.ndarray | None = None
     if plan.ls is not None:
         ls = plan.ls[start:stop]
@@ -500,7 +506,6 @@ def open_block(plan: Plan, start: int, stop: int) -> Context:
             method=plan.routing_method,
             cell_size=plan.grid.cell_width,
         )
-    return ctx
 
 
 def iter_layers(
@@ -721,9 +726,9 @@ def scan_pass1_chunk(
 ) -> dict[str, Any]:
     """:func:`scan_block` and :func:`pass1_chunk` of one aggregation chunk in one reading of
     its rasters: each block's scan facts (``"scans"``, in block order, for ``_reduce_scan``),
-    then, on the same windows, the zonal sums of ``indicators`` (none that needs the global
-    LS factor, the statistics spreads or the flood storage's whole-polygon counts: those
-    need the whole scan first).
+    then, on the same windows, the zonal sums of ``indicators`` (none that needs the
+    statistics spreads or the flood storage's whole-polygon counts: those need the whole scan
+    first; the soil retention only with the global LS factor in ``plan.ls``).
 
     The sums are computed before the run's validation has seen every block, so they are
     speculative: a block whose own facts hold an error stops the chunk's sums (``"sums"``
@@ -732,6 +737,8 @@ def scan_pass1_chunk(
     validation's problems, naming file, row and column, come first). ``compute`` False: the
     facts only (e.g. the dataset's tables already have errors).
     """
+    if "soil_retention" in indicators and plan.ls is None:
+        raise RuntimeError("soil retention in the scan's pass needs the LS factor in plan.ls")
     scans: list[dict[str, Any]] = []
     sums = _ChunkSums(plan, indicators)
     error: Exception | None = None
@@ -748,6 +755,7 @@ def scan_pass1_chunk(
         ctx = block_context(plan, ds)
         if rows_are_class_rows and rows is not None:
             ctx.__dict__["class_row"] = rows  # the cached property, as it would compute it
+        _attach_ls(plan, ctx, s, min(s + block_rows, stop))
         try:
             sums.add(ctx)
         except Exception as exc:  # raised after validation (see above)
