@@ -163,6 +163,66 @@ class TestWaterConservation:
             water_conservation.value(np.ones(1), -1.0)
 
 
+    @staticmethod
+    def _numpy_layer(p, et, rows, alpha, scope, area, valid, price):  # type: ignore[no-untyped-def]
+        """The indicator as the numpy functions compose it (the reference)."""
+        at = np.where(valid, rows, -1)
+        res = water_conservation.water_conservation_m3(
+            np.asarray(p, np.float64), np.append(alpha, np.nan)[at], np.asarray(et, np.float64),
+            area, valid,
+        )
+        q = np.where(np.append(scope, False)[at] | ~valid, res.quantity_m3, 0.0)
+        return q, water_conservation.value(q, price), res.n_clamped
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+        dtype=st.sampled_from([np.float32, np.float64]),
+    )
+    def test_one_pass_layer_equals_the_numpy_functions_bit_for_bit(
+        self, seed: int, shape: tuple[int, int], dtype: type
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        n_rows = 5
+        alpha = rng.choice([0.0, 1.0, 0.2, 1 / 3, 0.97], n_rows)
+        scope = rng.random(n_rows) < 0.6
+        p = rng.choice([0.0, -0.0, 1e-30, 1000.0, 1234.5678], shape) * rng.random(shape) * 2
+        et = rng.choice([0.0, 300.0, 900.0, 1e-300], shape) * rng.random(shape) * 2
+        p, et = p.astype(dtype), et.astype(dtype)
+        valid = rng.random(shape) < 0.8
+        rows = np.where(valid, rng.integers(0, n_rows, shape), -1).astype(np.int32)
+        p[~valid] = np.nan  # no data outside valid pixels, as a nodata fill gives
+        area, price = float(rng.choice([900.0, 0.5, 0.0])), float(rng.choice([7.06, 0.0]))
+        real, calls = water_conservation.water_conservation_m3, []
+        water_conservation.water_conservation_m3 = lambda *a: calls.append(1) or real(*a)  # type: ignore[assignment]
+        try:
+            got = water_conservation.water_conservation_layer(p, et, rows, alpha, scope, area, valid, price)
+        finally:
+            water_conservation.water_conservation_m3 = real  # type: ignore[assignment]
+        assert not calls  # the one-pass kernel, not the numpy functions
+        q, v, n = self._numpy_layer(p, et, rows, alpha, scope, area, valid, price)
+        assert got.quantity_m3.tobytes() == q.tobytes() and got.value_yuan.tobytes() == v.tobytes()
+        assert got.n_clamped == n
+
+    def test_one_pass_layer_names_bad_input_as_the_numpy_functions_do(self) -> None:
+        v = np.ones((2, 2), dtype=bool)
+        rows = np.zeros((2, 2), dtype=np.int32)
+        good = np.full((2, 2), 500.0, np.float32)
+        bad_et = good.copy()
+        bad_et[1, 0] = np.nan
+        cases = [
+            (good, bad_et, np.array([0.2]), "actual ET is NaN"),
+            (good, good, np.array([1.5]), "storm_runoff_coef"),
+            (-good, good, np.array([0.2]), "precipitation"),
+        ]
+        for p, et, alpha, match in cases:
+            with pytest.raises(InputError, match=match):
+                water_conservation.water_conservation_layer(p, et, rows, alpha, np.ones(1, bool), 1.0, v, 7.0)
+        with pytest.raises(ParameterError, match="reservoir_cost"):
+            water_conservation.water_conservation_layer(good, good, rows, np.array([0.2]), np.ones(1, bool), 1.0, v, -1.0)
+
+
 class TestFloodRegulation:
     def test_lake_capacity_hand_case(self) -> None:
         # a=0 -> e^0 = 1; A = 8 km², b = 1/3 -> 2; T = 2: 1·2·2 = 4 万m³ = 40 000 m³
@@ -348,6 +408,72 @@ class TestClimateRegulation:
         with pytest.raises(InputError, match="is_water_surface has values \\[2.0\\]"):
             climate_regulation.water_surface_kwh(
                 np.ones((1, 1)), np.array([[2]]), 2450.0, 120.0, 1.0, np.array([[True]])
+            )
+
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+        dtype=st.sampled_from([np.float32, np.float64]),
+    )
+    def test_one_pass_layer_equals_the_numpy_functions_bit_for_bit(
+        self, seed: int, shape: tuple[int, int], dtype: type
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        n_rows, n_regions = 5, 3
+        heat = rng.choice([0.0, 1e-3, 2450.7, 1234.5], n_rows)
+        flag = rng.choice([0.0, 1.0], n_rows)
+        valid = rng.random(shape) < 0.8
+        rows = np.where(valid, rng.integers(0, n_rows, shape), -1).astype(np.int32)
+        evap = (rng.random(shape) * rng.choice([0.0, 1200.0, 1e-200], shape)).astype(dtype)
+        evap[flag[np.maximum(rows, 0)] == 0] = np.nan  # off water: no evaporation needed
+        region = rng.integers(-1, n_regions, shape).astype(np.int32)
+        days = np.append(rng.choice([0.0, 45.0, 100.5, np.nan], n_regions), np.nan)
+        params = (float(rng.choice([900.0, 0.3])), float(rng.choice([3.0, 2.7])), 2450.0,
+                  float(rng.choice([120.0, 0.0])), float(rng.choice([0.52, 0.0])))
+        real, calls = climate_regulation.vegetation_kwh, []
+        climate_regulation.vegetation_kwh = lambda *a: calls.append(1) or real(*a)  # type: ignore[assignment]
+        try:
+            got = climate_regulation.climate_regulation_layer(
+                rows, heat, flag, evap, region, days, valid, *params
+            )
+        finally:
+            climate_regulation.vegetation_kwh = real  # type: ignore[assignment]
+        assert not calls  # the one-pass kernel, not the numpy functions
+        area, eer, q, gamma, price = params
+        at = np.where(valid, rows, -1)
+        day_px = days[region]
+        veg = climate_regulation.vegetation_kwh(np.append(heat, np.nan)[at], 1.0, eer, area, valid)
+        water = climate_regulation.water_surface_kwh(
+            np.asarray(evap, np.float64), np.append(flag, np.nan)[at], q, gamma, area, valid
+        )
+        kwh = veg * day_px + water * day_px / 365.0
+        assert got.kwh.tobytes() == kwh.tobytes()
+        assert got.value_yuan.tobytes() == climate_regulation.value(kwh, price).tobytes()
+
+    def test_one_pass_layer_names_bad_input_as_the_numpy_functions_do(self) -> None:
+        v = np.ones((2, 2), dtype=bool)
+        rows = np.zeros((2, 2), dtype=np.int32)
+        region = np.zeros((2, 2), dtype=np.int32)
+        days = np.array([60.0, np.nan])
+        evap = np.full((2, 2), 900.0, np.float32)
+        nan_evap = evap.copy()
+        nan_evap[0, 1] = np.nan
+        cases = [
+            (np.array([-1.0]), np.array([0.0]), evap, "transpiration_heat"),
+            (np.array([10.0]), np.array([0.5]), evap, "is_water_surface"),
+            (np.array([10.0]), np.array([1.0]), nan_evap, "water_evaporation"),
+        ]
+        for heat, flag, e, match in cases:
+            with pytest.raises(InputError, match=match):
+                climate_regulation.climate_regulation_layer(
+                    rows, heat, flag, e, region, days, v, 900.0, 3.0, 2450.0, 120.0, 0.52
+                )
+        with pytest.raises(ParameterError, match="climate.eer"):
+            climate_regulation.climate_regulation_layer(
+                rows, np.array([1.0]), np.array([0.0]), evap, region, days, v, 900.0, 0.0, 2450.0,
+                120.0, 0.52,
             )
 
 

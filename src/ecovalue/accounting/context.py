@@ -88,13 +88,27 @@ class Context:
 
     def lc(self, column: str) -> np.ndarray:
         """Per-pixel value of a land-cover table column (NaN outside valid pixels)."""
+        from ecovalue.raster.pixelwise import gather
+
+        values = np.append(self.lc_values(column), np.nan)  # row −1 → NaN
+        return gather(values, self.class_row)
+
+    def lc_values(self, column: str) -> np.ndarray:
+        """A land-cover table column's values by table row (float64), for kernels that look
+        them up by :attr:`class_row` themselves."""
         t = self.ds.landcover_table
         if column not in t.columns:
             raise InputError(f"the land-cover table has no column '{column}'; add it (docs/dataset-format.md)")
-        from ecovalue.raster.pixelwise import gather
+        return t[column].to_numpy(np.float64)
 
-        values = np.append(t[column].to_numpy(np.float64), np.nan)  # row −1 → NaN
-        return gather(values, self.class_row)
+    def in_scope_rows(self, indicator: str) -> np.ndarray:
+        """By land-cover table row: whether its class is in the indicator's scope (all True
+        without a scope); :meth:`in_scope` by row."""
+        types = self.scope(indicator)
+        t = self.ds.landcover_table
+        if not types:
+            return np.ones(len(t), dtype=bool)
+        return t["ecosystem_type"].isin(list(types)).to_numpy()
 
     def lc_type_mask(self, types: tuple[str, ...] | list[str]) -> np.ndarray:
         """Valid pixels whose class maps to one of the ecosystem ``types`` (kept for the run:

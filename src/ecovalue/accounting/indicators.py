@@ -115,15 +115,16 @@ def hydropower(ctx: Context) -> Layer:
 
 
 def water_conservation_layer(ctx: Context) -> Layer:
-    res = water_conservation.water_conservation_m3(
-        ctx.raster("precipitation"), ctx.lc("storm_runoff_coef"), ctx.raster("aet"), ctx.pixel_area_m2, ctx.valid)
-    quantity = ctx.in_scope("water_conservation", res.quantity_m3)
+    # one pass over the pixels (the numpy functions' numbers bit for bit; they name bad input)
+    precipitation, alpha = ctx.raster_view("precipitation"), ctx.lc_values("storm_runoff_coef")
+    res = water_conservation.water_conservation_layer(
+        precipitation, ctx.raster_view("aet"), ctx.class_row, alpha, ctx.in_scope_rows("water_conservation"),
+        ctx.pixel_area_m2, ctx.valid, ctx.p("reservoir_cost", "CNY/m**3"))
     notes: tuple[str, ...] = ()
     if res.n_clamped:
         notes = (f"water_conservation: {res.n_clamped} pixels had P − R − ET < 0 and count as 0 "
                  "(evapotranspiration exceeds the retained rain there)",)
-    value = water_conservation.value(quantity, ctx.p("reservoir_cost", "CNY/m**3"))
-    return Layer(quantity, value, method="model:water_balance", notes=notes)
+    return Layer(res.quantity_m3, res.value_yuan, method="model:water_balance", notes=notes)
 
 
 def soil_retention_layer(ctx: Context) -> Layer:
@@ -293,17 +294,15 @@ def climate_regulation_layer(ctx: Context) -> Layer:
     per_region = np.full(len(ctx.ds.regions) + 1, np.nan)  # the last: outside the regions (−1)
     for r, d in days.items():
         per_region[r] = d
-    day_px = per_region[ctx.ds.region_index]
-    veg_per_day = climate_regulation.vegetation_kwh(ctx.lc("transpiration_heat"), 1.0, ctx.p("climate.eer"),
-                                                    ctx.pixel_area_m2, ctx.valid)
-    water = climate_regulation.water_surface_kwh(
-        ctx.raster("water_evaporation"), ctx.lc("is_water_surface"), ctx.p("climate.latent_heat", "J/g"),
-        ctx.p("climate.humidifier_energy", "kW*h/m**3"), ctx.pixel_area_m2, ctx.valid)
     # Only evaporation on air-conditioning days cools (the vegetation term counts d days too); the
     # annual evaporation raster is taken as evenly spread over the year: E_ac = E · d / 365.
-    kwh = veg_per_day * day_px + water * day_px / 365.0
-    return Layer(kwh, climate_regulation.value(kwh, ctx.p("climate.electricity_price", "CNY/(kW*h)")),
-                 method="model:transpiration_evaporation_energy")
+    # One pass over the pixels (the numpy functions' numbers bit for bit; they name bad input).
+    heat, flag = ctx.lc_values("transpiration_heat"), ctx.lc_values("is_water_surface")
+    res = climate_regulation.climate_regulation_layer(
+        ctx.class_row, heat, flag, ctx.raster_view("water_evaporation"), ctx.ds.region_index, per_region,
+        ctx.valid, ctx.pixel_area_m2, ctx.p("climate.eer"), ctx.p("climate.latent_heat", "J/g"),
+        ctx.p("climate.humidifier_energy", "kW*h/m**3"), ctx.p("climate.electricity_price", "CNY/(kW*h)"))
+    return Layer(res.kwh, res.value_yuan, method="model:transpiration_evaporation_energy")
 
 
 def pest_control_layer(ctx: Context) -> Layer:

@@ -23,7 +23,10 @@ humidification. As published, the latent-heat term is NOT divided by an air-cond
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 
 from ecovalue.errors import InputError
 from ecovalue.models.common import (
@@ -127,3 +130,125 @@ def value(kwh: np.ndarray, electricity_price_yuan_per_kwh: float) -> np.ndarray:
         "climate.electricity_price", electricity_price_yuan_per_kwh, 0.0, np.inf
     )
     return np.asarray(kwh, dtype=np.float64) * price
+
+
+class ClimateLayer(NamedTuple):
+    """Result of :func:`climate_regulation_layer`."""
+
+    kwh: np.ndarray
+    value_yuan: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _climate_kernel(  # type: ignore[no-untyped-def]
+    rows, heat, flag, evap, region, days, valid, area, veg_denominator, q, gamma, price, kwh, value
+):
+    """Every pixel of :func:`climate_regulation_layer` in one pass; returns the number of valid
+    pixels whose inputs the checks would refuse (then the outputs are not used)."""
+    n_bad = 0
+    n_rows = heat.size
+    for i in range(valid.size):
+        if not valid[i]:
+            kwh[i] = np.nan
+            value[i] = np.nan
+            continue
+        r = rows[i]
+        if r < 0 or r >= n_rows:
+            n_bad += 1
+            continue
+        h = heat[r]
+        f = flag[r]
+        if not (np.isfinite(h) and h >= 0.0 and (f == 0.0 or f == 1.0)):
+            n_bad += 1
+            continue
+        veg = h * area
+        veg = veg * 1.0  # the per-day term: d = 1 day
+        veg = veg / veg_denominator
+        volume = 0.0
+        if f == 1.0:
+            e = np.float64(evap[i])
+            if not (np.isfinite(e) and e >= 0.0):
+                n_bad += 1
+                continue
+            volume = e / MM_PER_M
+            volume = volume * area
+        w = volume * WATER_DENSITY_KG_M3
+        w = w * q
+        w = w / KJ_PER_KWH
+        w = w + volume * gamma
+        g = region[i]
+        d = days[g] if g >= 0 else days[days.size - 1]
+        k = veg * d
+        k = k + (w * d) / 365.0
+        kwh[i] = k
+        value[i] = k * price
+    return n_bad
+
+
+def climate_regulation_layer(
+    rows: np.ndarray,
+    transpiration_heat_by_row: np.ndarray,
+    is_water_surface_by_row: np.ndarray,
+    evaporation_mm: np.ndarray,
+    region_index: np.ndarray,
+    ac_days_by_region: np.ndarray,
+    valid: np.ndarray,
+    pixel_area_m2: float,
+    eer: float,
+    latent_heat_j_per_g: float,
+    humidifier_kwh_per_m3: float,
+    electricity_price_yuan_per_kwh: float,
+) -> ClimateLayer:
+    """Electricity saved per pixel on its region's air-conditioning days d (kW·h/a),
+    ``d · vegetation_kwh(H, 1 day) + d/365 · water_surface_kwh``, and its :func:`value`, in
+    one pass from the pixels' land-cover table ``rows`` (−1 outside ``valid``), the table's
+    columns by row, and d by region (``ac_days_by_region[region_index]``; NaN where a region
+    reports none, and its last entry for pixels outside every region).
+
+    Bit for bit what the numpy functions give (the same float64 operations in the same order;
+    ``tests/test_models.py``). A pixel the checks would refuse, or inputs of an unusual form,
+    take the numpy functions, which name the problem.
+    """
+    shape = np.shape(valid)
+    heat = np.ascontiguousarray(transpiration_heat_by_row, dtype=np.float64)
+    flag = np.ascontiguousarray(is_water_surface_by_row, dtype=np.float64)
+    days = np.ascontiguousarray(ac_days_by_region, dtype=np.float64)
+    arrays = [np.asarray(x) for x in (rows, evaporation_mm, region_index, valid)]
+    usable = (
+        all(a.shape == shape and a.flags.c_contiguous for a in arrays)
+        and arrays[0].dtype.kind == "i" and arrays[2].dtype.kind == "i"
+        and arrays[1].dtype in (np.float32, np.float64) and arrays[3].dtype == np.bool_
+        and heat.ndim == 1 and flag.shape == heat.shape and days.ndim == 1 and days.size > 0
+    )
+    if usable:
+        try:
+            r = check_parameter("climate.eer", eer, 1e-6, np.inf)
+            q = check_parameter("climate.latent_heat", latent_heat_j_per_g, 0.0, np.inf)
+            gamma = check_parameter("climate.humidifier_energy", humidifier_kwh_per_m3, 0.0, np.inf)
+            area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
+            price = check_parameter(
+                "climate.electricity_price", electricity_price_yuan_per_kwh, 0.0, np.inf
+            )
+        except InputError:
+            usable = False  # raised by the numpy path after its input checks, as always
+    if usable and arrays[2].size and int(arrays[2].max()) >= days.size:
+        usable = False
+    if usable:
+        kwh, val = np.empty(shape), np.empty(shape)
+        n_bad = _climate_kernel(
+            arrays[0].reshape(-1), heat, flag, arrays[1].reshape(-1), arrays[2].reshape(-1),
+            days, arrays[3].reshape(-1), area, KJ_PER_KWH * r, q, gamma, price,
+            kwh.reshape(-1), val.reshape(-1),
+        )
+        if not n_bad:
+            return ClimateLayer(kwh, val)
+    # the numpy functions: they name a bad input
+    at = np.where(arrays[3], arrays[0], -1)
+    day_px = days[np.asarray(region_index)]
+    veg_per_day = vegetation_kwh(np.append(heat, np.nan)[at], 1.0, eer, pixel_area_m2, valid)
+    water = water_surface_kwh(
+        np.asarray(evaporation_mm, dtype=np.float64), np.append(flag, np.nan)[at],
+        latent_heat_j_per_g, humidifier_kwh_per_m3, pixel_area_m2, valid,
+    )
+    out = veg_per_day * day_px + water * day_px / 365.0
+    return ClimateLayer(out, value(out, electricity_price_yuan_per_kwh))

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
+from ecovalue.errors import InputError
 from ecovalue.models.common import (
     MM_PER_M,
     check_array_range,
@@ -87,3 +89,105 @@ def value(quantity_m3: np.ndarray, reservoir_cost_yuan_per_m3: float) -> np.ndar
     """
     price = check_parameter("reservoir_cost", reservoir_cost_yuan_per_m3, 0.0, np.inf)
     return np.asarray(quantity_m3, dtype=np.float64) * price
+
+
+class WaterConservationLayer(NamedTuple):
+    """Result of :func:`water_conservation_layer`."""
+
+    quantity_m3: np.ndarray
+    value_yuan: np.ndarray
+    n_clamped: int
+
+
+@njit(cache=True, nogil=True)
+def _balance_kernel(p, et, rows, alpha, in_scope, valid, area, price, quantity, value):  # type: ignore[no-untyped-def]
+    """Every pixel of :func:`water_conservation_layer` in one pass; returns (valid pixels
+    clamped, valid pixels whose inputs are not finite or out of range). With a bad pixel the
+    outputs are not used: the numpy path's checks name the problem."""
+    n_clamped = 0
+    n_bad = 0
+    for i in range(valid.size):
+        if not valid[i]:
+            quantity[i] = np.nan
+            value[i] = np.nan
+            continue
+        r = rows[i]
+        if r < 0 or r >= alpha.size:  # a caller's rows that are not the table's
+            n_bad += 1
+            continue
+        pr = np.float64(p[i])
+        e = np.float64(et[i])
+        a = alpha[r]
+        if not (
+            np.isfinite(pr) and np.isfinite(e) and np.isfinite(a) and 0.0 <= a <= 1.0
+            and pr >= 0.0 and e >= 0.0
+        ):
+            n_bad += 1
+            continue
+        b = pr - a * pr
+        b = b - e
+        if b < 0:
+            n_clamped += 1
+            b = 0.0  # np.maximum(b, 0.0); b is never −0.0 here (pr ≥ 0, 0 ≤ a ≤ 1)
+        q = b / MM_PER_M
+        q = q * area
+        if not in_scope[r]:
+            q = 0.0
+        quantity[i] = q
+        value[i] = q * price
+    return n_clamped, n_bad
+
+
+def water_conservation_layer(
+    precipitation_mm: np.ndarray,
+    aet_mm: np.ndarray,
+    rows: np.ndarray,
+    runoff_coef_by_row: np.ndarray,
+    in_scope_by_row: np.ndarray,
+    pixel_area_m2: float,
+    valid: np.ndarray,
+    reservoir_cost_yuan_per_m3: float,
+) -> WaterConservationLayer:
+    """:func:`water_conservation_m3`, outside the indicator's scope 0, and its :func:`value`,
+    per pixel in one pass, from the pixels' land-cover table ``rows`` (−1 outside ``valid``)
+    and the table's runoff coefficient and scope per row.
+
+    Bit for bit what the numpy functions give (the same float64 operations in the same order;
+    ``tests/test_models.py``). A pixel the checks would refuse, or inputs of an unusual form,
+    take the numpy functions, which name the problem.
+    """
+    shape = np.shape(valid)
+    alpha = np.ascontiguousarray(runoff_coef_by_row, dtype=np.float64)
+    scope = np.ascontiguousarray(in_scope_by_row, dtype=np.bool_)
+    flat = [np.asarray(x) for x in (precipitation_mm, aet_mm, rows, valid)]
+    usable = (
+        all(f.shape == shape and f.flags.c_contiguous for f in flat)
+        and all(f.dtype in (np.float32, np.float64) for f in flat[:2])
+        and flat[2].dtype.kind == "i" and flat[3].dtype == np.bool_
+        and alpha.ndim == 1 and scope.shape == alpha.shape and alpha.size > 0
+    )
+    if usable:
+        try:
+            area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
+            price = check_parameter("reservoir_cost", reservoir_cost_yuan_per_m3, 0.0, np.inf)
+        except InputError:
+            usable = False  # raised by the numpy path after its input checks, as always
+    if usable:
+        quantity, val = np.empty(shape), np.empty(shape)
+        n_clamped, n_bad = _balance_kernel(
+            *(f.reshape(-1) for f in flat[:3]), alpha, scope, flat[3].reshape(-1), area, price,
+            quantity.reshape(-1), val.reshape(-1),
+        )
+        if not n_bad:
+            return WaterConservationLayer(quantity, val, int(n_clamped))
+    # the numpy functions: they name a bad input
+    runoff = np.append(alpha, np.nan)[np.where(flat[3], flat[2], -1)]
+    res = water_conservation_m3(
+        np.asarray(precipitation_mm, dtype=np.float64), runoff,
+        np.asarray(aet_mm, dtype=np.float64), pixel_area_m2, valid,
+    )
+    scoped = np.append(scope, False)[np.where(flat[3], flat[2], -1)]
+    quantity = np.where(scoped | ~flat[3], res.quantity_m3, 0.0)
+    return WaterConservationLayer(
+        quantity, value(quantity, reservoir_cost_yuan_per_m3), res.n_clamped
+    )
