@@ -149,3 +149,73 @@ def test_retained_is_potential_minus_actual(
     # subnormal floats (below 2.2e-308 no relative tolerance holds: hypothesis found
     # R·K·LS with LS = 5e-324)
     assert kept == pytest.approx(pot - act, rel=1e-9, abs=1e-12 * pot + 1e-300)
+
+
+SILTING = (0.24, 1.125, 19.76)
+NUTRIENTS = (0.0037, 0.00108, 875.0, 2800.0)
+
+
+def _numpy_layer(r, k, ls, rows, c, p, scope, area, valid):  # type: ignore[no-untyped-def]
+    """The indicator as the numpy functions compose it (the reference)."""
+    at = np.where(valid, rows, -1)
+    soil = sr.soil_retained(
+        np.asarray(r, np.float64), np.asarray(k, np.float64), np.asarray(ls, np.float64),
+        np.append(c, np.nan)[at], np.append(p, np.nan)[at], area, valid=valid,
+    )
+    soil = np.where(np.append(scope, False)[at] | ~valid, soil, 0.0)
+    v = sr.value_reduced_silting(soil, *SILTING)
+    return soil, v + sr.value_reduced_nutrient_loss(soil, *NUTRIENTS)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_one_pass_layer_equals_the_numpy_functions_bit_for_bit(
+    seed: int, shape: tuple[int, int], dtype: type
+) -> None:
+    rng = np.random.default_rng(seed)
+    n_rows = 5
+    c = rng.choice([0.0, 1.0, 0.003, 0.2, 1 / 3], n_rows)
+    p = rng.choice([0.0, 1.0, 0.35, 0.8], n_rows)
+    scope = rng.random(n_rows) < 0.7
+    valid = rng.random(shape) < 0.8
+    rows = np.where(valid, rng.integers(0, n_rows, shape), -1).astype(np.int32)
+    r = (rng.random(shape) * rng.choice([0.0, 4000.0, 1e-30], shape)).astype(dtype)
+    k = (rng.random(shape) * 0.06).astype(dtype)
+    ls = rng.choice([0.0, 0.03, 12.7, 122.0], shape) * rng.random(shape)
+    r[~valid] = np.nan
+    area = float(rng.choice([0.09, 1.0, 1e-6]))
+    real, calls = sr.soil_retained, []
+    sr.soil_retained = lambda *a, **kw: calls.append(1) or real(*a, **kw)  # type: ignore[assignment]
+    try:
+        got = sr.soil_retention_layer(
+            r, k, ls, rows, c, p, scope, area, valid, SILTING, NUTRIENTS
+        )
+    finally:
+        sr.soil_retained = real  # type: ignore[assignment]
+    assert not calls  # the one-pass kernel, not the numpy functions
+    soil, value = _numpy_layer(r, k, ls, rows, c, p, scope, area, valid)
+    assert got.soil_t.tobytes() == soil.tobytes() and got.value_yuan.tobytes() == value.tobytes()
+
+
+def test_one_pass_layer_names_bad_input_as_the_numpy_functions_do() -> None:
+    v = np.ones((2, 2), dtype=bool)
+    rows = np.zeros((2, 2), dtype=np.int32)
+    good = np.full((2, 2), 0.5, np.float32)
+    nan_k = good.copy()
+    nan_k[1, 1] = np.nan
+    one = np.array([0.5])
+    cases = [
+        (good, nan_k, good, one, one, "K"),
+        (-good, good, good, one, one, "R ranges"),
+        (good, good, good, np.array([1.5]), one, "C ranges"),
+    ]
+    for r, k, ls, c, p, match in cases:
+        with pytest.raises(InputError, match=match):
+            sr.soil_retention_layer(r, k, ls, rows, c, p, np.ones(1, bool), 0.09, v, SILTING, NUTRIENTS)
+    with pytest.raises(InputError, match="bulk_density"):
+        sr.soil_retention_layer(good, good, good, rows, one, one, np.ones(1, bool), 0.09, v,
+                                (0.24, 0.0, 19.76), NUTRIENTS)

@@ -128,16 +128,14 @@ def water_conservation_layer(ctx: Context) -> Layer:
 
 
 def soil_retention_layer(ctx: Context) -> Layer:
-    soil_t = soil_retention.soil_retained(
-        ctx.raster("erosivity"), ctx.raster("erodibility"), ctx.ls, ctx.lc("usle_c"), ctx.lc("usle_p"),
-        ctx.pixel_area_m2 / 1e4, valid=ctx.valid)
-    soil_t = ctx.in_scope("soil_retention", soil_t)
-    v = soil_retention.value_reduced_silting(
-        soil_t, ctx.p("soil.silting_coef"), ctx.p("soil.bulk_density", "t/m**3"), ctx.p("soil.dredging_cost", "CNY/m**3"))
-    v = v + soil_retention.value_reduced_nutrient_loss(
-        soil_t, ctx.p("soil.n_fraction"), ctx.p("soil.p_fraction"), ctx.p("soil.n_cost", "CNY/t"),
-        ctx.p("soil.p_cost", "CNY/t"))
-    return Layer(soil_t, v, method=f"model:rusle_{ctx.routing_method}")
+    # one pass over the pixels (the numpy functions' numbers bit for bit; they name bad input)
+    r, k, ls = ctx.raster_view("erosivity"), ctx.raster_view("erodibility"), ctx.ls
+    c, p = ctx.lc_values("usle_c"), ctx.lc_values("usle_p")
+    res = soil_retention.soil_retention_layer(
+        r, k, ls, ctx.class_row, c, p, ctx.in_scope_rows("soil_retention"), ctx.pixel_area_m2 / 1e4, ctx.valid,
+        (ctx.p("soil.silting_coef"), ctx.p("soil.bulk_density", "t/m**3"), ctx.p("soil.dredging_cost", "CNY/m**3")),
+        (ctx.p("soil.n_fraction"), ctx.p("soil.p_fraction"), ctx.p("soil.n_cost", "CNY/t"), ctx.p("soil.p_cost", "CNY/t")))
+    return Layer(res.soil_t, res.value_yuan, method=f"model:rusle_{ctx.routing_method}")
 
 
 def sand_fixation_layer(ctx: Context) -> Layer:
@@ -145,8 +143,9 @@ def sand_fixation_layer(ctx: Context) -> Layer:
     missing = [k for k in keys if k not in ctx.ds.rasters]
     if missing:
         raise NotApplicable(f"not applicable: no wind data ({', '.join(missing)} raster missing)")
-    res = sand_fixation.sand_fixed_t(
-        ctx.raster("weather_factor"), ctx.raster("soil_erodible_fraction"), ctx.raster("soil_crust_factor"),
+    res = sand_fixation.sand_fixed_t(  # the rasters as stored: read, never written, by the model
+        ctx.raster_view("weather_factor"), ctx.raster_view("soil_erodible_fraction"),
+        ctx.raster_view("soil_crust_factor"),
         ctx.p("sand.roughness"), ctx.lc("rweq_veg_cover"), ctx.p("sand.field_length", "m"), ctx.pixel_area_m2,
         ctx.valid)
     value = sand_fixation.value(res.quantity_t, ctx.p("sand.bulk_density", "t/m**3"), ctx.p("sand.cover_thickness", "m"),

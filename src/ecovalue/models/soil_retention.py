@@ -23,7 +23,10 @@ hard-coded here.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 
 from ecovalue.errors import InputError
 from ecovalue.models.common import check_finite, check_parameter, check_valid_mask, masked
@@ -196,3 +199,124 @@ def value_reduced_nutrient_loss(
     p_p = check_parameter("p_cost_yuan_t", p_cost_yuan_t, 0.0, np.inf)
     a = np.asarray(soil_t, dtype=np.float64)
     return a * c_n * p_n + a * c_p * p_p
+
+
+class SoilRetentionLayer(NamedTuple):
+    """Result of :func:`soil_retention_layer`."""
+
+    soil_t: np.ndarray
+    value_yuan: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _soil_kernel(  # type: ignore[no-untyped-def]
+    r_in, k_in, ls_in, rows, c_row, p_row, in_scope, valid, area, silt, nutrient, soil, value
+):
+    """Every pixel of :func:`soil_retention_layer` in one pass; returns the number of valid
+    pixels whose inputs the checks would refuse (then the outputs are not used).
+    ``silt``: (λ, ρ, P_s); ``nutrient``: (C_N, P_N, C_P, P_P)."""
+    n_bad = 0
+    n_rows = c_row.size
+    lam, rho, cost = silt[0], silt[1], silt[2]
+    c_n, p_n, c_p, p_p = nutrient[0], nutrient[1], nutrient[2], nutrient[3]
+    for i in range(valid.size):
+        if not valid[i]:
+            soil[i] = np.nan
+            value[i] = np.nan
+            continue
+        row = rows[i]
+        if row < 0 or row >= n_rows:
+            n_bad += 1
+            continue
+        r = np.float64(r_in[i])
+        k = np.float64(k_in[i])
+        ls = np.float64(ls_in[i])
+        c = c_row[row]
+        p = p_row[row]
+        if not (
+            np.isfinite(r) and np.isfinite(k) and np.isfinite(ls) and np.isfinite(c)
+            and np.isfinite(p) and r >= 0.0 and k >= 0.0 and ls >= 0.0
+            and 0.0 <= c <= 1.0 and 0.0 <= p <= 1.0
+        ):
+            n_bad += 1
+            continue
+        a = r * k
+        a = a * ls
+        a = a * (1.0 - c * p)
+        a = a * area
+        if not in_scope[row]:
+            a = 0.0
+        v = lam * a
+        v = v / rho
+        v = v * cost
+        soil[i] = a
+        value[i] = v + ((a * c_n) * p_n + (a * c_p) * p_p)
+    return n_bad
+
+
+def soil_retention_layer(
+    R: np.ndarray,
+    K: np.ndarray,
+    LS: np.ndarray,
+    rows: np.ndarray,
+    c_by_row: np.ndarray,
+    p_by_row: np.ndarray,
+    in_scope_by_row: np.ndarray,
+    pixel_area_ha: float,
+    valid: np.ndarray,
+    silting: tuple[float, float, float],
+    nutrients: tuple[float, float, float, float],
+) -> SoilRetentionLayer:
+    """:func:`soil_retained` (0 outside the indicator's scope) and its value,
+    :func:`value_reduced_silting` + :func:`value_reduced_nutrient_loss`, per pixel in one pass
+    from the pixels' land-cover table ``rows`` (−1 outside ``valid``) and the table's C and P
+    by row. ``silting``: (λ, ρ t/m³, P_s 元/m³); ``nutrients``: (C_N, C_P, P_N 元/t, P_P 元/t),
+    the arguments of the two value functions.
+
+    Bit for bit what the numpy functions give (the same float64 operations in the same order;
+    ``tests/test_soil_retention.py``). A pixel the checks would refuse, or inputs of an unusual
+    form, take the numpy functions, which name the problem.
+    """
+    shape = np.shape(valid)
+    c_row = np.ascontiguousarray(c_by_row, dtype=np.float64)
+    p_row = np.ascontiguousarray(p_by_row, dtype=np.float64)
+    scope = np.ascontiguousarray(in_scope_by_row, dtype=np.bool_)
+    arrays = [np.asarray(x) for x in (R, K, LS, rows, valid)]
+    usable = (
+        all(a.shape == shape and a.flags.c_contiguous for a in arrays)
+        and all(a.dtype in (np.float32, np.float64) for a in arrays[:3])
+        and arrays[3].dtype.kind == "i" and arrays[4].dtype == np.bool_
+        and c_row.ndim == 1 and p_row.shape == c_row.shape and scope.shape == c_row.shape
+    )
+    if usable:
+        try:
+            area = check_parameter("pixel_area_ha", pixel_area_ha, np.nextafter(0.0, 1.0), np.inf)
+            lam = check_parameter("silting_coef", silting[0], 0.0, 1.0)
+            rho = check_parameter("bulk_density_t_m3", silting[1], 1e-9, np.inf)
+            cost = check_parameter("dredging_cost_yuan_m3", silting[2], 0.0, np.inf)
+            c_n = check_parameter("n_fraction", nutrients[0], 0.0, 1.0)
+            c_p = check_parameter("p_fraction", nutrients[1], 0.0, 1.0)
+            p_n = check_parameter("n_cost_yuan_t", nutrients[2], 0.0, np.inf)
+            p_p = check_parameter("p_cost_yuan_t", nutrients[3], 0.0, np.inf)
+        except InputError:
+            usable = False  # raised by the numpy path after its input checks, as always
+    if usable:
+        soil, val = np.empty(shape), np.empty(shape)
+        n_bad = _soil_kernel(
+            *(a.reshape(-1) for a in arrays[:4]), c_row, p_row, scope, arrays[4].reshape(-1),
+            area, np.array([lam, rho, cost]), np.array([c_n, p_n, c_p, p_p]),
+            soil.reshape(-1), val.reshape(-1),
+        )
+        if not n_bad:
+            return SoilRetentionLayer(soil, val)
+    # the numpy functions: they name a bad input
+    at = np.where(arrays[4], arrays[3], -1)
+    soil_t = soil_retained(
+        np.asarray(R, dtype=np.float64), np.asarray(K, dtype=np.float64),
+        np.asarray(LS, dtype=np.float64), np.append(c_row, np.nan)[at],
+        np.append(p_row, np.nan)[at], pixel_area_ha, valid=valid,
+    )
+    soil_t = np.where(np.append(scope, False)[at] | ~arrays[4], soil_t, 0.0)
+    v = value_reduced_silting(soil_t, *silting)
+    v = v + value_reduced_nutrient_loss(soil_t, *nutrients)
+    return SoilRetentionLayer(soil_t, v)
