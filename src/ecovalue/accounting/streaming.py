@@ -411,11 +411,23 @@ def run_account_streamed(
             # inside them, so they are its valid pixels) and the routing cache's key, on a
             # thread while this one loads numba and the compiled kernels (each ≈ 0.3–0.5 s)
             # and the LS factor when the cache has it (read and its content checked)
+            # The landscape premium starts there too, on a thread of its own, as soon as the
+            # run is known to take one reading (its whole-grid reads overlap numba's loading)
+
+            def landscape_early(region_index: np.ndarray, valid: np.ndarray) -> Any:
+                if not landscape_beside_routing(meta.grid.width * meta.grid.height):
+                    return None
+                return ex.beside(
+                    _timed, _landscape_step, plan, meta, valid, work, out_dir is not None,
+                    region_index,
+                )
+
             prep = ex.submit(
-                _regions_key_and_ls, plan, cache if needs_routing else None, remembered
+                _regions_key_and_ls, plan, cache if needs_routing else None, remembered,
+                landscape_early if not needs_routing or cache is not None else None,
             )
             load_kernels()
-            plan.region_index, plan.valid, key, plan.ls, t_ls = prep.result()
+            plan.region_index, plan.valid, key, plan.ls, t_ls, landscape = prep.result()
             # one reading of the rasters for the scan and pass 1 when no routing is to wait
             # for: the profile has none, or its LS factor was in the cache (a rerun)
             from_cache = plan.ls is not None
@@ -424,13 +436,8 @@ def run_account_streamed(
                 timings["routing"] = t_ls
         if fused:
             assert plan.valid is not None
-            if landscape_beside_routing(meta.grid.width * meta.grid.height):
-                # on a thread of its own: the chunks keep both pool threads (the OS shares the
-                # cores among the three)
-                landscape = ex.beside(
-                    _timed, _landscape_step, plan, meta, plan.valid, work, out_dir is not None,
-                    plan.region_index,
-                )
+            # the landscape premium runs on a thread of its own since the preparation (the
+            # chunks keep both pool threads; the OS shares the cores among the three)
             first = tuple(i for i in plan.indicators if i not in SECOND_PASS)
             tables_ok = not any(p.severity == "error" for p in meta.problems)
             results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok))
@@ -498,12 +505,13 @@ def run_account_streamed(
                 # the landscape premium (whole grid, mostly in scipy) beside the rest of the
                 # routing when memory allows (the blocks of pass 1 are gone), else after it,
                 # beside the soil-retention pass (docs/scaling.md)
-                if not landscape_beside_routing(meta.grid.width * meta.grid.height):
-                    routing.result()
-                landscape = ex.submit(
-                    _timed, _landscape_step, plan, meta, scan["valid"], work,
-                    out_dir is not None, scan["region_index"],
-                )
+                if landscape is None:  # (else started early: the cache's entry was damaged)
+                    if not landscape_beside_routing(meta.grid.width * meta.grid.height):
+                        routing.result()
+                    landscape = ex.submit(
+                        _timed, _landscape_step, plan, meta, scan["valid"], work,
+                        out_dir is not None, scan["region_index"],
+                    )
                 from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
                 t = time.perf_counter()
                 soil_sums, soil_notes = _reduce_pass1(
@@ -828,14 +836,24 @@ class _Remembered:
 
 
 def _regions_key_and_ls(
-    plan: B.Plan, cache: RoutingCache | None, remembered: _Remembered | None = None
-) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float]:
+    plan: B.Plan,
+    cache: RoutingCache | None,
+    remembered: _Remembered | None = None,
+    one_reading: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any]:
     """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
-    when absent or damaged: then removed and routed again) with the seconds its read took."""
+    when absent or damaged: then removed and routed again) with the seconds its read took.
+
+    ``one_reading(region_index, valid)`` is called once the run is known to take one reading
+    of its rasters (no routing, or an entry of the key in the cache) and its result returned
+    last (None when not called)."""
     region_index, valid, key = _regions_and_key(plan, cache, remembered)
+    started = None
+    if one_reading is not None and (cache is None or (key is not None and cache.has(key))):
+        started = one_reading(region_index, valid)
     t = time.perf_counter()
     ls = cache.get(key, plan.grid.shape) if cache is not None and key is not None else None
-    return region_index, valid, key, ls, time.perf_counter() - t
+    return region_index, valid, key, ls, time.perf_counter() - t, started
 
 
 def _regions_and_key(
