@@ -726,6 +726,19 @@ class TestCultural:
         assert only.at_property.shape == (0, 0)
         assert only.attributed.tobytes() == attributed.tobytes()
         assert only.n_premium_pixels == res.n_premium_pixels
+        # the streamed account's call: the pixels that carry a value, ascending, no grid
+        pts = cultural.landscape_premium_points(built, green, pv, r, d, k, (dy, dx), valid)
+        for index, values, grid in (
+            (pts.premium_index, pts.premium_value, at),
+            (pts.attributed_index, pts.attributed, attributed),
+        ):
+            assert index.dtype == np.int64 and values.dtype == np.float64
+            assert (np.diff(index) > 0).all()
+            assert values.tobytes() == grid.reshape(-1)[index].tobytes()
+            rest = np.ones(grid.size, bool)
+            rest[index] = False
+            assert (np.nan_to_num(grid.reshape(-1)[rest]) == 0).all()
+        assert pts.n_premium_pixels == res.n_premium_pixels
 
     def test_no_built_up_pixel_near_green_gives_float_zeros(self) -> None:
         built = np.array([[True, False, False, False, False, True]])

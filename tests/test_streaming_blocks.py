@@ -446,8 +446,9 @@ def test_rasterize_without_shapes_or_far_away() -> None:
 def test_premium_sums_from_its_pixels_equal_the_whole_grid_sums(
     seed: int, height: int, width: int, agg_rows: int, share: float
 ) -> None:
-    """The landscape premium's zonal sums from its non-zero pixels alone equal the chunked sums
-    of the whole stock and value grids bit for bit (NaN, +inf, zeros and tiny values mixed)."""
+    """The landscape premium's zonal sums from the pixels that carry it alone equal the chunked
+    sums of the whole stock and value grids (0 elsewhere, NaN outside the valid pixels) bit
+    for bit (NaN, +inf, zeros and tiny values mixed among the pixels)."""
     import pandas as pd
 
     from ecovalue.accounting import aggregation as agg
@@ -465,12 +466,24 @@ def test_premium_sums_from_its_pixels_equal_the_whole_grid_sums(
     valid = rng.random(shape) < 0.9
     rate = float(rng.choice([0.05, 1.0 / 3.0, 1e308]))
     n_keys = 3 * B.N_TYPES
+    # the pixels given: every non-zero one and some zeros (any valid or not)
+    index = np.flatnonzero((stock != 0) | (rng.random(shape) < 0.2))
+    values = stock.reshape(-1)[index]
+    grid = np.zeros(shape)
+    grid.reshape(-1)[index] = values
+    grid[~valid] = np.nan
     key = B.window_keys(table, rows, region_index.astype(np.int32), valid)
     with np.errstate(over="ignore"):  # a value of 1e308 × the stock is +inf: skipped alike
-        expected = agg.zonal_sums([stock, stock * rate], key, n_keys, block_rows=agg_rows)
-        got = S.premium_sums(stock, rate, table, rows, region_index, valid, n_keys, agg_rows)
+        expected = agg.zonal_sums([grid, grid * rate], key, n_keys, block_rows=agg_rows)
+        got = S.premium_sums(
+            index, values, rate, shape, table, rows, region_index, valid, n_keys, agg_rows
+        )
     np.testing.assert_array_equal(got, expected)
     assert got.tobytes() == expected.tobytes()  # the zeros' signs as well
+    if index.size > 1:
+        with pytest.raises(ValueError, match="ascending"):
+            S.premium_sums(index[::-1], values[::-1], rate, shape, table, rows, region_index,
+                           valid, n_keys, agg_rows)
 
 
 def test_statistic_sums_equal_each_pair_filtered_and_summed() -> None:

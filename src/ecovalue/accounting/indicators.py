@@ -340,40 +340,46 @@ def recreation_layer(ctx: Context) -> Layer:
 
 
 def landscape_premium_layer(ctx: Context) -> Layer:
-    stock = landscape_premium_stock(ctx)
-    return stock.layer(stock.attributed * stock.annualisation_rate)
+    return landscape_premium_stock(ctx).layer()
 
 
 @dataclass(frozen=True)
 class PremiumStock:
-    """The landscape premium's capitalised stock per green/blue pixel (元, the physical layer);
-    its yearly value is ``attributed × annualisation_rate`` pixel by pixel."""
+    """The landscape premium's capitalised stock per green/blue pixel (元, the physical layer)
+    as the pixels that receive one (:class:`ecovalue.models.cultural.PremiumPoints`); its
+    yearly value is ``stock × annualisation_rate`` pixel by pixel."""
 
-    attributed: np.ndarray
+    points: cultural.PremiumPoints
+    valid: np.ndarray
     annualisation_rate: float
     notes: tuple[str, ...]
 
-    def layer(self, value: np.ndarray) -> Layer:
-        return Layer(self.attributed, value, method="model:hedonic_premium", unit="CNY",
+    METHOD = "model:hedonic_premium"
+    UNIT = "CNY"
+
+    def layer(self) -> Layer:
+        """The stock and its yearly value as whole grids (0 off the receiving pixels, NaN
+        outside the valid ones)."""
+        stock = self.points.grid(self.points.attributed_index, self.points.attributed, self.valid)
+        return Layer(stock, stock * self.annualisation_rate, method=self.METHOD, unit=self.UNIT,
                      notes=self.notes)
 
 
 def landscape_premium_stock(ctx: Context) -> PremiumStock:
-    """:func:`landscape_premium_layer` without its value grid (a caller that sums the value
-    per zone needs it only where the stock is not 0)."""
+    """:func:`landscape_premium_layer` as the pixels that carry a value (a caller that sums the
+    value per zone needs no whole grid)."""
     green_blue = ctx.lc_type_mask(("forest", "shrub", "grassland", "wetland", "water"))
     built = ctx.lc_type_mask(("urban",))
     cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
     # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
     # its yearly flow is the value
-    stock = cultural.landscape_premium(built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
-                                       ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid,
-                                       keep_at_property=False)  # not a layer: never made
-    attributed, n_premium = stock.attributed, stock.n_premium_pixels
-    del stock
-    return PremiumStock(attributed, ctx.p("landscape.annualisation_rate", "1/a"),
-                        (f"landscape_premium: {n_premium} built-up pixels lie within "
-                         f"{ctx.p('landscape.distance', 'm'):g} m of water or green space",))
+    points = cultural.landscape_premium_points(
+        built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
+        ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid,
+    )
+    return PremiumStock(points, ctx.valid, ctx.p("landscape.annualisation_rate", "1/a"),
+                        (f"landscape_premium: {points.n_premium_pixels} built-up pixels lie "
+                         f"within {ctx.p('landscape.distance', 'm'):g} m of water or green space",))
 
 
 COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({

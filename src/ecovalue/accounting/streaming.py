@@ -924,7 +924,7 @@ def _landscape_step(
     del ctx, ds, rasters
     n_keys = len(plan.regions) * N_TYPES
     if write:  # the value grid is a layer of its own
-        lay = stock.layer(stock.attributed * stock.annualisation_rate)
+        lay = stock.layer()
         s = B.sums(
             [lay.physical, lay.value],
             partial(_chunk_keys, table, rows, region_index, valid),
@@ -932,25 +932,23 @@ def _landscape_step(
         )
         _keep_global_layer(lay, "landscape_premium", plan, work)
     else:
+        pts = stock.points
         s = premium_sums(
-            stock.attributed, stock.annualisation_rate, table, rows, region_index, valid, n_keys
+            pts.attributed_index, pts.attributed, stock.annualisation_rate, valid.shape, table,
+            rows, region_index, valid, n_keys,
         )
-    described = stock.layer(stock.attributed)  # the layer's method, source and unit
     sums["landscape_premium"] = (
         s,
-        {
-            "method": described.method,
-            "source": described.source,
-            "unit": described.unit,
-            "notes": notes,
-        },
+        {"method": stock.METHOD, "source": "model", "unit": stock.UNIT, "notes": notes},
     )
     return sums
 
 
 def premium_sums(
+    index: np.ndarray,
     stock: np.ndarray,
     rate: float,
+    shape: tuple[int, ...],
     table: Any,
     rows: np.ndarray,
     region_index: np.ndarray,
@@ -958,32 +956,37 @@ def premium_sums(
     n_keys: int,
     agg_rows: int = B.AGG_ROWS,
 ) -> np.ndarray:
-    """``B.sums([stock, stock × rate], keys, n_keys)`` bit for bit, from the pixels where the
-    stock is neither 0 nor NaN alone (the landscape premium lies on a few pixels near
-    built-up land).
+    """``B.sums([grid, grid × rate], keys, n_keys)`` bit for bit, where ``grid`` is 0 but for
+    ``stock`` at the flat indices ``index`` (ascending; NaN outside ``valid``): the landscape
+    premium lies on a few pixels near built-up land, and no whole grid is made.
 
     The sums add each chunk's pixels in pixel order to accumulators starting at +0.0
     (``aggregation.zonal_sums``); adding +0.0 leaves such a float64 sum as it was, and NaN
     pixels are skipped, so the other pixels' additions in the same order give the same bits.
-    No whole-grid value grid or zone key is made (16 M pixels: 128 + 128 MB less, and two
-    zonal passes over a few percent of the pixels instead of all).
+    (16 M pixels: no 128 MB value grid, stock grid or zone key, and two zonal passes over a
+    few percent of the pixels instead of all.)
     """
     from ecovalue.raster.pixelwise import zonal_add
 
-    flat = stock.reshape(-1)
-    picked = np.flatnonzero((flat != 0) & ~np.isnan(flat))
-    width = stock.shape[1] if stock.ndim == 2 else max(stock.size, 1)
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    stock = np.asarray(stock, dtype=np.float64).reshape(-1)
+    if index.size > 1 and not (np.diff(index) > 0).all():
+        raise ValueError("premium_sums: the pixel indices must be ascending and distinct")
+    r, g, v = rows.reshape(-1), region_index.reshape(-1), valid.reshape(-1)
+    keep = (stock != 0) & ~np.isnan(stock) & v[index]
+    picked, flat = index[keep], stock[keep]
+    width = shape[1] if len(shape) == 2 else max(int(np.prod(shape)), 1)
     chunk = picked // (agg_rows * width)
-    n_chunks = -(-stock.shape[0] // agg_rows) if stock.ndim == 2 else 1
+    n_chunks = -(-shape[0] // agg_rows) if len(shape) == 2 else 1
     bounds = np.searchsorted(chunk, np.arange(n_chunks + 1))
     out = np.zeros((2, n_keys), dtype=np.float64)
-    r, g, v = rows.reshape(-1), region_index.reshape(-1), valid.reshape(-1)
     for c in range(n_chunks):
-        sel = picked[bounds[c]:bounds[c + 1]]
-        if not sel.size:  # a chunk of zeros adds +0.0 everywhere
+        lo, hi = bounds[c], bounds[c + 1]
+        if lo == hi:  # a chunk of zeros adds +0.0 everywhere
             continue
+        sel = picked[lo:hi]
         k = B.window_keys(table, r[sel][None], g[sel][None].astype(np.int32), v[sel][None])
-        physical = flat[sel]
+        physical = flat[lo:hi]
         out[0] += zonal_add(np.zeros(n_keys), physical, k)
         out[1] += zonal_add(np.zeros(n_keys), physical * rate, k)
     return out

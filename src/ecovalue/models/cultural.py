@@ -27,7 +27,6 @@ from ecovalue.models.common import (
     check_finite,
     check_parameter,
     check_valid_mask,
-    masked,
 )
 from ecovalue.models.provisioning import allocate_to_pixels
 from ecovalue.raster.distance import nearest_feature
@@ -152,6 +151,59 @@ def landscape_premium(
             that use only the attributed grid (the accounting: 8 bytes per pixel less at the
             peak of the step).
     """
+    valid = check_valid_mask(valid, np.shape(built_up))
+    pts = landscape_premium_points(
+        built_up, green_blue, property_value_yuan_m2, premium_rate, distance_m,
+        annualisation_rate, cell_size_m, valid,
+    )
+    if keep_at_property:
+        at_property = pts.grid(pts.premium_index, pts.premium_value, valid)
+    else:
+        at_property = np.empty((0, 0))
+    attributed = pts.grid(pts.attributed_index, pts.attributed, valid)
+    return LandscapePremium(at_property, attributed, pts.n_premium_pixels)
+
+
+class PremiumPoints(NamedTuple):
+    """Result of :func:`landscape_premium_points`: the pixels that carry a premium, without a
+    whole grid (a few percent of a city's pixels). Flat indices are row-major and ascending."""
+
+    shape: tuple[int, ...]
+    premium_index: np.ndarray
+    """Flat indices (int64) of the built-up pixels that enjoy a premium."""
+    premium_value: np.ndarray
+    """Their premium ``V_p`` (float64, 元/a)."""
+    attributed_index: np.ndarray
+    """Flat indices (int64) of the green/blue pixels the premiums go to."""
+    attributed: np.ndarray
+    """Σ of the premiums each receives (float64, 元/a), added in the premium pixels'
+    row-major order (``np.bincount(nearest, weights)``'s numbers, bit for bit)."""
+
+    @property
+    def n_premium_pixels(self) -> int:
+        return int(self.premium_index.size)
+
+    def grid(self, index: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """``values`` at ``index`` on a float64 grid of 0, NaN outside ``valid``."""
+        out = np.zeros(self.shape)
+        out.reshape(-1)[index] = values
+        out[~np.asarray(valid, dtype=bool)] = np.nan
+        return out
+
+
+def landscape_premium_points(
+    built_up: np.ndarray,
+    green_blue: np.ndarray,
+    property_value_yuan_m2: np.ndarray | float,
+    premium_rate: float,
+    distance_m: float,
+    annualisation_rate: float,
+    cell_size_m: tuple[float, float],
+    valid: np.ndarray,
+) -> PremiumPoints:
+    """:func:`landscape_premium` (same arguments, same checks and errors) as the pixels that
+    carry a value: no whole-grid result (an account sums the values per zone; 16 M pixels are
+    2 × 128 MB of grids that are mostly 0)."""
     bu = np.asarray(built_up, dtype=bool)
     valid = check_valid_mask(valid, bu.shape)
     gb = np.asarray(green_blue, dtype=bool) & valid
@@ -161,54 +213,50 @@ def landscape_premium(
     k = check_parameter("landscape.annualisation_rate", annualisation_rate, 0.0, 1.0)
     dy = check_parameter("cell height", cell_size_m[0], 1e-9, np.inf)
     dx = check_parameter("cell width", cell_size_m[1], 1e-9, np.inf)
+    shape = tuple(int(n) for n in bu.shape)
+    none = np.empty(0, dtype=np.int64)
     if not gb.any() or not bu.any():
-        zeros = np.zeros(bu.shape)
-        at = masked(zeros, valid) if keep_at_property else np.empty((0, 0))
-        return LandscapePremium(at, masked(zeros, valid), 0)
+        return PremiumPoints(shape, none, np.empty(0), none, np.empty(0))
     # nearest green/blue pixel of every pixel (the feature transform, equal to scipy's
     # distance_transform_edt indices, ties included: raster/distance.py); distances only for
     # the built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling,
     # squared, summed over the axes, square root), so they equal distance_transform_edt's bit
     # for bit without its four whole-grid temporaries
     idx = nearest_feature(gb, (dy, dx))
-    rows, cols = np.nonzero(bu)
-    off_r = (idx[0][rows, cols] - rows).astype(np.float64) * dy
-    off_c = (idx[1][rows, cols] - cols).astype(np.float64) * dx
+    del gb
+    width = bu.shape[1]
+    flat = np.flatnonzero(bu)  # row-major, ascending
+    del bu
+    rows, cols = np.divmod(flat, width)
+    near_r, near_c = idx[0][rows, cols], idx[1][rows, cols]
+    del idx  # the whole-grid indices go first (the peak memory of the step: docs/scaling.md)
+    off_r = (near_r - rows).astype(np.float64) * dy
+    off_c = (near_c - cols).astype(np.float64) * dx
     near = np.sqrt(off_r * off_r + off_c * off_c) <= d
-    premium = np.zeros(bu.shape, dtype=bool)
-    premium[rows[near], cols[near]] = True
-    n_premium = int(np.count_nonzero(near))
-    del rows, cols, off_r, off_c, near
+    del off_r, off_c
+    premium_index = flat[near]
     # property value only where a premium applies: checked and converted there alone (the same
     # numbers and the same errors as checking the whole grid under the premium mask)
     try:
-        pv_grid = np.broadcast_to(np.asarray(property_value_yuan_m2), bu.shape)
+        pv_grid = np.broadcast_to(np.asarray(property_value_yuan_m2), valid.shape)
     except ValueError as exc:
         raise InputError(
             f"property_value has shape {np.shape(property_value_yuan_m2)}; expected a number or "
-            f"an array of shape {bu.shape}"
+            f"an array of shape {valid.shape}"
         ) from exc
-    pv = np.asarray(pv_grid[premium], dtype=np.float64)
+    pv = np.asarray(pv_grid[rows[near], cols[near]], dtype=np.float64)
     everywhere = np.ones(pv.shape, dtype=bool)
     check_finite("property_value", pv, everywhere)
     check_array_range("property_value", pv, everywhere, 0.0, np.inf, "property value is 元/m² >= 0")
-    # the nearest green/blue pixel of each premium pixel (flat index), then the whole-grid
-    # indices go before the two output grids are made (the peak memory of the step:
-    # docs/scaling.md)
-    nearest = idx[0][premium] * bu.shape[1] + idx[1][premium]
-    del idx
+    # the nearest green/blue pixel of each premium pixel (flat index, int64: no overflow on
+    # grids of more than 2**31 pixels)
+    nearest = near_r[near].astype(np.int64) * width + near_c[near]
     value = r * pv * dy * dx * k
-    if keep_at_property:
-        at_property = np.zeros(bu.shape)
-        at_property[premium] = value
-        at_property[~valid] = np.nan  # in place: this array is this function's own
-    else:
-        at_property = np.empty((0, 0))
-    del premium
-    # Σ of each green/blue pixel's premiums in the premium pixels' row-major order (what
-    # np.add.at gives, bit for bit, at a tenth of its time); float64 also when no pixel has a
-    # premium (bincount then returns integers)
-    attributed = np.bincount(nearest, weights=value, minlength=bu.size)
-    attributed = attributed.astype(np.float64, copy=False).reshape(bu.shape)
-    attributed[~valid] = np.nan  # in place: this array is this function's own
-    return LandscapePremium(at_property, attributed, n_premium)
+    # Σ of each green/blue pixel's premiums in the premium pixels' row-major order: bincount
+    # over the receivers' ranks adds each one's weights in input order, as np.add.at and a
+    # whole-grid bincount do (bit for bit); float64 also when every weight is an integer
+    receivers, rank = np.unique(nearest, return_inverse=True)
+    attributed = np.bincount(rank.reshape(-1), weights=value, minlength=receivers.size)
+    return PremiumPoints(
+        shape, premium_index, value, receivers, attributed.astype(np.float64, copy=False)
+    )
