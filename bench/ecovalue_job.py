@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ecovalue  # noqa: F401  (before numpy, as the command line: its BLAS thread setting)
+
+# isort: split
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -44,3 +44,30 @@ def test_the_command_line_registers_it(tmp_path: Path) -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip().splitlines()[-1] == "True"
+
+
+THREADS = """
+import os
+import ecovalue
+import numpy, scipy.linalg  # both start their OpenBLAS thread pool when loaded
+print(os.environ["OPENBLAS_NUM_THREADS"], len(os.listdir("/proc/self/task")))
+"""
+
+
+def test_blas_runs_on_the_calling_thread_unless_the_environment_says_otherwise() -> None:
+    """Importing ecovalue keeps OpenBLAS from starting busy-waiting thread pools beside the
+    engine's own threads; an explicit OPENBLAS_NUM_THREADS is kept."""
+    import os
+
+    if not Path("/proc/self/task").is_dir():
+        import pytest
+
+        pytest.skip("needs /proc to count the process's threads")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    res = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True,
+                         check=True, env=env)
+    assert res.stdout.split() == ["1", "1"]  # the main thread alone
+    res = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True,
+                         check=True, env={**env, "OPENBLAS_NUM_THREADS": "2"})
+    setting, threads = res.stdout.split()
+    assert setting == "2" and int(threads) > 1  # a pool beside the main thread
