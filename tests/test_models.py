@@ -555,6 +555,74 @@ class TestSandFixation:
                 np.ones((1, 1), bool),
             )
 
+    @settings(max_examples=60, deadline=None)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+        dtype=st.sampled_from([np.float32, np.float64]),
+        k_raster=st.booleans(),
+    )
+    def test_one_pass_layer_equals_the_numpy_functions_bit_for_bit(
+        self, seed: int, shape: tuple[int, int], dtype: type, k_raster: bool
+    ) -> None:
+        """Cover by table row, quantity and value in one pass against sand_fixed_t's numpy path
+        (Fortran-ordered inputs) and value(): zeros, the falling part of the RWEQ curve
+        (clamped pixels), nodata outside valid, K' a raster or one number."""
+        rng = np.random.default_rng(seed)
+        cover_by_row = rng.choice([0.0, 0.3, 0.85, 1.0, 1e-9], 6)
+        valid = rng.random(shape) < 0.8
+        rows = np.where(valid, rng.integers(0, 6, shape), -1).astype(np.int32)
+        wf = (rng.lognormal(2, 2, shape) * (rng.random(shape) < 0.9)).astype(dtype)
+        ef, scf = (rng.random(shape).astype(dtype) for _ in range(2))
+        k = rng.random(shape).astype(dtype) if k_raster else float(rng.choice([0.0, 0.6, 1.0]))
+        wf[~valid] = np.nan
+        scf[~valid] = 7.0  # out of range but not valid: ignored
+        z, area = float(rng.choice([50.0, 1e-3])), float(rng.choice([900.0, 0.0]))
+        valuation = (1.28, 0.1, float(rng.choice([3.75, 0.0])))
+        real, calls = sand_fixation.sand_fixed_t, []
+        sand_fixation.sand_fixed_t = lambda *a: calls.append(1) or real(*a)  # type: ignore[assignment]
+        try:
+            got = sand_fixation.sand_fixation_layer(
+                wf, ef, scf, k, rows, cover_by_row, z, area, valid, valuation
+            )
+        finally:
+            sand_fixation.sand_fixed_t = real  # type: ignore[assignment]
+        assert not calls  # the one-pass kernel, not the numpy functions
+        cover = np.append(cover_by_row, np.nan)[rows]
+        f = np.asfortranarray  # the numpy path (the kernel takes C-ordered grids only)
+        plain = sand_fixation.sand_fixed_t(
+            f(wf), f(ef), f(scf), f(k) if k_raster else k, f(cover), z, area, f(valid)
+        )
+        q = np.ascontiguousarray(plain.quantity_t)
+        assert got.quantity_t.tobytes() == q.tobytes()
+        assert got.value_yuan.tobytes() == sand_fixation.value(q, *valuation).tobytes()
+        assert got.n_clamped == plain.n_clamped
+
+    def test_one_pass_layer_names_bad_input_as_the_numpy_functions_do(self) -> None:
+        v = np.ones((2, 2), dtype=bool)
+        rows = np.zeros((2, 2), dtype=np.int32)
+        one = np.ones((2, 2), np.float32)
+        nan_wf = one.copy()
+        nan_wf[1, 0] = np.nan
+        cases = [
+            (nan_wf, np.array([0.5]), "weather_factor is NaN or infinite at 1 valid pixel"),
+            (one, np.array([45.0]), "fraction 0–1, not percent"),
+            (-one, np.array([0.5]), "weather_factor has 4 valid pixel"),
+        ]
+        for wf, cover, match in cases:
+            with pytest.raises(InputError, match=match):
+                sand_fixation.sand_fixation_layer(
+                    wf, one, one, 0.5, rows, cover, 50.0, 900.0, v, (1.28, 0.1, 3.75)
+                )
+        with pytest.raises(ParameterError, match="sand.bulk_density"):
+            sand_fixation.sand_fixation_layer(
+                one, one, one, 0.5, rows, np.array([0.5]), 50.0, 900.0, v, (-1.0, 0.1, 3.75)
+            )
+        with pytest.raises(NotApplicable, match="soil_crust_factor raster missing"):
+            sand_fixation.sand_fixation_layer(
+                one, one, None, 0.5, rows, np.array([0.5]), 50.0, 900.0, v, (1.28, 0.1, 3.75)
+            )
+
     def test_value_garze(self) -> None:
         # 1.28 t / (1.28 t/m³ × 0.1 m) = 10 m² × 3.75 元/m² = 37.5 元
         assert sand_fixation.value(np.array([1.28]), 1.28, 0.1, 3.75)[0] == pytest.approx(37.5)

@@ -143,16 +143,16 @@ def sand_fixation_layer(ctx: Context) -> Layer:
     missing = [k for k in keys if k not in ctx.ds.rasters]
     if missing:
         raise NotApplicable(f"not applicable: no wind data ({', '.join(missing)} raster missing)")
-    res = sand_fixation.sand_fixed_t(  # the rasters as stored: read, never written, by the model
+    # one pass over the pixels, the rasters as stored (the numpy functions' numbers bit for bit;
+    # they name bad input)
+    res = sand_fixation.sand_fixation_layer(
         ctx.raster_view("weather_factor"), ctx.raster_view("soil_erodible_fraction"),
-        ctx.raster_view("soil_crust_factor"),
-        ctx.p("sand.roughness"), ctx.lc("rweq_veg_cover"), ctx.p("sand.field_length", "m"), ctx.pixel_area_m2,
-        ctx.valid)
-    value = sand_fixation.value(res.quantity_t, ctx.p("sand.bulk_density", "t/m**3"), ctx.p("sand.cover_thickness", "m"),
-                                ctx.p("sand.control_cost", "CNY/m**2"))
+        ctx.raster_view("soil_crust_factor"), ctx.p("sand.roughness"), ctx.class_row,
+        ctx.lc_values("rweq_veg_cover"), ctx.p("sand.field_length", "m"), ctx.pixel_area_m2, ctx.valid,
+        (ctx.p("sand.bulk_density", "t/m**3"), ctx.p("sand.cover_thickness", "m"), ctx.p("sand.control_cost", "CNY/m**2")))
     notes = (f"sand_fixation: {res.n_clamped} pixels where RWEQ actual erosion exceeded potential count as 0",) \
         if res.n_clamped else ()
-    return Layer(res.quantity_t, value, method="model:rweq", notes=notes)
+    return Layer(res.quantity_t, res.value_yuan, method="model:rweq", notes=notes)
 
 
 def _polygon_storage(ctx: Context, layer: str, capacity: Callable[[dict, float], float]) -> np.ndarray:

@@ -110,12 +110,19 @@ def _soil_loss_pixel(x, u, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _sand_kernel(wf, ef, scf, k, sc, valid, ca, cb, area, fixed, potential, actual):  # type: ignore[no-untyped-def]
+def _sand_kernel(wf, ef, scf, k, sc, rows, valid, ca, cb, area, rh, price, fixed, potential, actual, value):  # type: ignore[no-untyped-def]
     """Every valid pixel of :func:`sand_fixed_t` in one pass (a 1-element input stands for all
     pixels); returns (pixels clamped, valid pixels whose inputs are not finite or out of
     range). With a bad pixel the outputs are not used: the caller's checks name the problem.
-    ``ca, cb``: :func:`_coefficients` of the field length (the numpy path's numbers)."""
+    ``ca, cb``: :func:`_coefficients` of the field length (the numpy path's numbers).
+
+    ``rows`` empty: ``sc`` is the vegetation cover per pixel; else ``sc`` is by land-cover
+    table row and ``rows`` the pixels' rows. ``potential``, ``actual`` and ``value`` are
+    written when not empty (``value`` = :func:`value` with ``rh = ρ·h`` and ``price``)."""
     n = valid.size
+    by_row = rows.size > 0
+    keep_parts = potential.size > 0
+    valued = value.size > 0
     n_clamped = 0
     n_bad = 0
     # COG and COG^0.7422 depend on the land cover's class only: they are kept for the run of
@@ -126,14 +133,24 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, ca, cb, area, fixed, potential, actu
     for i in range(n):
         if not valid[i]:
             fixed[i] = np.nan
-            potential[i] = np.nan
-            actual[i] = np.nan
+            if keep_parts:
+                potential[i] = np.nan
+                actual[i] = np.nan
+            if valued:
+                value[i] = np.nan
             continue
+        if by_row:
+            r = rows[i]
+            if r < 0 or r >= sc.size:  # a caller's rows that are not the table's
+                n_bad += 1
+                continue
+            v = np.float64(sc[r])
+        else:
+            v = np.float64(sc[i])
         a = np.float64(wf[i])
         b = np.float64(ef[i])
         c = np.float64(scf[i])
         d = np.float64(k[i if k.size == n else 0])
-        v = np.float64(sc[i])
         if not (
             np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)
             and np.isfinite(v) and a >= 0.0 and 0.0 <= b <= 1.0 and 0.0 <= c <= 1.0
@@ -164,8 +181,11 @@ def _sand_kernel(wf, ef, scf, k, sc, valid, ca, cb, area, fixed, potential, actu
             n_clamped += 1
             diff = 0.0
         fixed[i] = diff
-        potential[i] = pot
-        actual[i] = act
+        if keep_parts:
+            potential[i] = pot
+            actual[i] = act
+        if valued:
+            value[i] = (diff / rh) * price
     return n_clamped, n_bad
 
 
@@ -200,8 +220,10 @@ def _sand_fused(
     if any(f.size != valid.size for i, f in enumerate(flat) if i != 3):
         return None  # only K' may be one number here
     outs = [np.empty(valid.shape) for _ in range(3)]
+    none = np.empty(0)
     n_clamped, n_bad = _sand_kernel(
-        *flat, valid.reshape(-1), *_coefficients(z), area, *(o.reshape(-1) for o in outs)
+        *flat, np.empty(0, np.int64), valid.reshape(-1), *_coefficients(z), area, 1.0, 1.0,
+        *(o.reshape(-1) for o in outs), none,
     )
     if n_bad:
         return None
@@ -298,6 +320,76 @@ def sand_fixed_t(
     for arr in (fixed, potential, actual):  # NaN outside valid (``masked``, without a copy)
         arr[~valid] = np.nan
     return SandFixation(fixed, potential, actual, n_clamped)
+
+
+class SandFixationLayer(NamedTuple):
+    """Result of :func:`sand_fixation_layer`."""
+
+    quantity_t: np.ndarray
+    """Sand fixed per pixel (t/a), NaN outside valid (:attr:`SandFixation.quantity_t`)."""
+    value_yuan: np.ndarray
+    """Its :func:`value` (元/a)."""
+    n_clamped: int
+
+
+def sand_fixation_layer(
+    weather_factor_kg_m: np.ndarray | None,
+    erodible_fraction: np.ndarray | None,
+    crust_factor: np.ndarray | None,
+    roughness: np.ndarray | float,
+    rows: np.ndarray,
+    veg_cover_by_row: np.ndarray,
+    field_length_m: float,
+    pixel_area_m2: float,
+    valid: np.ndarray,
+    valuation: tuple[float, float, float],
+) -> SandFixationLayer:
+    """:func:`sand_fixed_t` and its :func:`value` per pixel in one pass, the vegetation cover
+    looked up from the pixels' land-cover table ``rows`` (−1 outside ``valid``) in the table's
+    ``rweq_veg_cover`` by row; ``valuation`` = (ρ, h, P_f) of :func:`value`. Neither the
+    potential and actual erosion grids nor a per-pixel cover grid is made.
+
+    Bit for bit what the numpy functions give (the same float64 operations in the same order;
+    ``tests/test_models.py``). A pixel the checks would refuse, or inputs of an unusual form,
+    take the numpy functions, which name the problem.
+    """
+    wf = _require(weather_factor_kg_m, "weather_factor")
+    ef = _require(erodible_fraction, "soil_erodible_fraction")
+    scf = _require(crust_factor, "soil_crust_factor")
+    valid = check_valid_mask(valid, np.shape(wf))
+    table = np.ascontiguousarray(veg_cover_by_row, dtype=np.float64)
+    r = np.asarray(rows)
+    flat = [_flat_input(x, valid.shape) for x in (wf, ef, scf, roughness)]
+    usable = (
+        all(f is not None for f in flat)
+        and all(f.size == valid.size for i, f in enumerate(flat) if i != 3)  # type: ignore[union-attr]
+        and r.shape == valid.shape and r.dtype.kind == "i" and r.flags.c_contiguous
+        and valid.flags.c_contiguous and table.ndim == 1 and table.size > 0
+    )
+    if usable:
+        try:
+            z = check_parameter("sand.field_length", field_length_m, 1e-9, np.inf)
+            area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
+            rho = check_parameter("sand.bulk_density", valuation[0], 1e-6, np.inf)
+            h = check_parameter("sand.cover_thickness", valuation[1], 1e-6, np.inf)
+            price = check_parameter("sand.control_cost", valuation[2], 0.0, np.inf)
+        except InputError:
+            usable = False  # raised by the numpy path after its input checks, as always
+    if usable:
+        quantity, val = np.empty(valid.shape), np.empty(valid.shape)
+        none = np.empty(0)
+        n_clamped, n_bad = _sand_kernel(
+            *flat, table, r.reshape(-1), valid.reshape(-1), *_coefficients(z), area, rho * h,
+            price, quantity.reshape(-1), none, none, val.reshape(-1),
+        )
+        if not n_bad:
+            return SandFixationLayer(quantity, val, int(n_clamped))
+    # the numpy functions: they name a bad input
+    cover = np.append(table, np.nan)[np.where(valid, r, -1)]
+    res = sand_fixed_t(
+        wf, ef, scf, roughness, cover, field_length_m, pixel_area_m2, valid
+    )
+    return SandFixationLayer(res.quantity_t, value(res.quantity_t, *valuation), res.n_clamped)
 
 
 def value(
