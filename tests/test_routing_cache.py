@@ -65,6 +65,12 @@ def test_a_hit_is_the_routed_ls_bit_for_bit(tmp_path: Path, monkeypatch: pytest.
     plain = H.route_ls(dem, valid, 30.0, "mfd")
     assert first.tobytes() == plain.tobytes() and second.tobytes() == plain.tobytes()
     assert len(cache.entries()) == 1
+    # a hit maps the entry's file read-only (a plain ndarray for the kernels); an entry
+    # replaced under the same key (a new file) leaves the mapped grid as it was checked
+    assert type(second) is np.ndarray and not second.flags.writeable
+    (entry,) = cache.entries()
+    assert cache.put(entry.key, np.zeros_like(plain), {})
+    assert second.tobytes() == plain.tobytes()
 
 
 @pytest.mark.parametrize(

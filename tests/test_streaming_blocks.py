@@ -420,6 +420,11 @@ def test_rasterizing_the_shapes_window_gives_the_pixels_of_the_whole_grid(
     )
     got = B.rasterize(shapes, g, 0)
     assert got.dtype == np.int32 and got.tobytes() == plain.tobytes()
+    # region numbers in the smallest dtype that holds them, −1 outside: the same pixels
+    regions = [(geom, v - 1) for geom, v in shapes]
+    small = B.rasterize(regions, g, -1, B.region_dtype(n))
+    assert small.dtype == np.int8
+    assert (small.astype(np.int32) == B.rasterize(regions, g, -1)).all()
 
 
 def test_rasterize_without_shapes_or_far_away() -> None:

@@ -870,10 +870,10 @@ def _regions_and_key(
     from ecovalue.raster.digest import grid_digest
 
     region_index = B.rasterize(
-        [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
+        [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1,
+        B.region_dtype(len(plan.regions)),
     )
     valid = region_index >= 0
-    region_index = region_index.astype(B.region_dtype(len(plan.regions)))
     key = None
     if cache is not None:
 

@@ -132,18 +132,22 @@ class RoutingCache:
         return (self.path / f"{key}.json").exists()
 
     def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
-        """The cached grid of ``key``, or None (absent, or damaged: then removed, with a warning
-        on the ``ecovalue.raster.routing_cache`` logger)."""
+        """The cached grid of ``key`` (read-only, mapped from the entry's file), or None
+        (absent, or damaged: then removed, with a warning on the
+        ``ecovalue.raster.routing_cache`` logger)."""
         meta_path = self.path / f"{key}.json"
         if not meta_path.exists():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            ls = np.load(self.path / f"{key}.npy", allow_pickle=False)
+            # mapped, not copied: the pages are the page cache's (no fresh memory to fault in,
+            # 8 bytes per pixel); an entry is replaced or evicted by a new inode or an unlink,
+            # never rewritten in place, so the mapping keeps the checked content
+            ls = np.asarray(np.load(self.path / f"{key}.npy", mmap_mode="r", allow_pickle=False))
             problem = None
-            if ls.dtype != np.float64 or ls.shape != tuple(shape):
+            if ls.dtype != np.float64 or ls.shape != tuple(shape) or not ls.flags.c_contiguous:
                 problem = f"holds {ls.dtype} {ls.shape}, expected float64 {tuple(shape)}"
-            elif hashlib.sha256(np.ascontiguousarray(ls).data).hexdigest() != meta.get("sha256"):
+            elif hashlib.sha256(ls.data).hexdigest() != meta.get("sha256"):
                 problem = "its content does not match its recorded sha256"
         except (OSError, ValueError, json.JSONDecodeError) as exc:
             problem = f"cannot be read ({exc})"
