@@ -338,6 +338,77 @@ def test_sand_fixation_still_refuses_bad_factors() -> None:
         sand_fixation.sand_fixed_t(bad, ones, ones, 0.5, ones * 0.5, 50.0, 900.0, valid)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    n_lakes=st.integers(0, 4),
+    n_reservoirs=st.integers(0, 3),
+    vegetation=st.booleans(),
+)
+def test_storage_in_one_pass_equals_adding_the_numpy_parts(
+    seed: int, shape: tuple[int, int], n_lakes: int, n_reservoirs: int, vegetation: bool
+) -> None:
+    """Lakes + reservoirs + marshes (+ vegetation) and the value, bit for bit, from polygon ids,
+    class rows and depth columns by row; a depth out of range at a valid pixel: None (the
+    numpy path names it)."""
+    from ecovalue.models import flood_regulation as fr
+
+    rng = np.random.default_rng(seed)
+    n_rows = 4
+    valid = rng.random(shape) < 0.8
+    rows = np.where(valid, rng.integers(0, n_rows, shape), -1).astype(np.int32)
+    water_by_row = rng.random(n_rows) < 0.5
+    water = np.append(water_by_row, False)[rows]
+    marsh = rng.choice([0.0, 0.3, 1 / 3, 100.0], n_rows)
+    veg = rng.choice([0.0, 0.05, 0.7], n_rows)
+    area, price = float(rng.choice([900.0, 0.1])), float(rng.choice([7.06, 0.0]))
+    parts: list[Any] = []
+    for n_poly in (n_lakes, n_reservoirs):
+        if not n_poly:
+            parts.append(None)
+            continue
+        ids = rng.integers(0, n_poly + 1, size=shape).astype(np.int32)
+        # storage per pixel by polygon; where it lies: 0 not counted, 1 all pixels, 2 water only
+        share = np.append(0.0, rng.lognormal(10, 3, n_poly))
+        mode = np.append(0, rng.integers(0, 3, n_poly)).astype(np.int8)
+        parts.append(fr.PolygonStorage(ids, share, mode))
+    lookup = np.append(marsh, np.nan)[rows]
+    expected = _sum_of_parts(parts, valid, water, shape)
+    expected = expected + fr.marsh_storage_m3(area, lookup, valid)
+    if vegetation:
+        expected = expected + fr.vegetation_storage_m3(area, np.append(veg, np.nan)[rows], valid)
+    got = fr.storage_layer(
+        valid, rows, water_by_row, parts[0], parts[1], marsh, veg if vegetation else None,
+        area, price,
+    )
+    assert got is not None
+    assert got[0].tobytes() == expected.tobytes()
+    assert got[1].tobytes() == fr.value(expected, price).tobytes()
+    if valid.any():
+        marsh[rows[valid][0]] = 150.0  # deeper than the check allows, at a valid pixel
+        assert fr.storage_layer(
+            valid, rows, water_by_row, parts[0], parts[1], marsh, None, area, price
+        ) is None
+
+
+def _sum_of_parts(parts: list[Any], valid: np.ndarray, water: np.ndarray, shape: Any) -> np.ndarray:
+    """``_polygon_storage`` of the lakes plus that of the reservoirs (the streamed engine's
+    numpy path), from the parts given to the one-pass kernel."""
+    out = []
+    for part in parts:
+        if part is None:
+            out.append(np.where(valid, 0.0, np.nan))
+            continue
+        entries = [
+            (float(part.share[i]), int(part.mode[i] > 0), int(part.mode[i] == 2))
+            for i in range(1, part.share.size)
+        ]
+        # share = cap / n with n = 1 here: the same per-pixel numbers
+        out.append(_storage_by_polygon(part.ids, valid, water, entries))
+    return out[0] + out[1]
+
+
 def test_polygon_storage_without_polygons_is_zero_inside_valid() -> None:
     valid = np.array([[True, False]])
     plan = type("P", (), {"flood": {}})()

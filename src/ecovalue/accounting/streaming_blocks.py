@@ -642,6 +642,18 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
     """Flood storage as ``indicators.flood_regulation_layer``, with whole-polygon pixel counts."""
     from ecovalue.models import flood_regulation
 
+    veg = ctx.profile.switches.get("vegetation_flood_regulation", False)
+    # one pass over the pixels (the numpy path's numbers bit for bit; it names bad input)
+    t = ctx.ds.landcover_table
+    fused = flood_regulation.storage_layer(
+        ctx.valid, ctx.class_row,
+        t["ecosystem_type"].isin(["water", "wetland"]).to_numpy(),  # _water_mask by row
+        _polygon_parts(plan, ctx, "lakes"), _polygon_parts(plan, ctx, "reservoirs"),
+        ctx.lc_values("marsh_storage_depth"), ctx.lc_values("flood_storage_depth") if veg else None,
+        ctx.pixel_area_m2, ctx.p("reservoir_cost", "CNY/m**3"),
+    )
+    if fused is not None:
+        return Layer(fused[0], fused[1], method="")
     water = _water_mask(ctx)
     storages = [_polygon_storage(plan, ctx, layer, water) for layer in ("lakes", "reservoirs")]
     out = (
@@ -656,6 +668,23 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
             ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid
         )
     return Layer(out, flood_regulation.value(out, ctx.p("reservoir_cost", "CNY/m**3")), method="")
+
+
+def _polygon_parts(plan: Plan, ctx: Context, layer: str) -> Any:
+    """A layer's :class:`ecovalue.models.flood_regulation.PolygonStorage` on the block (None
+    without polygons): what :func:`_polygon_storage` spreads, by polygon id."""
+    from ecovalue.models.flood_regulation import PolygonStorage
+
+    entries = plan.flood.get(layer, [])
+    if not entries:
+        return None
+    share = np.zeros(len(entries) + 1)  # by polygon id (0: no polygon)
+    mode = np.zeros(len(entries) + 1, dtype=np.int8)
+    for i, (cap, n_inside, n_water) in enumerate(entries):
+        if n_inside:
+            share[i + 1] = cap / (n_water or n_inside)
+            mode[i + 1] = 2 if n_water else 1
+    return PolygonStorage(_polygon_ids(plan, layer, ctx.ds.grid), share, mode)
 
 
 def _polygon_storage(plan: Plan, ctx: Context, layer: str, water: np.ndarray) -> np.ndarray:

@@ -8,7 +8,10 @@ the reservoir construction cost per m³.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 
 from ecovalue.errors import InputError
 from ecovalue.models.common import (
@@ -142,3 +145,124 @@ def value(storage_m3: np.ndarray | float, reservoir_cost_yuan_per_m3: float) -> 
     """
     price = check_parameter("reservoir_cost", reservoir_cost_yuan_per_m3, 0.0, np.inf)
     return np.asarray(storage_m3, dtype=np.float64) * price
+
+
+class PolygonStorage(NamedTuple):
+    """One polygon layer's storage on a block for :func:`storage_layer`: the polygon id of
+    every pixel (0: none; ids 1…n), and by id the storage per pixel (``share``) and where it
+    lies (``mode``: 0 not counted, 1 on every valid pixel of the polygon, 2 on its valid
+    water/wetland pixels only)."""
+
+    ids: np.ndarray
+    share: np.ndarray
+    mode: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, mode_b,  # type: ignore[no-untyped-def]
+                    depth_a, depth_b, area, price, storage, value):
+    """Every pixel of :func:`storage_layer` in one pass; returns the number of valid pixels
+    whose row or depth the checks would refuse (the outputs are then not used)."""
+    n_bad = 0
+    with_a = ids_a.size > 0
+    with_b = ids_b.size > 0
+    with_veg = depth_b.size > 0
+    for i in range(valid.size):
+        if not valid[i]:
+            storage[i] = np.nan
+            value[i] = np.nan
+            continue
+        r = rows[i]
+        if r < 0 or r >= water.size:
+            n_bad += 1
+            continue
+        lake = 0.0
+        if with_a:
+            k = ids_a[i]
+            m = mode_a[k]
+            if m == 1 or (m == 2 and water[r]):
+                lake = 0.0 + share_a[k]
+        res = 0.0
+        if with_b:
+            k = ids_b[i]
+            m = mode_b[k]
+            if m == 1 or (m == 2 and water[r]):
+                res = 0.0 + share_b[k]
+        d = depth_a[r]
+        if not (np.isfinite(d) and 0.0 <= d <= 100.0):
+            n_bad += 1
+            continue
+        s = lake + res
+        s = s + d * area
+        if with_veg:
+            d = depth_b[r]
+            if not (np.isfinite(d) and 0.0 <= d <= 100.0):
+                n_bad += 1
+                continue
+            s = s + d * area
+        storage[i] = s
+        value[i] = s * price
+    return n_bad
+
+
+def storage_layer(
+    valid: np.ndarray,
+    rows: np.ndarray,
+    water_by_row: np.ndarray,
+    lakes: PolygonStorage | None,
+    reservoirs: PolygonStorage | None,
+    marsh_depth_by_row: np.ndarray,
+    vegetation_depth_by_row: np.ndarray | None,
+    area_m2: float,
+    reservoir_cost_yuan_per_m3: float,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Flood storage per pixel (m³/a) and its :func:`value`, in one pass: the lakes' and the
+    reservoirs' storage (``lake + reservoir``, each 0 off its polygons), plus
+    :func:`marsh_storage_m3` and, when ``vegetation_depth_by_row`` is given,
+    :func:`vegetation_storage_m3`, with the depths looked up by the pixels' land-cover table
+    ``rows`` (−1 outside ``valid``); NaN outside ``valid``. The same float64 operations in
+    the same order as adding those arrays (bit for bit, ``tests/test_models.py``).
+
+    None when an input is of an unusual form or a check fails (a depth out of range at a
+    valid pixel, a bad parameter): the caller's numpy functions then name the problem."""
+    shape = np.shape(valid)
+    v, r = np.asarray(valid), np.asarray(rows)
+    if not (
+        v.dtype == np.bool_ and v.flags.c_contiguous and r.shape == shape
+        and r.dtype.kind == "i" and r.flags.c_contiguous
+    ):
+        return None
+    parts = []
+    for layer in (lakes, reservoirs):
+        if layer is None:
+            parts += [np.empty(0, np.int32), np.empty(0), np.empty(0, np.int8)]
+            continue
+        ids = np.asarray(layer.ids)
+        if ids.shape != shape or ids.dtype.kind != "i" or not ids.flags.c_contiguous:
+            return None
+        share = np.ascontiguousarray(layer.share, dtype=np.float64)
+        mode = np.ascontiguousarray(layer.mode, dtype=np.int8)
+        if share.shape != mode.shape or share.ndim != 1 or share.size == 0:
+            return None
+        if ids.size and (ids.min() < 0 or ids.max() >= share.size):
+            return None
+        parts += [ids.reshape(-1), share, mode]
+    water = np.ascontiguousarray(water_by_row, dtype=np.bool_)
+    marsh = np.ascontiguousarray(marsh_depth_by_row, dtype=np.float64)
+    veg = (np.empty(0) if vegetation_depth_by_row is None
+           else np.ascontiguousarray(vegetation_depth_by_row, dtype=np.float64))
+    if water.ndim != 1 or marsh.shape != water.shape or (veg.size and veg.shape != water.shape):
+        return None
+    if vegetation_depth_by_row is not None and veg.size == 0:
+        return None
+    try:
+        area = check_parameter("pixel_area_m2", area_m2, 0.0, np.inf)
+        price = check_parameter("reservoir_cost", reservoir_cost_yuan_per_m3, 0.0, np.inf)
+    except InputError:
+        return None
+    storage, val = np.empty(shape), np.empty(shape)
+    n_bad = _storage_kernel(
+        v.reshape(-1), r.reshape(-1), water, *parts, marsh, veg, area, price,
+        storage.reshape(-1), val.reshape(-1),
+    )
+    return None if n_bad else (storage, val)
