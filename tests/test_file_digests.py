@@ -56,6 +56,20 @@ def test_a_digest_is_found_while_the_file_is_unchanged(
     assert cache.entries() == 1
 
 
+def test_facts_are_remembered_with_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settled(monkeypatch)
+    f = _old_file(tmp_path / "a.tif")
+    cache = DigestCache(tmp_path / "cache")
+    assert cache.put(FileStamp.of(f), "w", DIGEST, time.time_ns())
+    assert cache.lookup(FileStamp.of(f), "w") == FD.Remembered(DIGEST, None)
+    facts = {"range": [0.0, 2.5, 0, 0], "bounds": [0.0, None]}
+    assert cache.put(FileStamp.of(f), "w", DIGEST, time.time_ns(), facts)
+    assert cache.lookup(FileStamp.of(f), "w") == FD.Remembered(DIGEST, facts)
+    assert cache.get(FileStamp.of(f), "w") == DIGEST and cache.entries() == 1
+
+
 def test_any_change_to_the_file_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _settled(monkeypatch)
     f = _old_file(tmp_path / "a.tif")
@@ -119,7 +133,8 @@ def test_a_damaged_entry_is_a_miss_and_removed(
     stamp = FileStamp.of(f)
     assert stamp is not None
     for damage in ("{not json", json.dumps({"format": FD.FORMAT, "digest": "abc"}),
-                   json.dumps({"format": FD.FORMAT, "digest": "00" * 31}), json.dumps([1])):
+                   json.dumps({"format": FD.FORMAT, "digest": "00" * 31}), json.dumps([1]),
+                   json.dumps({"format": FD.FORMAT, "digest": "00" * 32, "facts": [1]})):
         assert cache.put(stamp, "w", DIGEST, time.time_ns())
         entry = cache.path / f"{cache.key(stamp, 'w')}.json"
         entry.write_text(damage)
@@ -226,6 +241,83 @@ def test_a_changed_raster_is_hashed_again_and_changes_the_hash(
     moved = run_account_streamed(root, block_rows=4, cache=cache)
     assert not moved.routing_from_cache
     assert moved.hashes["dataset"] == run_account(root).hashes["dataset"]
+
+
+def _count_range_scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per block and raster whose value range the scan finds."""
+    from ecovalue.raster import pixelwise
+
+    seen: list[int] = []
+    real = pixelwise.range_facts
+
+    def counted(values, mask, low, high):  # type: ignore[no-untyped-def]
+        if np.size(values) > 1:  # not load_kernels' warm-up call
+            seen.append(1)
+        return real(values, mask, low, high)
+
+    monkeypatch.setattr(pixelwise, "range_facts", counted)
+    return seen
+
+
+def test_a_rerun_on_unchanged_files_finds_no_value_range_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The value ranges the scan checks are remembered with the digests: a rerun looks at no
+    value for them and validates and computes the same."""
+    _settled(monkeypatch)
+    root = write_tiny_dataset(tmp_path / "d")
+    cache = RoutingCache(tmp_path / "cache")
+    scans = _count_range_scans(monkeypatch)
+    first = run_account_streamed(root, block_rows=4, cache=cache)
+    assert len(scans) > 0
+    records = [json.loads(p.read_text()) for p in (cache.folder / "digests").glob("*.json")]
+    ranged = [r for r in records if "facts" in r]
+    assert len(ranged) == len(list((root / "rasters").glob("*.tif"))) - 1  # all but land cover
+    assert all(r["facts"]["code"] == FD.facts_code_hash() for r in ranged)
+    scans.clear()
+    again = run_account_streamed(root, block_rows=5, cache=cache)
+    assert scans == []
+    pd.testing.assert_frame_equal(again.table, first.table, check_exact=True)
+    assert again.hashes == first.hashes
+    # ranges of other code, or one that shows a value out of bounds: every raster scanned
+    from ecovalue.accounting import streaming as S
+
+    monkeypatch.setattr(S, "facts_code_hash", lambda: "other code")
+    run_account_streamed(root, block_rows=4, cache=cache)
+    assert len(scans) > 0
+    monkeypatch.undo()
+    _settled(monkeypatch)
+    scans = _count_range_scans(monkeypatch)
+    entry = next(p for p in (cache.folder / "digests").glob("*.json")
+                 if "facts" in json.loads(p.read_text()))
+    record = json.loads(entry.read_text())
+    record["facts"]["range"][3] = 2  # two pixels above the bound
+    entry.write_text(json.dumps(record))
+    out = run_account_streamed(root, block_rows=4, cache=cache)
+    assert len(scans) > 0  # the file itself is fine: the scan's own ranges validate it
+    pd.testing.assert_frame_equal(out.table, first.table, check_exact=True)
+
+
+def test_a_raster_changed_to_bad_values_fails_validation_beside_remembered_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.errors import ValidationFailed
+
+    _settled(monkeypatch)
+    root = write_tiny_dataset(tmp_path / "d")
+    cache = RoutingCache(tmp_path / "cache")
+    run_account_streamed(root, block_rows=4, cache=cache)
+    with rasterio.open(root / "rasters" / "precipitation.tif", "r+") as dst:
+        band = dst.read(1)
+        band[1, 1] = -5.0
+        dst.write(band, 1)
+    scans = _count_range_scans(monkeypatch)
+    with pytest.raises(ValidationFailed, match="precipitation has 1 pixels below 0"):
+        run_account_streamed(root, block_rows=4, cache=cache)
+    assert len(scans) > 0
+    # nothing about the bad file was kept as a good range
+    with pytest.raises(ValidationFailed, match="precipitation has 1 pixels below 0"):
+        run_account_streamed(root, block_rows=4, cache=cache)
 
 
 def test_without_a_cache_nothing_is_remembered(

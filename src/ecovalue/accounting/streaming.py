@@ -85,7 +85,7 @@ from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.raster import io
 from ecovalue.raster.digest import join_row_digests
-from ecovalue.raster.file_digests import DigestCache, FileStamp
+from ecovalue.raster.file_digests import DigestCache, FileStamp, facts_code_hash
 from ecovalue.raster.grid import Grid
 from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
@@ -399,6 +399,7 @@ def run_account_streamed(
         # digests of unchanged files remembered by an earlier run: the scan skips their hashing
         remembered = _Remembered(plan, DigestCache(cache.folder) if cache is not None else None)
         plan.known_digests = frozenset(remembered.digests)
+        plan.known_ranges = remembered.known_ranges()
         needs_global = "soil_retention" in prof.indicators or "landscape_premium" in prof.indicators
         needs_routing = _needs_routing(plan)
         chunks = _blocks(meta.grid.height, B.AGG_ROWS)  # the tasks of pass 1: aggregation chunks
@@ -442,7 +443,7 @@ def run_account_streamed(
             tables_ok = not any(p.severity == "error" for p in meta.problems)
             results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok))
             scan = _reduce_scan(f for r in results for f in r["scans"])
-            remembered.complete(scan["digests"])
+            remembered.complete(scan)
             validate_scan(meta, scan)
             for r in results:  # an indicator's own error, now that the input is known good
                 if r["error"] is not None:
@@ -469,7 +470,7 @@ def run_account_streamed(
             # retention after it) read them again
             keep_valid = needs_global and plan.valid is None  # else the regions' pixels
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
-            remembered.complete(scan["digests"])
+            remembered.complete(scan)
             validate_scan(meta, scan)
             timings["scan_and_validate"] = time.perf_counter() - t0
             if plan.valid is not None:
@@ -791,34 +792,90 @@ def _ls_params(plan: B.Plan) -> dict[str, Any]:
 
 class _Remembered:
     """The run's rasters' digests remembered by file identity (:mod:`ecovalue.raster.
-    file_digests`): looked up before the scan reads anything, the scan's new ones stored after.
-    Without a cache (``digests`` None) nothing is remembered."""
+    file_digests`), with each file's value range (the scan's ``range_facts`` over the whole
+    file, under the same bounds and code): looked up before the scan reads anything, the
+    scan's new ones stored after. Without a cache (``digests`` None) nothing is remembered."""
 
     def __init__(self, plan: B.Plan, digests: DigestCache | None) -> None:
         self.cache = digests
         self.started_ns = time.time_ns()  # before the stamps: the reading starts after both
         self.stamps: dict[str, FileStamp | None] = {}
         self.digests: dict[str, bytes] = {}
+        # key → (min, max, n below, n above) of its data pixels, None without data pixels
+        self.ranges: dict[str, tuple[float, float, int, int] | None] = {}
         self.plan = plan
         if digests is None:
             return
         for key, path in plan.raster_paths.items():
             self.stamps[key] = FileStamp.of(path)
-            found = digests.get(self.stamps[key], self.what(key))
+            found = digests.lookup(self.stamps[key], self.what(key))
             if found is not None:
-                self.digests[key] = found
+                self.digests[key] = found.digest
+                facts = self._range_of(key, found.facts)
+                if facts is not False:
+                    self.ranges[key] = facts  # type: ignore[assignment]
 
     def what(self, key: str, dtype: str = "") -> str:
         """What the scan hashes of raster ``key`` (``B._converted``), or ``dtype`` of it."""
         conv = "int32" if key == "landcover" else f"float32 × {self.plan.factors.get(key, 1.0)!r}"
         return f"band 1 as {conv}" + (f", then {dtype}" if dtype else "")
 
-    def complete(self, digests: dict[str, bytes]) -> None:
-        """Add the remembered digests to the scan's ``digests``; remember the scan's new ones."""
+    @staticmethod
+    def _bounds(key: str) -> list[float | None]:
+        from ecovalue.datasets.validation import RASTERS
+
+        _canonical, lo, hi, _res = RASTERS.get(key, ("", None, None, ""))
+        return [lo, hi]
+
+    def _range_of(self, key: str, facts: dict[str, Any] | None) -> Any:
+        """The remembered range of raster ``key`` (None: no data pixel), False when the entry
+        has none for the current bounds and code."""
+        if key == "landcover" or not facts or facts.get("code") != facts_code_hash():
+            return False
+        if facts.get("bounds") != self._bounds(key) or "range" not in facts:
+            return False
+        r = facts["range"]
+        if r is None:
+            return None
+        try:
+            vmin, vmax, n_lo, n_hi = r
+            return (float(vmin), float(vmax), int(n_lo), int(n_hi))
+        except (TypeError, ValueError):
+            return False
+
+    def _facts(self, key: str, found: tuple[float, float, int, int] | None) -> dict[str, Any] | None:
+        if key == "landcover":
+            return None
+        return {
+            "code": facts_code_hash(), "bounds": self._bounds(key),
+            "range": None if found is None else [float(found[0]), float(found[1]),
+                                                 int(found[2]), int(found[3])],
+        }
+
+    def known_ranges(self) -> frozenset[str]:
+        """The rasters whose range the scan need not find: all remembered ones when none of
+        them is out of its bounds (else none: a file with bad values is scanned as always)."""
+        if any(r is not None and (r[2] or r[3]) for r in self.ranges.values()):
+            return frozenset()
+        return frozenset(self.ranges)
+
+    def complete(self, scan: dict[str, Any]) -> None:
+        """Add the remembered digests to the scan's ``digests`` and the remembered ranges to
+        its ``ranges``; remember the scan's new ones."""
+        digests = scan["digests"]
+        for key in self.plan.known_ranges:
+            found = self.ranges[key]
+            if found is not None:
+                scan["ranges"][key] = found
         if self.cache is not None:
-            for key, digest in digests.items():
-                if key not in self.digests:
-                    self.cache.put(self.stamps.get(key), self.what(key), digest, self.started_ns)
+            for key in self.plan.raster_paths:
+                digest = digests.get(key, self.digests.get(key))
+                if digest is None:
+                    continue
+                if key in self.digests and (key in self.ranges or key == "landcover"):
+                    continue  # the entry has all this run would store
+                facts = self._facts(key, scan["ranges"].get(key))
+                self.cache.put(self.stamps.get(key), self.what(key), digest, self.started_ns, facts)
         digests.update(self.digests)
 
     def converted(self, key: str, dtype: type, read: Callable[[], bytes]) -> bytes:

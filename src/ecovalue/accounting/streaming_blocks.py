@@ -98,6 +98,9 @@ class Plan:
     # rasters whose digest the run already has (``raster.file_digests``): the scan does not
     # hash their rows
     known_digests: frozenset[str] = frozenset()
+    # rasters whose value range (``pixelwise.range_facts`` over the whole file) the run
+    # already has from the same entries: the scan does not look at their values again
+    known_ranges: frozenset[str] = frozenset()
     # ``context.statistic_sums`` of the run year, computed once for every block's context
     stat_sums: dict[tuple[Any, Any], float] | None = None
 
@@ -403,7 +406,7 @@ def _scan_facts(
                 )
                 if np.issubdtype(raw.dtype, np.floating):
                     out["nonint"] += int((m & (raw != np.round(raw))).sum())
-        else:
+        elif key not in plan.known_ranges:
             _canonical, lo, hi, _res = RASTERS.get(key, ("", None, None, ""))
             n, vmin, vmax, n_lo, n_hi = range_facts(arr, m, lo, hi)
             if n:

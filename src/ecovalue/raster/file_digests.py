@@ -15,6 +15,12 @@ file's identity and used again while that identity holds:
   and hashes (the sources of :mod:`ecovalue.raster.io` and :mod:`ecovalue.raster.digest`):
   a change to either is a miss, never a wrong hit.
 
+An entry may also hold what the same reading found besides the digest (``facts``): the
+streamed engine keeps each raster's value range there (minimum, maximum and the pixels
+outside the physical bounds, with the bounds and the sha256 of the code that finds them), so
+a rerun's scan looks at no value of an unchanged file either; a range with a value out of its
+bounds is never used (that file is scanned, and the validation names the problem).
+
 A digest is remembered only when its file had not changed for :data:`SETTLE_NS` before the
 reading started and is unchanged after it (the same identity before and after): a file being
 written while it is read could otherwise keep its modification time within the clock's
@@ -40,6 +46,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 FORMAT = 1
 SETTLE_NS = 2_000_000_000
@@ -47,6 +54,25 @@ SETTLE_NS = 2_000_000_000
 (longer than any filesystem's timestamp granularity: FAT's 2 s)."""
 MAX_ENTRIES = 20_000
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def facts_code_hash() -> str:
+    """sha256 of the code that finds a raster's facts besides its digest (its value range,
+    :func:`ecovalue.raster.pixelwise.range_facts`): remembered facts of other code are not
+    used (the digest still is)."""
+    from ecovalue.raster import pixelwise
+
+    return hashlib.sha256(Path(pixelwise.__file__).read_bytes()).hexdigest()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """An entry: the digest, and what the reading found besides (``facts``, a JSON object the
+    caller defines, e.g. the value range; None when the entry has none)."""
+
+    digest: bytes
+    facts: dict[str, Any] | None
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +130,11 @@ class DigestCache:
 
     def get(self, stamp: FileStamp | None, what: str) -> bytes | None:
         """The remembered digest, or None (no entry, a changed file, a damaged entry)."""
+        found = self.lookup(stamp, what)
+        return None if found is None else found.digest
+
+    def lookup(self, stamp: FileStamp | None, what: str) -> Remembered | None:
+        """The remembered digest and facts, or None (as :meth:`get`)."""
         if stamp is None:
             return None
         entry = self.path / f"{self.key(stamp, what)}.json"
@@ -112,6 +143,9 @@ class DigestCache:
             digest = bytes.fromhex(record["digest"])
             if record.get("format") != FORMAT or len(digest) != 32:
                 raise ValueError(f"format {record.get('format')}, {len(digest)}-byte digest")
+            facts = record.get("facts")
+            if facts is not None and not isinstance(facts, dict):
+                raise ValueError(f"facts of type {type(facts).__name__}")
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -121,14 +155,20 @@ class DigestCache:
             return None
         with contextlib.suppress(OSError):  # the last use orders eviction
             os.utime(entry)
-        return digest
+        return Remembered(digest, facts)
 
     def put(
-        self, before: FileStamp | None, what: str, digest: bytes, started_ns: int
+        self,
+        before: FileStamp | None,
+        what: str,
+        digest: bytes,
+        started_ns: int,
+        facts: dict[str, Any] | None = None,
     ) -> bool:
-        """Remember ``digest`` of the file stamped ``before`` its reading, which started at
-        ``started_ns`` (``time.time_ns()``). Refused (False) when the file changed within
-        :data:`SETTLE_NS` before that, or its stamp now differs; a disk error only warns."""
+        """Remember ``digest`` (and ``facts``, a JSON object) of the file stamped ``before``
+        its reading, which started at ``started_ns`` (``time.time_ns()``). Refused (False)
+        when the file changed within :data:`SETTLE_NS` before that, or its stamp now differs;
+        a disk error only warns."""
         if before is None or not before.settled_before(started_ns):
             return False
         if FileStamp.of(before.path) != before:
@@ -140,6 +180,8 @@ class DigestCache:
             "file": asdict(before),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if facts is not None:
+            record["facts"] = facts
         entry = self.path / f"{self.key(before, what)}.json"
         tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
         try:
