@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from ecovalue.errors import InputError
-from ecovalue.raster.distance import nearest_feature
+from ecovalue.raster.distance import nearest_feature, nearest_feature_at
 
 
 def _scipy(features: np.ndarray, sampling: tuple[float, float]) -> np.ndarray:
@@ -36,6 +36,13 @@ def test_equals_scipy_index_for_index(
     got = nearest_feature(features, sampling)
     assert got.dtype == np.int32 and got.shape == (2, rows, cols)
     np.testing.assert_array_equal(got, _scipy(features, sampling))
+    # at the query pixels alone (some rows without any), in row-major order: the same indices
+    query = rng.random((rows, cols)) < rng.choice([0.0, 0.05, 0.5, 1.0])
+    query[rng.random(rows) < 0.3] = False
+    near_r, near_c = nearest_feature_at(features, sampling, query)
+    assert near_r.dtype == near_c.dtype == np.int32
+    np.testing.assert_array_equal(near_r, got[0][query])
+    np.testing.assert_array_equal(near_c, got[1][query])
 
 
 def test_ties_on_a_regular_lattice_and_a_large_grid() -> None:
@@ -59,3 +66,8 @@ def test_no_feature_and_bad_input() -> None:
         nearest_feature(np.zeros((3, 4)), (1.0, 1.0))
     with pytest.raises(InputError, match="sampling must be two finite sizes > 0"):
         nearest_feature(np.ones((3, 4), bool), (0.0, 1.0))
+    everywhere = np.ones((3, 4), bool)
+    r, c = nearest_feature_at(np.zeros((3, 4), bool), (1.0, 1.0), everywhere)
+    assert r.size == 12 and (r == -1).all() and (c == -1).all()
+    with pytest.raises(InputError, match="query must be a boolean grid of shape"):
+        nearest_feature_at(everywhere, (1.0, 1.0), np.ones((3, 5), bool))

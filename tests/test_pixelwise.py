@@ -14,6 +14,7 @@ from ecovalue.raster.pixelwise import (
     count_outside,
     fill_outside,
     gather,
+    kind_masks,
     nan_outside,
     zonal_add,
     zonal_add_many,
@@ -141,3 +142,32 @@ def test_key_row_counts_count_pixels_per_key_and_row_and_refuse_bad_indices() ->
     rows[3, 3] = 4
     with pytest.raises(ValueError, match="pixel 96: key .* or row 4 out of range"):
         key_row_counts(key, rows, 6, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    sparse=st.booleans(),
+    shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+)
+def test_kind_masks_equal_looking_up_the_rows(
+    seed: int, sparse: bool, shape: tuple[int, int]
+) -> None:
+    """Two masks of the valid pixels by their table row's kind, as class_rows then a lookup
+    give them; codes missing from the table and pixels outside valid are in neither."""
+    from ecovalue.raster import pixelwise
+
+    rng = np.random.default_rng(seed)
+    codes = rng.choice(np.arange(1, 40), 6, replace=False) * (10**7 if sparse else 1)
+    kinds = rng.integers(0, 3, codes.size).astype(np.uint8)
+    pool = np.append(codes, [0, 999 * (10**7 if sparse else 1)])  # two codes not in the table
+    lc = rng.choice(pool, shape).astype(np.int64 if sparse else np.uint8)
+    valid = rng.random(shape) < 0.8
+    first, second = kind_masks(lc, codes, kinds, valid)
+    rows, _ = pixelwise.class_rows(lc, codes, valid)
+    k = np.append(kinds, 0)[rows]
+    assert first.dtype == second.dtype == np.bool_
+    np.testing.assert_array_equal(first, k == 1)
+    np.testing.assert_array_equal(second, k == 2)
+    with pytest.raises(ValueError, match="kinds for"):
+        kind_masks(lc, codes, kinds[:-1], valid)

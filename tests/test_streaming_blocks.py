@@ -552,14 +552,16 @@ def test_premium_sums_from_its_pixels_equal_the_whole_grid_sums(
     with np.errstate(over="ignore"):  # a value of 1e308 × the stock is +inf: skipped alike
         expected = agg.zonal_sums([grid, grid * rate], key, n_keys, block_rows=agg_rows)
         got = S.premium_sums(
-            index, values, rate, shape, table, rows, region_index, valid, n_keys, agg_rows
+            index, values, rate, shape, table, lambda flat: rows.reshape(-1)[flat],
+            region_index, valid, n_keys, agg_rows,
         )
     np.testing.assert_array_equal(got, expected)
     assert got.tobytes() == expected.tobytes()  # the zeros' signs as well
     if index.size > 1:
         with pytest.raises(ValueError, match="ascending"):
-            S.premium_sums(index[::-1], values[::-1], rate, shape, table, rows, region_index,
-                           valid, n_keys, agg_rows)
+            S.premium_sums(index[::-1], values[::-1], rate, shape, table,
+                           lambda flat: rows.reshape(-1)[flat], region_index, valid, n_keys,
+                           agg_rows)
 
 
 def test_statistic_sums_equal_each_pair_filtered_and_summed() -> None:

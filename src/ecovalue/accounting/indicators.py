@@ -365,11 +365,23 @@ class PremiumStock:
                      notes=self.notes)
 
 
+GREEN_BLUE_TYPES = ("forest", "shrub", "grassland", "wetland", "water")
+"""Ecosystem types whose nearness raises property values (spec C2: parks, forest, grassland,
+wetland and water)."""
+BUILT_UP_TYPES = ("urban",)
+"""Ecosystem types of the property that carries the premium."""
+
+
+def premium_note(n_premium: int, distance_m: float) -> str:
+    return (f"landscape_premium: {n_premium} built-up pixels lie within {distance_m:g} m of "
+            "water or green space")
+
+
 def landscape_premium_stock(ctx: Context) -> PremiumStock:
     """:func:`landscape_premium_layer` as the pixels that carry a value (a caller that sums the
     value per zone needs no whole grid)."""
-    green_blue = ctx.lc_type_mask(("forest", "shrub", "grassland", "wetland", "water"))
-    built = ctx.lc_type_mask(("urban",))
+    green_blue = ctx.lc_type_mask(GREEN_BLUE_TYPES)
+    built = ctx.lc_type_mask(BUILT_UP_TYPES)
     cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
     # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
     # its yearly flow is the value
@@ -378,8 +390,7 @@ def landscape_premium_stock(ctx: Context) -> PremiumStock:
         ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid,
     )
     return PremiumStock(points, ctx.valid, ctx.p("landscape.annualisation_rate", "1/a"),
-                        (f"landscape_premium: {points.n_premium_pixels} built-up pixels lie "
-                         f"within {ctx.p('landscape.distance', 'm'):g} m of water or green space",))
+                        (premium_note(points.n_premium_pixels, ctx.p("landscape.distance", "m")),))
 
 
 COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({

@@ -16,7 +16,7 @@ annual flow by an annualisation rate (assumed — user-settable). Trees raise pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +29,7 @@ from ecovalue.models.common import (
     check_valid_mask,
 )
 from ecovalue.models.provisioning import allocate_to_pixels
-from ecovalue.raster.distance import nearest_feature
+from ecovalue.raster.distance import nearest_feature_at
 
 
 def hourly_wage(daily_wage_yuan: float, working_hours_per_day: float) -> float:
@@ -194,7 +194,7 @@ class PremiumPoints(NamedTuple):
 def landscape_premium_points(
     built_up: np.ndarray,
     green_blue: np.ndarray,
-    property_value_yuan_m2: np.ndarray | float,
+    property_value_yuan_m2: np.ndarray | float | Callable[[np.ndarray], np.ndarray],
     premium_rate: float,
     distance_m: float,
     annualisation_rate: float,
@@ -203,7 +203,9 @@ def landscape_premium_points(
 ) -> PremiumPoints:
     """:func:`landscape_premium` (same arguments, same checks and errors) as the pixels that
     carry a value: no whole-grid result (an account sums the values per zone; 16 M pixels are
-    2 × 128 MB of grids that are mostly 0)."""
+    2 × 128 MB of grids that are mostly 0). ``property_value_yuan_m2`` may also be a function
+    of the premium pixels' flat indices (ascending) that returns their values (a caller that
+    reads the raster window by window for those pixels alone)."""
     bu = np.asarray(built_up, dtype=bool)
     valid = check_valid_mask(valid, bu.shape)
     gb = np.asarray(green_blue, dtype=bool) & valid
@@ -222,14 +224,12 @@ def landscape_premium_points(
     # the built-up pixels, with scipy's own arithmetic (index offset → float64 × sampling,
     # squared, summed over the axes, square root), so they equal distance_transform_edt's bit
     # for bit without its four whole-grid temporaries
-    idx = nearest_feature(gb, (dy, dx))
+    near_r, near_c = nearest_feature_at(gb, (dy, dx), bu)  # of the built-up pixels
     del gb
     width = bu.shape[1]
-    flat = np.flatnonzero(bu)  # row-major, ascending
+    flat = np.flatnonzero(bu)  # row-major, ascending: the order of near_r, near_c
     del bu
     rows, cols = np.divmod(flat, width)
-    near_r, near_c = idx[0][rows, cols], idx[1][rows, cols]
-    del idx  # the whole-grid indices go first (the peak memory of the step: docs/scaling.md)
     off_r = (near_r - rows).astype(np.float64) * dy
     off_c = (near_c - cols).astype(np.float64) * dx
     near = np.sqrt(off_r * off_r + off_c * off_c) <= d
@@ -237,14 +237,21 @@ def landscape_premium_points(
     premium_index = flat[near]
     # property value only where a premium applies: checked and converted there alone (the same
     # numbers and the same errors as checking the whole grid under the premium mask)
-    try:
-        pv_grid = np.broadcast_to(np.asarray(property_value_yuan_m2), valid.shape)
-    except ValueError as exc:
-        raise InputError(
-            f"property_value has shape {np.shape(property_value_yuan_m2)}; expected a number or "
-            f"an array of shape {valid.shape}"
-        ) from exc
-    pv = np.asarray(pv_grid[rows[near], cols[near]], dtype=np.float64)
+    if callable(property_value_yuan_m2):
+        pv = np.asarray(property_value_yuan_m2(premium_index), dtype=np.float64)
+        if pv.shape != premium_index.shape:
+            raise InputError(
+                f"property_value gave {pv.shape} values for {premium_index.size} pixels"
+            )
+    else:
+        try:
+            pv_grid = np.broadcast_to(np.asarray(property_value_yuan_m2), valid.shape)
+        except ValueError as exc:
+            raise InputError(
+                f"property_value has shape {np.shape(property_value_yuan_m2)}; expected a "
+                f"number or an array of shape {valid.shape}"
+            ) from exc
+        pv = np.asarray(pv_grid[rows[near], cols[near]], dtype=np.float64)
     everywhere = np.ones(pv.shape, dtype=bool)
     check_finite("property_value", pv, everywhere)
     check_array_range("property_value", pv, everywhere, 0.0, np.inf, "property value is 元/m² >= 0")

@@ -177,6 +177,47 @@ def _rows_dense(lc, valid, lut, lo):  # type: ignore[no-untyped-def]
     return rows, missing
 
 
+@njit(cache=True, nogil=True)
+def _kind_masks_dense(lc, valid, lut, lo, first, second):  # type: ignore[no-untyped-def]
+    flat = lc.ravel()
+    ok = valid.ravel()
+    span = lut.size
+    for i in range(flat.size):
+        k = 0
+        if ok[i]:
+            j = np.int64(flat[i]) - lo
+            if 0 <= j < span:
+                k = lut[j]
+        first[i] = k == 1
+        second[i] = k == 2
+
+
+def kind_masks(
+    landcover: np.ndarray, codes: np.ndarray, kind_by_row: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The valid pixels whose land-cover table row (:func:`class_rows`) has kind 1, and those
+    whose row has kind 2 (``kind_by_row``: 0, 1 or 2 per row; a code not in the table is
+    neither): two boolean grids in one pass, without the int32 grid of rows."""
+    codes = np.asarray(codes).astype(np.int64).ravel()
+    kinds = np.asarray(kind_by_row).astype(np.uint8).ravel()
+    if kinds.shape != codes.shape:
+        raise ValueError(f"{kinds.size} kinds for {codes.size} codes")
+    lc = np.ascontiguousarray(landcover)
+    ok = np.ascontiguousarray(valid, dtype=np.bool_)
+    if ok.shape != lc.shape:
+        raise ValueError(f"valid has shape {ok.shape}, the land cover {lc.shape}")
+    if codes.size and int(codes.max()) - int(codes.min()) + 1 <= DENSE_CODE_SPAN:
+        lo = int(codes.min())
+        lut = np.zeros(int(codes.max()) - lo + 1, dtype=np.uint8)
+        lut[codes - lo] = kinds
+        first, second = np.empty(lc.shape, np.bool_), np.empty(lc.shape, np.bool_)
+        _kind_masks_dense(lc, ok, lut, lo, first.reshape(-1), second.reshape(-1))
+        return first, second
+    rows, _missing = class_rows(lc, codes, ok)  # sparse codes (or none): through the rows
+    k = np.append(kinds, np.uint8(0))[rows]
+    return k == 1, k == 2
+
+
 def class_rows(landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
     """Per-pixel row of the land-cover table (int32, −1 where not valid or the code is missing).
 
