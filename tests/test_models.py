@@ -326,6 +326,55 @@ class TestWaterPurification:
 
 
 class TestCarbonOxygen:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+        dtype=st.sampled_from([np.float32, np.float64]),
+        basis=st.sampled_from(["CO2", "C"]),
+    )
+    def test_one_pass_layer_equals_the_numpy_functions_bit_for_bit(
+        self, seed: int, shape: tuple[int, int], dtype: type, basis: str
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        valid = rng.random(shape) < 0.8
+        c = (rng.lognormal(6, 2, shape) * rng.choice([1.0, 0.0, -1.0, 1e-30], shape)).astype(dtype)
+        c[~valid] = np.nan
+        f, area = float(rng.choice([0.45, 1 / 3, 1.0])), float(rng.choice([900.0, 0.0, 30.5]))
+        k, price = float(rng.choice([1.63, 1.2, 0.0])), float(rng.choice([379.87, 1320.0, 0.0]))
+        got = carbon_oxygen.photosynthesis_layer(
+            c, f, ("carbon.co2_per_dm", k), area, valid, ("carbon.price", price), basis
+        )
+        assert got is not None
+        q = carbon_oxygen.co2_fixed_t(np.asarray(c, np.float64), f, k, area, valid)
+        assert got.quantity_t.tobytes() == q.tobytes()
+        assert got.value_yuan.tobytes() == carbon_oxygen.carbon_value(q, price, basis).tobytes()
+        o2 = carbon_oxygen.photosynthesis_layer(
+            c, f, ("oxygen.o2_per_dm", k), area, valid, ("oxygen.price", price)
+        )
+        assert o2 is not None
+        q = carbon_oxygen.o2_released_t(np.asarray(c, np.float64), f, k, area, valid)
+        assert o2.quantity_t.tobytes() == q.tobytes()
+        assert o2.value_yuan.tobytes() == carbon_oxygen.oxygen_value(q, price).tobytes()
+
+    def test_one_pass_layer_leaves_bad_input_to_the_numpy_functions(self) -> None:
+        v = np.ones((1, 2), bool)
+        ok = np.array([[450.0, 10.0]], np.float32)
+        args = (0.45, ("carbon.co2_per_dm", 1.63), 900.0, v, ("carbon.price", 100.0))
+        assert carbon_oxygen.photosynthesis_layer(ok, *args) is not None
+        bad = ok.copy()
+        bad[0, 1] = np.inf
+        assert carbon_oxygen.photosynthesis_layer(bad, *args) is None
+        with pytest.raises(InputError, match="NPP/NEP is NaN or infinite at 1 valid pixel"):
+            carbon_oxygen.co2_fixed_t(bad, 0.45, 1.63, 900.0, v)
+        assert carbon_oxygen.photosynthesis_layer(
+            ok, 0.45, ("carbon.co2_per_dm", 11.0), 900.0, v, ("carbon.price", 100.0)
+        ) is None  # out of range: the numpy function raises ParameterError
+        assert carbon_oxygen.photosynthesis_layer(np.asfortranarray(np.ones((2, 2))), 0.45,
+                                                  ("carbon.co2_per_dm", 1.63), 900.0,
+                                                  np.ones((2, 2), bool), ("carbon.price", 1.0)
+                                                  ) is None
+
     def test_hand_case(self) -> None:
         # NPP 450 g C/m², f_C 0.45 -> 1 000 g DM/m²; × 1 000 m² = 10⁶ g = 1 t DM
         # CO₂ = 1.63 t, O₂ = 1.2 t

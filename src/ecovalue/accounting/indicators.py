@@ -272,7 +272,22 @@ def _carbon_input(ctx: Context) -> tuple[np.ndarray, str]:
     return npp, "npp"
 
 
+def _photosynthesis_fused(ctx: Context, per_dm: str, price: tuple[str, str]) -> Layer | None:
+    """The NPP-based layer in one pass over the raster as stored (None: the numpy path)."""
+    if ctx.profile.methods.get("carbon_basis", "npp") == "nep":
+        return None
+    res = carbon_oxygen.photosynthesis_layer(
+        ctx.raster_view("npp"), ctx.p("carbon.dm_carbon_fraction"), (per_dm, ctx.p(per_dm)),
+        ctx.pixel_area_m2, ctx.valid, (price[0], ctx.p(*price)))
+    if res is None:
+        return None
+    return Layer(res.quantity_t, res.value_yuan, method="model:npp_photosynthesis", unit="t")
+
+
 def carbon_sequestration_layer(ctx: Context) -> Layer:
+    fused = _photosynthesis_fused(ctx, "carbon.co2_per_dm", ("carbon.price", "CNY/t"))
+    if fused is not None:
+        return fused
     c, basis = _carbon_input(ctx)
     co2 = carbon_oxygen.co2_fixed_t(c, ctx.p("carbon.dm_carbon_fraction"), ctx.p("carbon.co2_per_dm"),
                                     ctx.pixel_area_m2, ctx.valid)
@@ -281,6 +296,9 @@ def carbon_sequestration_layer(ctx: Context) -> Layer:
 
 
 def oxygen_release_layer(ctx: Context) -> Layer:
+    fused = _photosynthesis_fused(ctx, "oxygen.o2_per_dm", ("oxygen.price", "CNY/t"))
+    if fused is not None:
+        return fused
     c, basis = _carbon_input(ctx)
     o2 = carbon_oxygen.o2_released_t(c, ctx.p("carbon.dm_carbon_fraction"), ctx.p("oxygen.o2_per_dm"),
                                      ctx.pixel_area_m2, ctx.valid)

@@ -17,7 +17,10 @@ industrial-oxygen price [S1][S3][S4][S5].
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 
 from ecovalue.errors import InputError
 from ecovalue.models.common import (
@@ -146,3 +149,73 @@ def oxygen_value(o2_t: np.ndarray, price_yuan_per_t: float) -> np.ndarray:
     """
     price = check_parameter("oxygen.price", price_yuan_per_t, 0.0, np.inf)
     return np.asarray(o2_t, dtype=np.float64) * price
+
+
+class PhotosynthesisLayer(NamedTuple):
+    """Result of :func:`photosynthesis_layer`."""
+
+    quantity_t: np.ndarray
+    value_yuan: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _photosynthesis_kernel(c, valid, f, area, k, share, with_share, price, quantity, value):  # type: ignore[no-untyped-def]
+    """Every pixel of :func:`photosynthesis_layer`; returns the number of valid pixels whose
+    carbon is not finite (the outputs are then not used)."""
+    n_bad = 0
+    for i in range(valid.size):
+        if not valid[i]:
+            quantity[i] = np.nan
+            value[i] = np.nan
+            continue
+        x = np.float64(c[i])
+        if not np.isfinite(x):
+            n_bad += 1
+            continue
+        dm = x / f
+        dm = dm * area
+        dm = dm / G_PER_T
+        q = k * dm
+        quantity[i] = q
+        if with_share:
+            q = q * share
+        value[i] = q * price
+    return n_bad
+
+
+def photosynthesis_layer(
+    carbon_g_m2: np.ndarray,
+    carbon_fraction: float,
+    per_dry_matter: tuple[str, float],
+    pixel_area_m2: float,
+    valid: np.ndarray,
+    price: tuple[str, float],
+    price_basis: str = "CO2",
+) -> PhotosynthesisLayer | None:
+    """:func:`co2_fixed_t` (``per_dry_matter`` = ("carbon.co2_per_dm", 1.63)) with its
+    :func:`carbon_value`, or :func:`o2_released_t` (("oxygen.o2_per_dm", 1.2)) with its
+    :func:`oxygen_value`, in one pass over the pixels; ``price`` = (its parameter id, the
+    price). The same float64 operations in the same order (bit for bit,
+    ``tests/test_models.py``), from the raster as stored (float32 or float64).
+
+    None when an input is of an unusual form or a check fails (carbon not finite at a valid
+    pixel, a parameter out of range): the caller's numpy functions then name the problem."""
+    c, v = np.asarray(carbon_g_m2), np.asarray(valid)
+    if not (
+        c.dtype in (np.float32, np.float64) and v.dtype == np.bool_ and c.shape == v.shape
+        and c.flags.c_contiguous and v.flags.c_contiguous and price_basis in PRICE_BASES
+    ):
+        return None
+    try:
+        f = check_parameter("carbon.dm_carbon_fraction", carbon_fraction, 1e-6, 1.0)
+        area = check_parameter("pixel_area_m2", pixel_area_m2, 0.0, np.inf)
+        k = check_parameter(per_dry_matter[0], per_dry_matter[1], 0.0, 10.0)
+        p = check_parameter(price[0], price[1], 0.0, np.inf)
+    except InputError:
+        return None
+    quantity, value = np.empty(c.shape), np.empty(c.shape)
+    n_bad = _photosynthesis_kernel(
+        c.reshape(-1), v.reshape(-1), f, area, k, CARBON_SHARE_OF_CO2, price_basis == "C", p,
+        quantity.reshape(-1), value.reshape(-1),
+    )
+    return None if n_bad else PhotosynthesisLayer(quantity, value)
