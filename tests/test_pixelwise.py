@@ -16,6 +16,7 @@ from ecovalue.raster.pixelwise import (
     gather,
     kind_masks,
     nan_outside,
+    rows_present,
     zonal_add,
     zonal_add_many,
 )
@@ -171,3 +172,11 @@ def test_kind_masks_equal_looking_up_the_rows(
     np.testing.assert_array_equal(second, k == 2)
     with pytest.raises(ValueError, match="kinds for"):
         kind_masks(lc, codes, kinds[:-1], valid)
+
+
+def test_rows_present_equals_a_bincount_of_the_rows() -> None:
+    rng = np.random.default_rng(4)
+    rows = rng.integers(-1, 5, (30, 20)).astype(np.int32)
+    expected = np.bincount(rows.ravel() + 1, minlength=8)[1:] > 0
+    np.testing.assert_array_equal(rows_present(rows, 7), expected)
+    assert not rows_present(np.full((2, 2), -1, np.int32), 3).any()

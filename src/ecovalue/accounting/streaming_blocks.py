@@ -612,10 +612,16 @@ def _pollutant_layers(
 
 
 def _classes_present(ctx: Context) -> np.ndarray:
-    """Per land-cover table row: True when a valid pixel of the block has that class."""
-    n = len(ctx.ds.landcover_table)
-    present: np.ndarray = np.bincount(ctx.class_row.ravel() + 1, minlength=n + 1)[1:] > 0
-    return present  # (row −1, not valid, counted in the dropped first bin)
+    """Per land-cover table row: True when a valid pixel of the block has that class (found
+    once per block: treat as read-only)."""
+    from ecovalue.raster.pixelwise import rows_present
+
+    found = ctx.__dict__.get("_classes_present")
+    if found is None:
+        found = ctx.__dict__["_classes_present"] = rows_present(
+            ctx.class_row, len(ctx.ds.landcover_table)
+        )
+    return found  # type: ignore[no-any-return]
 
 
 def _pollutant_by_class(

@@ -218,6 +218,23 @@ def kind_masks(
     return k == 1, k == 2
 
 
+@njit(cache=True, nogil=True)
+def _rows_present(rows, out):  # type: ignore[no-untyped-def]
+    n = out.size
+    for i in range(rows.size):
+        r = rows[i]
+        if 0 <= r < n:
+            out[r] = True
+
+
+def rows_present(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """Per table row ``0 … n_rows − 1``: whether any pixel has it (``rows`` as
+    :func:`class_rows` gives them, −1 for none): one pass, no temporaries."""
+    out = np.zeros(n_rows, dtype=np.bool_)
+    _rows_present(np.ascontiguousarray(rows).reshape(-1), out)
+    return out
+
+
 def class_rows(landcover: np.ndarray, codes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
     """Per-pixel row of the land-cover table (int32, −1 where not valid or the code is missing).
 
