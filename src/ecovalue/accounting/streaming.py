@@ -97,13 +97,15 @@ N_TYPES = len(ECOSYSTEM_TYPES)
 #: the 30 m demo (23.3 M pixels: 2.16 GB peak, ≈ 0.3 GB of it the interpreter and libraries).
 #: The MFD routing now holds ≈ 35 (the DEM as read and as float64 until filled, the valid
 #: mask, filled DEM, flat mask, in-degree, accumulation and LS; decision 0012), D8 ≈ 47; the
-#: landscape premium ≈ 34; the two may run side by side (decision 0010). Per-block work adds
+#: landscape premium ≈ 10 (≈ 30 writing layers); the two may run side by side (decision 0010). Per-block work adds
 #: ≈ 200 bytes per pixel of one block.
 GLOBAL_BYTES_PER_PIXEL = 80
 
-#: Peak bytes per pixel of the landscape-premium step alone (land cover, property value,
-#: region index, table rows and masks, then the feature transform's indices, then the premium
-#: and attributed grids): 0.68 GB over the interpreter's base at 4000 × 4000 (≈ 42 bytes).
+#: Peak bytes per pixel of the landscape-premium step alone, a conservative planning figure:
+#: the land cover as stored, two type masks and the column pass of the feature transform hold
+#: ≈ 10 bytes per pixel (4000²: 152 MB, tracemalloc); with an output folder the table rows and
+#: the stock and value layers add ≈ 20 (first measured at 42 with whole-grid property values,
+#: rows, indices and the attributed grid).
 LANDSCAPE_BYTES_PER_PIXEL = 45
 #: Block-wise indicators that need the whole scan first: the flood storage (each polygon's
 #: pixel counts) and the statistics spreads (each region's pixel counts). When the scan and
