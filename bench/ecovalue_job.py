@@ -328,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=int, default=1000)
     opts = ap.parse_args(argv)
     # every job's process ends as an ``ecovalue`` command's does (ecovalue.process)
-    from ecovalue.process import freeze_heap_at_exit
+    from ecovalue.process import freeze_heap_at_exit, lean_numba
 
     freeze_heap_at_exit()
+    lean_numba()
     t0 = time.perf_counter()
     res = JOBS[opts.job](opts.inputs, opts)
     res["inner_seconds"] = time.perf_counter() - t0

@@ -71,3 +71,43 @@ def test_blas_runs_on_the_calling_thread_unless_the_environment_says_otherwise()
                          check=True, env={**env, "OPENBLAS_NUM_THREADS": "2"})
     setting, threads = res.stdout.split()
     assert setting == "2" and int(threads) > 1  # a pool beside the main thread
+
+
+LEAN = """
+import sys
+from ecovalue.process import lean_numba
+if sys.argv[1] == "lean":
+    lean_numba()
+import numpy as np
+from numba import njit
+from ecovalue.raster.pixelwise import load_kernels, range_facts
+load_kernels()
+loaded = ("scipy.linalg" in sys.modules, "cffi" in sys.modules)
+n, lo, hi, below, above = range_facts(np.arange(6, dtype=np.float32).reshape(2, 3),
+                                      np.ones((2, 3), bool), 1.0, 4.0)
+
+@njit
+def products(a, b):
+    return np.dot(a, b), np.dot(a.reshape(2, 2), b.reshape(2, 2)), np.correlate(a, b)
+
+import scipy.linalg.cython_blas  # importable again afterwards
+v, m, c = products(np.arange(4.0), np.arange(4.0) + 1.0)
+print(*loaded, n, lo, hi, below, above, v, m.sum(), c[0])
+"""
+
+
+def test_a_command_loads_numba_without_the_support_its_kernels_do_not_use() -> None:
+    """lean_numba: numba's registries load without importing scipy.linalg or cffi; the
+    kernels, np.dot, np.correlate and scipy.linalg work as before afterwards; a library
+    user's process loads both."""
+    out = {}
+    for mode in ("lean", "library"):
+        res = subprocess.run([sys.executable, "-c", LEAN, mode], capture_output=True, text=True,
+                             check=True)
+        out[mode] = res.stdout.split()
+    assert out["lean"][:2] == ["False", "False"]
+    assert out["library"][:2] == ["True", "True"]
+    # the same numbers either way: 6 pixels, min 0, max 5, one below 1, one above 4;
+    # a·b = 0·1+1·2+2·3+3·4 = 20, [[0,1],[2,3]]·[[1,2],[3,4]] sums to 34, the correlation 20
+    assert out["lean"][2:] == out["library"][2:] == ["6", "0.0", "5.0", "1", "1", "20.0",
+                                                       "34.0", "20.0"]

@@ -32,9 +32,10 @@ app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value
 @app.callback()
 def _command() -> None:
     """ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现)."""
-    from ecovalue.process import freeze_heap_at_exit
+    from ecovalue.process import freeze_heap_at_exit, lean_numba
 
     freeze_heap_at_exit()  # the process ends without a collection over every object
+    lean_numba()  # and loads numba without the support its kernels do not use
 
 
 @app.command()

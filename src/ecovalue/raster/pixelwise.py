@@ -14,6 +14,8 @@ nothing (the pipeline's rule, ``aggregation.zonal_sums``).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit
 
@@ -287,15 +289,33 @@ def _range_facts(values, mask, lo, hi, check_lo, check_hi):  # type: ignore[no-u
     return n, vmin, vmax, below, above
 
 
+#: Set for a command's process by :func:`ecovalue.process.lean_numba`: numba's registries
+#: load without the optional support the engine's kernels do not use (module doc there).
+LEAN_LOAD = False
+_OPTIONAL_SUPPORT = ("scipy.linalg.cython_blas", "cffi")
+
+
 def load_kernels() -> None:
     """Load numba and a compiled kernel from numba's cache (≈ 0.4 s, once per process: most
-    of it importing numba's typing and lowering registries, under numba's compiler lock).
+    of it importing numba's typing and lowering registries, under numba's compiler lock;
+    ≈ 0.2 s with :data:`LEAN_LOAD`).
 
     The streamed engine calls it on its main thread while its worker threads read (GDAL and
     hashing release the GIL), so the blocks' first kernels find numba loaded instead of
     waiting on the lock one after the other.
     """
-    range_facts(np.zeros((1, 1), np.float32), np.ones((1, 1), np.bool_), 0.0, 1.0)
+    hidden = []
+    if LEAN_LOAD and "numba.np.arraymath" not in sys.modules:
+        for name in _OPTIONAL_SUPPORT:
+            if name not in sys.modules:
+                sys.modules[name] = None  # type: ignore[assignment]  # an import of it fails
+                hidden.append(name)
+    try:
+        range_facts(np.zeros((1, 1), np.float32), np.ones((1, 1), np.bool_), 0.0, 1.0)
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 def range_facts(
