@@ -158,6 +158,16 @@ class PolygonStorage(NamedTuple):
     mode: np.ndarray
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _polygon_part(ids, share, mode, i, is_water):  # type: ignore[no-untyped-def]
+    """Pixel ``i``'s storage of a polygon layer (``_polygon_storage``'s ``0 + share``)."""
+    k = ids[i]
+    m = mode[k]
+    if m == 1 or (m == 2 and is_water):
+        return 0.0 + share[k]
+    return 0.0
+
+
 @njit(cache=True, nogil=True)
 def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, mode_b,  # type: ignore[no-untyped-def]
                     depth_a, depth_b, area, price, storage, value):
@@ -176,18 +186,8 @@ def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, 
         if r < 0 or r >= water.size:
             n_bad += 1
             continue
-        lake = 0.0
-        if with_a:
-            k = ids_a[i]
-            m = mode_a[k]
-            if m == 1 or (m == 2 and water[r]):
-                lake = 0.0 + share_a[k]
-        res = 0.0
-        if with_b:
-            k = ids_b[i]
-            m = mode_b[k]
-            if m == 1 or (m == 2 and water[r]):
-                res = 0.0 + share_b[k]
+        lake = _polygon_part(ids_a, share_a, mode_a, i, water[r]) if with_a else 0.0
+        res = _polygon_part(ids_b, share_b, mode_b, i, water[r]) if with_b else 0.0
         d = depth_a[r]
         if not (np.isfinite(d) and 0.0 <= d <= 100.0):
             n_bad += 1

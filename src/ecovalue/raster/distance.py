@@ -111,7 +111,11 @@ def _row_envelope(out_row, out_col, s0, s1):  # type: ignore[no-untyped-def]
 def _row_envelope_at(out_row, query, s0, s1, near_r, near_c):  # type: ignore[no-untyped-def]
     """:func:`_row_envelope` with the result kept for the ``query`` pixels alone, in row-major
     order (``near_r``, ``near_c``); rows without a query pixel are skipped (rows are
-    independent); ``out_row`` is left as the column pass made it."""
+    independent); ``out_row`` is left as the column pass made it.
+
+    The envelope and the walk are :func:`_row_envelope`'s lines, repeated on purpose: with
+    them in shared numba functions (inlined or not) the kernel took 15–25 % longer at 4000²
+    (0.61 → 0.71–0.77 s, the envelope's loops no longer optimized as one)."""
     rows, cols = out_row.shape
     fr = np.empty(cols, dtype=np.int64)
     g = np.empty(cols, dtype=np.int64)
