@@ -78,6 +78,7 @@ import sys
 from ecovalue.process import lean_numba
 if sys.argv[1] == "lean":
     lean_numba()
+    assert "numba" not in sys.modules  # set, not loaded: a command that never uses it
 import numpy as np
 from numba import njit
 from ecovalue.raster.pixelwise import load_kernels, range_facts

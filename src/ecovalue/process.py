@@ -39,9 +39,13 @@ def freeze_heap_at_exit() -> None:
         _registered = True
 
 
-def lean_numba() -> None:
-    """Load numba, when first used, without its scipy-BLAS and cffi support (module doc)."""
-    from ecovalue.raster import pixelwise
+#: Set by :func:`lean_numba`; read by :func:`ecovalue.raster.pixelwise.load_kernels`.
+LEAN_NUMBA = False
 
+
+def lean_numba() -> None:
+    """Load numba, when first used, without its scipy-BLAS and cffi support (module doc).
+    Imports nothing itself (a command that never uses numba does not load it)."""
+    global LEAN_NUMBA
     if "numba.np.arraymath" not in sys.modules:  # else numba's registries are loaded already
-        pixelwise.LEAN_LOAD = True
+        LEAN_NUMBA = True

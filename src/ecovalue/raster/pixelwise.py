@@ -289,23 +289,24 @@ def _range_facts(values, mask, lo, hi, check_lo, check_hi):  # type: ignore[no-u
     return n, vmin, vmax, below, above
 
 
-#: Set for a command's process by :func:`ecovalue.process.lean_numba`: numba's registries
-#: load without the optional support the engine's kernels do not use (module doc there).
-LEAN_LOAD = False
+#: What numba's registries load without in a command's process
+#: (:func:`ecovalue.process.lean_numba`: the engine's kernels use neither; module doc there).
 _OPTIONAL_SUPPORT = ("scipy.linalg.cython_blas", "cffi")
 
 
 def load_kernels() -> None:
     """Load numba and a compiled kernel from numba's cache (≈ 0.4 s, once per process: most
     of it importing numba's typing and lowering registries, under numba's compiler lock;
-    ≈ 0.2 s with :data:`LEAN_LOAD`).
+    ≈ 0.2 s in a command's process, :func:`ecovalue.process.lean_numba`).
 
     The streamed engine calls it on its main thread while its worker threads read (GDAL and
     hashing release the GIL), so the blocks' first kernels find numba loaded instead of
     waiting on the lock one after the other.
     """
+    from ecovalue import process
+
     hidden = []
-    if LEAN_LOAD and "numba.np.arraymath" not in sys.modules:
+    if process.LEAN_NUMBA and "numba.np.arraymath" not in sys.modules:
         for name in _OPTIONAL_SUPPORT:
             if name not in sys.modules:
                 sys.modules[name] = None  # type: ignore[assignment]  # an import of it fails
