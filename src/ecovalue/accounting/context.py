@@ -30,6 +30,11 @@ class Layer:
     notes: tuple[str, ...] = ()
 
 
+def missing_raster(key: str) -> InputError:
+    """The error of a computation that needs raster ``key`` and a dataset without it."""
+    return InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")
+
+
 def statistic_sums(statistics: pd.DataFrame, year: int) -> dict[tuple[Any, Any], float]:
     """(region code, item) → the sum of its quantities in ``year``, for every pair with rows
     (each the ``Series.sum`` of its rows in table order: NaN skipped)."""
@@ -143,7 +148,7 @@ class Context:
     def raster_view(self, key: str) -> np.ndarray:
         """An input raster as stored (float32; read-only by convention): no whole-grid copy."""
         if key not in self.ds.rasters:
-            raise InputError(f"raster '{key}' is not in the dataset; add [rasters.{key}] to dataset.toml")
+            raise missing_raster(key)
         return self.ds.rasters[key]
 
     @cached_property

@@ -390,25 +390,28 @@ BUILT_UP_TYPES = ("urban",)
 """Ecosystem types of the property that carries the premium."""
 
 
-def premium_note(n_premium: int, distance_m: float) -> str:
-    return (f"landscape_premium: {n_premium} built-up pixels lie within {distance_m:g} m of "
-            "water or green space")
+def premium_stock(p: Callable[..., float], built: np.ndarray, green_blue: np.ndarray,
+                  property_value: np.ndarray | Callable[[np.ndarray], np.ndarray],
+                  cell: tuple[float, float], valid: np.ndarray) -> PremiumStock:
+    """The landscape premium's stock from the built-up and green/blue masks, the property
+    values (a grid, or a function of the premium pixels' flat indices) and the parameters
+    ``p(id, unit)``."""
+    # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
+    # its yearly flow is the value
+    rate, distance = p("landscape.premium_rate"), p("landscape.distance", "m")
+    points = cultural.landscape_premium_points(built, green_blue, property_value, rate, distance,
+                                               1.0, cell, valid)
+    return PremiumStock(points, valid, p("landscape.annualisation_rate", "1/a"),
+                        (f"landscape_premium: {points.n_premium_pixels} built-up pixels lie within "
+                         f"{distance:g} m of water or green space",))
 
 
 def landscape_premium_stock(ctx: Context) -> PremiumStock:
     """:func:`landscape_premium_layer` as the pixels that carry a value (a caller that sums the
     value per zone needs no whole grid)."""
-    green_blue = ctx.lc_type_mask(GREEN_BLUE_TYPES)
-    built = ctx.lc_type_mask(BUILT_UP_TYPES)
-    cell = (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width)
-    # annualisation 1 gives the capitalised premium (元 of property value, the physical quantity);
-    # its yearly flow is the value
-    points = cultural.landscape_premium_points(
-        built, green_blue, ctx.raster_view("property_value"), ctx.p("landscape.premium_rate"),
-        ctx.p("landscape.distance", "m"), 1.0, cell, ctx.valid,
-    )
-    return PremiumStock(points, ctx.valid, ctx.p("landscape.annualisation_rate", "1/a"),
-                        (premium_note(points.n_premium_pixels, ctx.p("landscape.distance", "m")),))
+    return premium_stock(ctx.p, ctx.lc_type_mask(BUILT_UP_TYPES), ctx.lc_type_mask(GREEN_BLUE_TYPES),
+                         ctx.raster_view("property_value"),
+                         (ctx.ds.grid.cell_height, ctx.ds.grid.cell_width), ctx.valid)
 
 
 COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({

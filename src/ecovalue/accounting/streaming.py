@@ -421,7 +421,7 @@ def run_account_streamed(
                 if not landscape_beside_routing(meta.grid.width * meta.grid.height):
                     return None
                 return ex.beside(
-                    _timed, _landscape_step, plan, meta, valid, work, out_dir is not None,
+                    _timed, _landscape_step, plan, valid, work, out_dir is not None,
                     region_index,
                 )
 
@@ -497,7 +497,7 @@ def run_account_streamed(
             if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
                 # no routing step: the landscape premium (whole grid) beside pass 1
                 landscape = ex.submit(
-                    _timed, _landscape_step, plan, meta, scan["valid"], work,
+                    _timed, _landscape_step, plan, scan["valid"], work,
                     out_dir is not None, scan["region_index"],
                 )
             block_sums, block_notes = _reduce_pass1(
@@ -512,7 +512,7 @@ def run_account_streamed(
                     if not landscape_beside_routing(meta.grid.width * meta.grid.height):
                         routing.result()
                     landscape = ex.submit(
-                        _timed, _landscape_step, plan, meta, scan["valid"], work,
+                        _timed, _landscape_step, plan, scan["valid"], work,
                         out_dir is not None, scan["region_index"],
                     )
                 from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
@@ -526,7 +526,7 @@ def run_account_streamed(
         step("global")
         if landscape is None:
             global_sums, timings["landscape"] = _timed(
-                _landscape_step, plan, meta, scan["valid"], work, out_dir is not None,
+                _landscape_step, plan, scan["valid"], work, out_dir is not None,
                 scan["region_index"],
             )
         else:
@@ -633,26 +633,16 @@ def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], 
     return plan, notes, params
 
 
-def _shell_dataset(
-    meta: Any,
-    grid: Grid | None = None,
-    rasters: dict[str, np.ndarray] | None = None,
-    valid: np.ndarray | None = None,
-    region_index: np.ndarray | None = None,
-) -> Dataset:
-    """A dataset from the metadata: the given whole-grid pixels, or by default one pixel per
-    region (the probe of region-level totals)."""
-    g = grid or Grid(meta.grid.crs, meta.grid.transform, max(len(meta.regions), 1), 1)
+def _shell_dataset(meta: Any) -> Dataset:
+    """A dataset from the metadata with one pixel per region (the probe of region-level
+    totals)."""
     n = len(meta.regions)
-    if region_index is None:
-        region_index = np.arange(g.width, dtype=np.int32).reshape(1, -1)
-        region_index[region_index >= n] = -1
-    if valid is None:
-        valid = region_index >= 0
-    if rasters is None:
-        first = int(meta.landcover_table["code"].iloc[0])
-        rasters = {"landcover": np.full(g.shape, first, np.int32)}
-    return B.dataset_on(meta, g, rasters, valid, region_index)
+    g = Grid(meta.grid.crs, meta.grid.transform, max(n, 1), 1)
+    region_index = np.arange(g.width, dtype=np.int32).reshape(1, -1)
+    region_index[region_index >= n] = -1
+    first = int(meta.landcover_table["code"].iloc[0])
+    rasters = {"landcover": np.full(g.shape, first, np.int32)}
+    return B.dataset_on(meta, g, rasters, region_index >= 0, region_index)
 
 
 def _probe_context(plan: B.Plan) -> Context:
@@ -949,7 +939,6 @@ def _regions_and_key(
 
 def _landscape_step(
     plan: B.Plan,
-    meta: Any,
     valid: np.ndarray,
     work: Path,
     write: bool,
@@ -963,23 +952,15 @@ def _landscape_step(
     come from the codes in one pass (no grid of table rows), the property values are read
     window by window for the premium pixels alone, the table rows looked up for the pixels
     that carry a value (16 M pixels: ≈ 180 MB instead of ≈ 450 MB of fresh memory)."""
-    from ecovalue.accounting.indicators import (
-        BUILT_UP_TYPES,
-        GREEN_BLUE_TYPES,
-        PremiumStock,
-        premium_note,
-    )
-    from ecovalue.models import cultural
+    from ecovalue.accounting.context import missing_raster
+    from ecovalue.accounting.indicators import BUILT_UP_TYPES, GREEN_BLUE_TYPES, premium_stock
     from ecovalue.raster.pixelwise import class_rows, kind_masks
 
     sums: dict[str, Any] = {}
     if "landscape_premium" not in plan.profile.indicators:
         return sums
-    if "property_value" not in plan.raster_paths:  # as Context.raster_view says it
-        raise InputError(
-            "raster 'property_value' is not in the dataset; add [rasters.property_value] to "
-            "dataset.toml"
-        )
+    if "property_value" not in plan.raster_paths:
+        raise missing_raster("property_value")
     if region_index is None:
         region_index = B.rasterize(
             [(r.geometry, i) for i, r in enumerate(plan.regions)], plan.grid, -1
@@ -1006,13 +987,8 @@ def _landscape_step(
         return out
 
     try:
-        distance = probe.p("landscape.distance", "m")
-        points = cultural.landscape_premium_points(
-            built, green_blue, property_value_at, probe.p("landscape.premium_rate"), distance,
-            1.0, (plan.grid.cell_height, plan.grid.cell_width), valid,
-        )
-        stock = PremiumStock(points, valid, probe.p("landscape.annualisation_rate", "1/a"),
-                             (premium_note(points.n_premium_pixels, distance),))
+        stock = premium_stock(probe.p, built, green_blue, property_value_at,
+                              (plan.grid.cell_height, plan.grid.cell_width), valid)
     except NotApplicable:
         return sums
     notes = list(stock.notes) + probe.notes
@@ -1030,7 +1006,8 @@ def _landscape_step(
         _keep_global_layer(lay, "landscape_premium", plan, work)
     else:
         s = premium_sums(
-            points.attributed_index, points.attributed, stock.annualisation_rate, valid.shape,
+            stock.points.attributed_index, stock.points.attributed, stock.annualisation_rate,
+            valid.shape,
             table, lambda flat: class_rows(flat_lc[flat], codes, flat_valid[flat])[0],
             region_index, valid, n_keys,
         )

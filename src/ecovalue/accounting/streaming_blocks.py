@@ -188,17 +188,6 @@ def rasterize(
         all_touched=False,
     )
     return out
-    (r0, r1), (c0, c1) = window
-    sub = Grid(grid.crs, grid.transform @ Affine.translation(c0, r0), c1 - c0, r1 - r0)
-    out[r0:r1, c0:c1] = features.rasterize(
-        shapes,
-        out_shape=sub.shape,
-        transform=sub.transform,
-        fill=fill,
-        dtype="int32",
-        all_touched=False,
-    )
-    return out
 
 
 def _shapes_window(
@@ -451,8 +440,12 @@ def block_has_errors(facts: dict[str, Any]) -> bool:
     )
 
 
+#: The ecosystem types whose pixels hold a lake's or reservoir's storage.
+WATER_TYPES = ("water", "wetland")
+
+
 def _water_mask(ctx: Context) -> np.ndarray:
-    return ctx.lc_type_mask(("water", "wetland"))
+    return ctx.lc_type_mask(WATER_TYPES)
 
 
 def _polygon_ids(plan: Plan, layer: str, g: Grid) -> np.ndarray:
@@ -656,7 +649,7 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
     t = ctx.ds.landcover_table
     fused = flood_regulation.storage_layer(
         ctx.valid, ctx.class_row,
-        t["ecosystem_type"].isin(["water", "wetland"]).to_numpy(),  # _water_mask by row
+        t["ecosystem_type"].isin(WATER_TYPES).to_numpy(),  # _water_mask by row
         _polygon_parts(plan, ctx, "lakes"), _polygon_parts(plan, ctx, "reservoirs"),
         ctx.lc_values("marsh_storage_depth"), ctx.lc_values("flood_storage_depth") if veg else None,
         ctx.pixel_area_m2, ctx.p("reservoir_cost", "CNY/m**3"),
@@ -704,20 +697,12 @@ def _polygon_storage(plan: Plan, ctx: Context, layer: str, water: np.ndarray) ->
     share per pixel gives what adding every polygon's share in turn gives (``0 + c``).
     """
     part = np.where(ctx.valid, 0.0, np.nan)
-    entries = plan.flood.get(layer, [])
-    if not entries:
+    parts = _polygon_parts(plan, ctx, layer)
+    if parts is None:
         return part
-    share = np.zeros(len(entries) + 1)  # by polygon id (0: no polygon)
-    counted = np.zeros(len(entries) + 1, dtype=bool)
-    water_only = np.zeros(len(entries) + 1, dtype=bool)
-    for i, (cap, n_inside, n_water) in enumerate(entries):
-        if n_inside:
-            share[i + 1] = cap / (n_water or n_inside)
-            counted[i + 1] = True
-            water_only[i + 1] = bool(n_water)
-    ids = _polygon_ids(plan, layer, ctx.ds.grid)
-    mask = counted[ids] & ctx.valid & (water | ~water_only[ids])
-    part[mask] += share[ids[mask]]
+    mode = parts.mode[parts.ids]
+    mask = ctx.valid & ((mode == 1) | ((mode == 2) & water))
+    part[mask] += parts.share[parts.ids[mask]]
     return part
 
 

@@ -151,7 +151,6 @@ def landscape_premium(
             that use only the attributed grid (the accounting: 8 bytes per pixel less at the
             peak of the step).
     """
-    valid = check_valid_mask(valid, np.shape(built_up))
     pts = landscape_premium_points(
         built_up, green_blue, property_value_yuan_m2, premium_rate, distance_m,
         annualisation_rate, cell_size_m, valid,

@@ -221,7 +221,7 @@ def storage_layer(
     :func:`marsh_storage_m3` and, when ``vegetation_depth_by_row`` is given,
     :func:`vegetation_storage_m3`, with the depths looked up by the pixels' land-cover table
     ``rows`` (−1 outside ``valid``); NaN outside ``valid``. The same float64 operations in
-    the same order as adding those arrays (bit for bit, ``tests/test_models.py``).
+    the same order as adding those arrays (bit for bit, ``tests/test_streaming_blocks.py``).
 
     None when an input is of an unusual form or a check fails (a depth out of range at a
     valid pixel, a bad parameter): the caller's numpy functions then name the problem."""

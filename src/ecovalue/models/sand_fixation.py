@@ -201,6 +201,18 @@ def _flat_input(x: object, shape: tuple[int, ...]) -> np.ndarray | None:
     return None
 
 
+def _kernel_inputs(inputs: tuple[object, ...], valid: np.ndarray) -> list[np.ndarray] | None:
+    """WF, EF, SCF, K' (and the cover, when given per pixel) as 1-D arrays for
+    :func:`_sand_kernel`, every one of the grid's size but K', which may be one number; None
+    when one is of another form (the numpy path takes it)."""
+    flat = [_flat_input(x, valid.shape) for x in inputs]
+    if any(f is None for f in flat) or not valid.flags.c_contiguous:
+        return None
+    if any(f.size != valid.size for i, f in enumerate(flat) if i != 3):  # type: ignore[union-attr]
+        return None  # only K' may be one number here
+    return flat  # type: ignore[return-value]
+
+
 def _sand_fused(
     inputs: tuple[object, ...], field_length_m: float, area: float, valid: np.ndarray
 ) -> SandFixation | None:
@@ -214,11 +226,9 @@ def _sand_fused(
         area = check_parameter("pixel_area_m2", area, 0.0, np.inf)
     except InputError:
         return None  # raised by the numpy path after its input checks, as always
-    flat = [_flat_input(x, valid.shape) for x in inputs]
-    if any(f is None for f in flat) or flat[0].size != valid.size or not valid.flags.c_contiguous:
+    flat = _kernel_inputs(inputs, valid)
+    if flat is None:
         return None
-    if any(f.size != valid.size for i, f in enumerate(flat) if i != 3):
-        return None  # only K' may be one number here
     outs = [np.empty(valid.shape) for _ in range(3)]
     none = np.empty(0)
     n_clamped, n_bad = _sand_kernel(
@@ -359,12 +369,10 @@ def sand_fixation_layer(
     valid = check_valid_mask(valid, np.shape(wf))
     table = np.ascontiguousarray(veg_cover_by_row, dtype=np.float64)
     r = np.asarray(rows)
-    flat = [_flat_input(x, valid.shape) for x in (wf, ef, scf, roughness)]
+    flat = _kernel_inputs((wf, ef, scf, roughness), valid)
     usable = (
-        all(f is not None for f in flat)
-        and all(f.size == valid.size for i, f in enumerate(flat) if i != 3)  # type: ignore[union-attr]
-        and r.shape == valid.shape and r.dtype.kind == "i" and r.flags.c_contiguous
-        and valid.flags.c_contiguous and table.ndim == 1 and table.size > 0
+        flat is not None and r.shape == valid.shape and r.dtype.kind == "i"
+        and r.flags.c_contiguous and table.ndim == 1 and table.size > 0
     )
     if usable:
         try:
@@ -375,7 +383,7 @@ def sand_fixation_layer(
             price = check_parameter("sand.control_cost", valuation[2], 0.0, np.inf)
         except InputError:
             usable = False  # raised by the numpy path after its input checks, as always
-    if usable:
+    if usable and flat is not None:
         quantity, val = np.empty(valid.shape), np.empty(valid.shape)
         none = np.empty(0)
         n_clamped, n_bad = _sand_kernel(
