@@ -410,11 +410,49 @@ def _reference_fill(dem: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return w
 
 
-@settings(max_examples=150, deadline=None)
-@given(tie_dems)
-def test_fill_equals_the_definition(case: tuple) -> None:
+# shifts of a tie DEM's heights (ties kept): float32 values, positive or negative, take the
+# fill's packed heap (h._packable); + 0.1 makes every value a float64 the binary heap takes
+HEAP_SHIFTS = [(0.0, True), (-1.5, True), (0.1, False)]
+
+
+@pytest.mark.parametrize(("shift", "packed"), HEAP_SHIFTS)
+@settings(max_examples=100, deadline=None)
+@given(case=tie_dems)
+def test_fill_equals_the_definition(case: tuple, shift: float, packed: bool) -> None:
     dem, valid = case
+    dem = dem + shift
+    assert h._packable(dem, valid, 0, dem.shape[0]) == packed
     np.testing.assert_array_equal(h.fill_depressions(dem, valid), _reference_fill(dem, valid))
+
+
+def test_packed_heap_orders_negative_zero_and_signs_as_floats() -> None:
+    # the packed key's order is the float order, −0.0 just below +0.0 (either is a valid
+    # visiting order for equal heights), so the fill of a DEM across sea level is the same
+    dem = np.array([[3.0, 3.0, 3.0, 3.0, 3.0],
+                    [3.0, -2.0, -0.0, 0.0, 3.0],
+                    [3.0, -1.0, -5.0, 0.0, 3.0],
+                    [-0.5, 3.0, 3.0, 3.0, 3.0]])
+    valid = ones(dem.shape)
+    assert h._packable(dem, valid, 0, 4)
+    np.testing.assert_array_equal(h.fill_depressions(dem, valid), _reference_fill(dem, valid))
+    # keys of increasing heights increase; the cell orders equal heights
+    f = np.empty(1, dtype=np.float32)
+    heights = [-3.5e38, -2.0, -1e-45, -0.0, 0.0, 1e-45, 0.5, 2.0, 3.5e38]
+    keys = [int(h._packed_key(f, f.view(np.uint32), z, 7)) for z in heights]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert int(h._packed_key(f, f.view(np.uint32), 2.0, 8)) == keys[-2] + 1
+    assert keys[0] & 0xFFFFFFFF == 7
+
+
+def test_packable_needs_float32_values_on_valid_cells_only() -> None:
+    dem = np.array([[1.0, 2.0], [3.0, 4.0]])
+    valid = ones(dem.shape)
+    assert h._packable(dem, valid, 0, 2)
+    dem[1, 1] = 4.0 + 1e-9  # not a float32
+    assert not h._packable(dem, valid, 0, 2)
+    assert h._packable(dem, valid, 0, 1)  # not in these rows
+    valid[1, 1] = False
+    assert h._packable(dem, valid, 0, 2)  # nodata does not count
 
 
 @settings(max_examples=120, deadline=None)
@@ -460,13 +498,18 @@ def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str,
             np.testing.assert_array_equal(got, expected)
 
 
-@settings(max_examples=150, deadline=None)
-@given(tie_dems, st.integers(2, 4), st.floats(-1.0, 1.0))
-def test_parallel_fill_equals_the_sequential_fill(case: tuple, bands: int, tilt: float) -> None:
+@pytest.mark.parametrize("packed", [True, False])
+@settings(max_examples=100, deadline=None)
+@given(case=tie_dems, bands=st.integers(2, 4), tilt=st.integers(-8, 8))
+def test_parallel_fill_equals_the_sequential_fill(case: tuple, bands: int, tilt: int,
+                                                  packed: bool) -> None:
     """Barnes (2016) on bands of rows: every value of a fill is one of the DEM's, so the
-    bands, their watershed graph and the final raise must give the same array bit for bit."""
+    bands, their watershed graph and the final raise must give the same array bit for bit
+    (with either heap of the band fills)."""
     dem, valid = case
-    dem = dem + tilt * np.arange(dem.shape[0])[:, None]  # valleys across band borders too
+    # valleys across band borders too; eighths are float32 values, + 0.1 makes them not
+    dem = dem + tilt / 8 * np.arange(dem.shape[0])[:, None] + (0.0 if packed else 0.1)
+    assert h._packable(dem, valid, 0, dem.shape[0]) == packed
     expected = h.fill_depressions(dem, valid)
     got = h._fill_parallel(np.ascontiguousarray(dem), valid, bands, min_band_rows=1)
     np.testing.assert_array_equal(got, expected)
@@ -477,6 +520,13 @@ def test_parallel_fill_on_a_large_rough_dem() -> None:
     dem = np.cumsum(rng.normal(size=(300, 260)), axis=0) + np.round(rng.random((300, 260)) * 3)
     valid = rng.random(dem.shape) > 0.02
     np.testing.assert_array_equal(h._fill_parallel(dem, valid, 3), h.fill_depressions(dem, valid))
+    # as float32 values (the packed heap), against the other heap's fill of the same values
+    dem32 = dem.astype(np.float32).astype(np.float64)
+    assert h._packable(dem32, valid, 0, dem.shape[0])
+    unpacked = np.full(dem.shape, np.nan)
+    h._fill_whole(dem32, valid, unpacked, np.zeros((1, 1), dtype=np.int32), 0, dem.shape[0])
+    np.testing.assert_array_equal(h.fill_depressions(dem32, valid), unpacked)
+    np.testing.assert_array_equal(h._fill_parallel(dem32, valid, 3), unpacked)
 
 
 @pytest.mark.parametrize("method", ["d8", "mfd"])
