@@ -232,6 +232,59 @@ def test_bad_input_fails_before_computing(tmp_path: Path) -> None:
         run_account_streamed(write_tiny_dataset(tmp_path / "ok"), block_rows=0)
 
 
+def test_a_first_run_routes_beside_the_scan_and_a_failed_validation_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one machine the routing starts before the scan has validated the inputs (it needs
+    only the DEM and the regions' pixels); when validation then fails, the run raises the
+    validation error and the routing ends at its next kernel instead of running on."""
+    import threading
+
+    from ecovalue.raster import hydrology as H
+
+    root = write_tiny_dataset(tmp_path / "d", rasters={"npp": _bad_npp()})
+    validated, fill_started = threading.Event(), threading.Event()
+    events: list[str] = []
+    real_validate, real_fill, real_flats = S.validate_scan, H._fill_kernel, H._flats
+
+    def validate(*args: object) -> object:
+        fill_started.wait(10)  # (only a routing started beside the scan sets it)
+        events.append("validate")
+        try:
+            return real_validate(*args)
+        finally:
+            validated.set()
+
+    def fill(*args: object) -> object:  # the routing's first kernel waits for validation
+        events.append("fill started")
+        fill_started.set()
+        assert validated.wait(30)
+        return real_fill(*args)
+
+    def flats(*args: object, **kw: object) -> object:
+        events.append("flats")
+        return real_flats(*args, **kw)
+
+    monkeypatch.setattr(S, "validate_scan", validate)
+    monkeypatch.setattr(H, "_fill_kernel", fill)
+    monkeypatch.setattr(H, "_fill_parallel", lambda dem, valid, threads: fill(dem, valid))
+    monkeypatch.setattr(H, "_flats", flats)
+    with pytest.raises(ValidationFailed, match="below"):
+        run_account_streamed(root, block_rows=4, threads=2)
+    assert events == ["fill started", "validate"]  # routed before validation; stopped after
+
+
+def test_route_ls_with_its_stop_set_raises_before_any_kernel() -> None:
+    import threading
+
+    from ecovalue.raster import hydrology as H
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(H.RoutingStopped):
+        H.route_ls(np.zeros((3, 3)), np.ones((3, 3), dtype=bool), 30.0, stop=stop)
+
+
 def test_a_float_land_cover_with_fractional_codes_is_refused(tmp_path: Path) -> None:
     """The scan reads a float land cover's raw values for the check (an integer one has
     nothing to check and is not read again); both engines name the same problem."""

@@ -32,7 +32,9 @@ How it runs (docs/scaling.md explains it in plain language):
    (:func:`streaming_blocks.scan_pass1_chunk`); the sums are kept only if the whole scan
    then validates. The indicators of :data:`SECOND_PASS` follow in a pass that reads only
    their rasters, and the landscape premium runs beside from the start. When the routing
-   has to run (a first run), the scan comes first and pass 1 runs beside the routing.
+   has to run (a first run), the scan comes first and pass 1 runs beside the routing; on one
+   machine the routing starts with the scan (it needs only the DEM and the regions' pixels)
+   and a failed validation stops it at its next kernel.
 5. **Region steps** on the sums, as the in-memory path: caps by reported emissions/loads
    (a scale per region and pollutant), reported quantities replace/complement (an affine
    map per region × type), then the table (Decimal once, 0.01 元).
@@ -45,6 +47,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -395,6 +398,7 @@ def run_account_streamed(
     kept.enter_context(io.kept_open())
     memory = ExitStack()  # freed block temporaries reused, not unmapped (ecovalue.allocator)
     memory.enter_context(keep_freed_memory())
+    stop_routing = threading.Event()
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -471,6 +475,14 @@ def run_account_streamed(
             # the scan reads every raster; then pass 1 (and the routing, with the soil
             # retention after it) read them again
             keep_valid = needs_global and plan.valid is None  # else the regions' pixels
+            if needs_routing and ex.local and plan.valid is not None:
+                # the routing needs only the DEM and the regions' pixels (the valid ones of a
+                # run that passes validation): it starts now, beside the scan, on a thread of
+                # its own; a failed validation stops it at its next kernel (``finally``)
+                routing = ex.beside(
+                    _timed, _routing_step, plan, plan.valid, work, True, ex.threads, cache,
+                    key, stop_routing,
+                )
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
             remembered.complete(scan)
             validate_scan(meta, scan)
@@ -485,7 +497,7 @@ def run_account_streamed(
             # thread while the content hash and the block-wise indicators that do not need
             # it go on; soil retention follows once the LS factor is there.
             hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
-            if needs_routing:
+            if needs_routing and routing is None:
                 routing = ex.submit(
                     _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads,
                     cache, key,
@@ -557,6 +569,7 @@ def run_account_streamed(
             )
             timings["pass2_write"] = time.perf_counter() - t
     finally:
+        stop_routing.set()  # a routing still running after an error ends at its next kernel
         ex.close()
         kept.close()
         memory.close()
@@ -738,13 +751,15 @@ def _routing_step(
     threads: int,
     cache: RoutingCache | None = None,
     missed: str | None = None,
+    stop: threading.Event | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
 
     It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
     through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
     windows of it). ``missed``: the key of a cache lookup that missed (:func:`_ls_from_cache`);
-    the LS is then computed and stored under it.
+    the LS is then computed and stored under it. ``stop`` set: the routing ends at its next
+    kernel (:class:`ecovalue.raster.hydrology.RoutingStopped`).
     """
     dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
     if missed is not None and cache is not None:
@@ -752,7 +767,7 @@ def _routing_step(
 
         ls = route_ls(
             dem, valid, plan.grid.cell_width, method=plan.routing_method,
-            formulation=_formulation(plan), threads=threads,
+            formulation=_formulation(plan), threads=threads, stop=stop,
         )
         from_cache = False
         store(cache, missed, ls, _ls_params(plan), dem.shape)
@@ -765,6 +780,7 @@ def _routing_step(
             formulation=_formulation(plan),
             threads=threads,
             cache=cache,
+            stop=stop,
         )
     del dem
     if share_arrays:

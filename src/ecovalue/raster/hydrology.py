@@ -38,6 +38,7 @@ grid or into nodata — an outlet), also used where ``valid`` is False.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -912,7 +913,7 @@ def _mfd_kernel(z2, valid2, mask2, cell_size, exponent):  # type: ignore[no-unty
     return acc.reshape(rows, cols), xflow.reshape(rows, cols)
 
 
-def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest, threads=1):  # type: ignore[no-untyped-def]
+def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest, threads=1, stop=None):  # type: ignore[no-untyped-def]
     """MFD accumulation and the LS factor, computed row by row in the array of the flow length
     once the accumulation is done (slope and aspect never held as grids: the same numbers as
     :func:`_slope_kernel`, :func:`_flow_x` and :func:`_ls_into` in 24 fewer bytes per cell;
@@ -920,6 +921,7 @@ def _mfd_ls_kernel(z2, valid2, mask2, cell_size, exponent, l_max, invest, thread
     way, 1.5 s row by row). The sweep is sequential; the LS pass runs on bands of rows in
     ``threads`` threads (per cell: the same numbers)."""
     acc, ls = _mfd_kernel(z2, valid2, mask2, cell_size, exponent)
+    _check_stop(stop)
     _in_row_bands(z2.shape[0], threads, lambda a, b: _mfd_ls_rows(
         z2, valid2, acc, ls, cell_size, l_max, invest, a, b))
     return acc, ls
@@ -1082,6 +1084,16 @@ def _d8_x(dirs: np.ndarray, aspect_x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- public API
+
+
+class RoutingStopped(Exception):
+    """The caller set the routing's ``stop`` event; raised between two of its kernels (a
+    kernel, once started, runs to its end)."""
+
+
+def _check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise RoutingStopped("the routing was stopped by its caller before its end")
 
 
 def _check_grid(dem: np.ndarray, valid: np.ndarray, name: str = "dem") -> tuple[np.ndarray, ...]:
@@ -1435,22 +1447,27 @@ def _route(
     formulation: str,
     keep_filled: bool,
     threads: int,
+    stop: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(filled, slope, accumulation, LS)``; without ``keep_filled`` the filled DEM (and the
     D8 directions) are released as soon as the accumulation is done (``filled`` is then empty;
-    with MFD so is ``slope``: the LS is computed inside the MFD kernel, :func:`_mfd_ls_kernel`)."""
+    with MFD so is ``slope``: the LS is computed inside the MFD kernel, :func:`_mfd_ls_kernel`).
+    ``stop`` set: :class:`RoutingStopped` at the next boundary between kernels."""
     mfd = _check_method(method)
     cs = _check_cell_size(cell_size)
     e = _check_exponent(exponent)
     lm = _l_max(l_max)
     invest = _check_formulation(formulation)
     z, v = _check_grid(dem, valid)
+    _check_stop(stop)
     filled = _fill_parallel(z, v, threads) if threads > 1 else _fill_kernel(z, v)
     del z
+    _check_stop(stop)
     mask = _flats(filled, v, filled=True)
+    _check_stop(stop)
     if mfd and not keep_filled:
         # only the LS is wanted: computed inside the MFD kernel, in the flow length's array
-        acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest, threads)
+        acc, ls = _mfd_ls_kernel(filled, v, mask, cs, e, lm, invest, threads, stop)
         return np.empty((0, 0)), np.empty((0, 0)), acc, ls
     if mfd:
         acc, flow = _mfd_kernel(filled, v, mask, cs, e)
@@ -1460,6 +1477,7 @@ def _route(
         if n_stuck:  # cannot happen on a filled DEM; guard against silent partial results
             raise RuntimeError(f"D8 routing left {n_stuck} cell(s) unrouted after filling")
     del mask
+    _check_stop(stop)
     slope, aspect_x = _slope_kernel(filled, v, cs)
     if not keep_filled:
         filled = np.empty((0, 0))
@@ -1479,6 +1497,7 @@ def route_ls(
     l_max: float | None = None,
     formulation: str = "desmet_govers",
     threads: int = 1,
+    stop: threading.Event | None = None,
 ) -> np.ndarray:
     """The LS factor of :func:`route` (the same numbers), freeing each intermediate as soon as
     it is used: for whole-grid runs that need nothing else (the streamed account).
@@ -1490,6 +1509,9 @@ def route_ls(
     directions as grids too), plus the DEM itself.
     ``threads`` > 1 fills the depressions in bands of rows on that many threads and computes
     the per-pixel LS in bands (the MFD accumulation's sweep stays sequential).
+    ``stop``: an event another thread may set to end the routing early (a run whose inputs
+    failed validation while it was routing): :class:`RoutingStopped` is then raised before
+    the next kernel starts.
     """
     return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
-                  keep_filled=False, threads=threads)[3]
+                  keep_filled=False, threads=threads, stop=stop)[3]

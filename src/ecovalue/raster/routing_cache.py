@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -301,6 +302,7 @@ def route_ls_cached(
     formulation: str = "desmet_govers",
     threads: int = 1,
     cache: RoutingCache | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[np.ndarray, bool]:
     """:func:`ecovalue.raster.hydrology.route_ls` through ``cache``: ``(LS, from_cache)``.
 
@@ -321,6 +323,6 @@ def route_ls_cached(
         params,
         lambda: H.route_ls(
             dem, valid, cell_size, method, exponent=exponent, l_max=l_max,
-            formulation=formulation, threads=threads,
+            formulation=formulation, threads=threads, stop=stop,
         ),
     )
