@@ -3,8 +3,10 @@ block size or worker count; its GeoTIFFs match the in-memory layers; bad input f
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -272,6 +274,48 @@ def test_a_first_run_routes_beside_the_scan_and_a_failed_validation_stops_it(
     with pytest.raises(ValidationFailed, match="below"):
         run_account_streamed(root, block_rows=4, threads=2)
     assert events == ["fill started", "validate"]  # routed before validation; stopped after
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
+def test_a_first_runs_blocks_yield_to_the_routing_and_a_reruns_do_not(
+    tiny: tuple[Path, RunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a first run routes, its block threads run BLOCKS_NICENESS lower than the routing
+    (which keeps the run's priority); a rerun (LS from the cache) changes no priority. The
+    results stay those of the in-memory engine."""
+    import os
+    import threading
+
+    from ecovalue.accounting import streaming_blocks as B
+    from ecovalue.raster import hydrology as H
+    from ecovalue.raster.routing_cache import RoutingCache
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    base = niceness()
+    seen: dict[str, set[int]] = {"blocks": set(), "routing": set()}
+    real_scan, real_chunk, real_fill = B.scan_block, B.scan_pass1_chunk, H._fill_parallel
+
+    def spy(kind: str, fn: Any) -> Any:
+        def wrapped(*args: Any, **kw: Any) -> Any:
+            seen[kind].add(niceness())
+            return fn(*args, **kw)
+        return wrapped
+
+    monkeypatch.setattr(B, "scan_block", spy("blocks", real_scan))
+    monkeypatch.setattr(B, "scan_pass1_chunk", spy("blocks", real_chunk))
+    monkeypatch.setattr(H, "_fill_parallel", spy("routing", real_fill))
+    cache = RoutingCache(tmp_path / "cache")
+    first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert not first.routing_from_cache
+    assert seen == {"blocks": {min(19, base + S.BLOCKS_NICENESS)}, "routing": {base}}
+    assert_same_run(tiny[1], first)
+    seen = {"blocks": set(), "routing": set()}
+    again = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert again.routing_from_cache
+    assert seen == {"blocks": {base}, "routing": set()}
+    assert_same_run(tiny[1], again)
 
 
 def test_route_ls_with_its_stop_set_raises_before_any_kernel() -> None:
