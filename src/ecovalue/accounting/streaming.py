@@ -289,11 +289,13 @@ class _Executor:
 
     def beside(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on a thread outside the pool (a whole-grid step beside the blocks,
-        which keep every pool thread); returns a ``concurrent.futures.Future``."""
+        which keep every pool thread); returns a ``concurrent.futures.Future``. Two such
+        threads: the landscape premium started early for a damaged cache entry and the
+        routing that replaces the entry do not wait for each other."""
         from concurrent.futures import ThreadPoolExecutor
 
         if self.side is None:
-            self.side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecovalue-side")
+            self.side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecovalue-side")
         return self.side.submit(fn, *args)
 
     def map(
