@@ -12,9 +12,9 @@ Pipeline (:func:`route`):
    cells next to nodata are the outlets. Depressions are filled level to their spill height;
    the result does not depend on the order cells are visited (so a DEM of float32 values,
    the usual case, takes a heap of one packed integer per cell, 17 % faster). Given threads,
-   the fill runs on bands of rows (Barnes 2016, "Parallel Priority-Flood depression filling for trillion
-   cell digital elevation models", Computers & Geosciences 96:56-68) with the same result,
-   bit for bit (ADR 0010).
+   the fill runs on bands of rows (Barnes 2016, "Parallel Priority-Flood depression filling
+   for trillion cell digital elevation models", Computers & Geosciences 96:56-68) with the
+   same result, bit for bit (ADR 0010).
    :func:`resolve_flats` — Barnes, Lehman & Mulla (2014b) gradients across every flat
    (towards its drains, away from higher terrain), which D8 and MFD follow where the DEM is
    level (ADR 0009).
