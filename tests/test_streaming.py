@@ -281,8 +281,9 @@ def test_a_first_runs_blocks_yield_to_the_routing_and_a_reruns_do_not(
     tiny: tuple[Path, RunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a first run routes, its block threads run BLOCKS_NICENESS lower than the routing
-    (which keeps the run's priority); a rerun (LS from the cache) changes no priority. The
-    results stay those of the in-memory engine."""
+    (which keeps the run's priority) once the scan has validated the inputs (the scan does not
+    yield: a bad input is named as soon as it would be without the routing); a rerun (LS from
+    the cache) changes no priority. The results stay those of the in-memory engine."""
     import os
     import threading
 
@@ -294,8 +295,9 @@ def test_a_first_runs_blocks_yield_to_the_routing_and_a_reruns_do_not(
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     base = niceness()
-    seen: dict[str, set[int]] = {"blocks": set(), "routing": set()}
-    real_scan, real_chunk, real_fill = B.scan_block, B.scan_pass1_chunk, H._fill_parallel
+    seen: dict[str, set[int]] = {"scan": set(), "blocks": set(), "routing": set()}
+    real_scan, real_pass1 = B.scan_block, B.pass1_chunk
+    real_chunk, real_fill = B.scan_pass1_chunk, H._fill_parallel
 
     def spy(kind: str, fn: Any) -> Any:
         def wrapped(*args: Any, **kw: Any) -> Any:
@@ -303,18 +305,21 @@ def test_a_first_runs_blocks_yield_to_the_routing_and_a_reruns_do_not(
             return fn(*args, **kw)
         return wrapped
 
-    monkeypatch.setattr(B, "scan_block", spy("blocks", real_scan))
+    monkeypatch.setattr(B, "AGG_ROWS", 4)  # pass 1 in several chunks, on the pool's threads
+    monkeypatch.setattr(B, "scan_block", spy("scan", real_scan))
+    monkeypatch.setattr(B, "pass1_chunk", spy("blocks", real_pass1))
     monkeypatch.setattr(B, "scan_pass1_chunk", spy("blocks", real_chunk))
     monkeypatch.setattr(H, "_fill_parallel", spy("routing", real_fill))
     cache = RoutingCache(tmp_path / "cache")
     first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
     assert not first.routing_from_cache
-    assert seen == {"blocks": {min(19, base + S.BLOCKS_NICENESS)}, "routing": {base}}
+    assert seen == {"scan": {base}, "blocks": {min(19, base + S.BLOCKS_NICENESS)},
+                    "routing": {base}}
     assert_same_run(tiny[1], first)
-    seen = {"blocks": set(), "routing": set()}
+    seen = {"scan": set(), "blocks": set(), "routing": set()}
     again = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
     assert again.routing_from_cache
-    assert seen == {"blocks": {base}, "routing": set()}
+    assert seen == {"scan": set(), "blocks": {base}, "routing": set()}
     assert_same_run(tiny[1], again)
 
 

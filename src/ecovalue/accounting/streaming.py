@@ -346,9 +346,11 @@ class _Executor:
 
 
 #: How much lower the priority (Linux niceness) of a first run's block threads is than the
-#: routing's while it runs (:meth:`_Executor.yield_to_the_critical_path`); 10 gives the
-#: routing ≈ 90 % of a core it shares with one block thread. 4000² on 2 cores: first run
-#: 10.2–11.6 s without, 8.1–8.5 s with 10, 8.8–9.8 s with 5 (docs/benchmarks.md).
+#: routing's once the scan has validated the inputs (:meth:`_Executor.
+#: yield_to_the_critical_path`); 10 gives the routing ≈ 90 % of a core it shares with one
+#: block thread. 4000² on 2 cores, all threads lowered from the start: first run 10.2–11.6 s
+#: without, 8.1–8.5 s with 10, 8.8–9.8 s with 5 (docs/benchmarks.md); lowered after the scan
+#: instead, the same within the noise and validation ≈ 1.8 s sooner.
 BLOCKS_NICENESS = 10
 _lowered = threading.local()
 
@@ -515,9 +517,7 @@ def run_account_streamed(
             if needs_routing and ex.local and plan.valid is not None:
                 # the routing needs only the DEM and the regions' pixels (the valid ones of a
                 # run that passes validation): it starts now, beside the scan, on a thread of
-                # its own that the blocks yield to; a failed validation stops it at its next
-                # kernel (``finally``)
-                ex.yield_to_the_critical_path()
+                # its own; a failed validation stops it at its next kernel (``finally``)
                 routing = ex.beside(
                     _timed, _routing_step, plan, plan.valid, work, True, ex.threads, cache,
                     key, stop_routing,
@@ -525,6 +525,10 @@ def run_account_streamed(
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
             remembered.complete(scan)
             validate_scan(meta, scan)
+            if routing is not None:
+                # the inputs are good: from now on the blocks yield to the routing (the scan
+                # did not, so a bad input is named as soon as without the routing beside it)
+                ex.yield_to_the_critical_path()
             timings["scan_and_validate"] = time.perf_counter() - t0
             if plan.valid is not None:
                 scan["valid"], scan["region_index"] = plan.valid, plan.region_index
