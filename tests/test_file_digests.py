@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,21 @@ def _old_file(path: Path, text: str = "pixels") -> Path:
 def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files written by the test count as settled (the test writes and reads at once)."""
     monkeypatch.setattr(FD, "SETTLE_NS", 0)
+
+
+def _tiny_with_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, RoutingCache]:
+    """A settled tiny dataset and an empty routing cache (with its digest cache) beside it."""
+    _settled(monkeypatch)
+    return write_tiny_dataset(tmp_path / "d"), RoutingCache(tmp_path / "cache")
+
+
+def _edit_pixel(path: Path, row: int, col: int, edit: Callable[[float], float]) -> np.dtype:
+    """Rewrite one pixel of a raster in place (the same file); returns the band's dtype."""
+    with rasterio.open(path, "r+") as dst:
+        band = dst.read(1)
+        band[row, col] = edit(band[row, col])
+        dst.write(band, 1)
+    return band.dtype
 
 
 def test_a_digest_is_found_while_the_file_is_unchanged(
@@ -218,26 +234,18 @@ def test_a_rerun_on_unchanged_files_hashes_nothing_and_gets_the_same_hash(
 def test_a_changed_raster_is_hashed_again_and_changes_the_hash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _settled(monkeypatch)
-    root = write_tiny_dataset(tmp_path / "d")
-    cache = RoutingCache(tmp_path / "cache")
+    root, cache = _tiny_with_cache(tmp_path, monkeypatch)
     first = run_account_streamed(root, block_rows=4, cache=cache)
-    path = root / "rasters" / "precipitation.tif"
-    with rasterio.open(path, "r+") as dst:  # the same file, one pixel more rain
-        band = dst.read(1)
-        band[2, 3] += 1.0
-        dst.write(band, 1)
+    # the same file, one pixel more rain
+    dtype = _edit_pixel(root / "rasters" / "precipitation.tif", 2, 3, lambda v: v + 1.0)
     hashed = _count_hashing(monkeypatch)
     again = run_account_streamed(root, block_rows=4, cache=cache)
-    assert len(hashed) > 0 and all(dt == band.dtype for dt in hashed)  # that raster alone
+    assert len(hashed) > 0 and all(dt == dtype for dt in hashed)  # that raster alone
     assert again.hashes["dataset"] != first.hashes["dataset"]
     assert again.hashes["dataset"] == run_account(root).hashes["dataset"]
     assert again.routing_from_cache  # the DEM did not change
     # the DEM changed: its float64 digest for the routing cache is made again, the LS routed
-    with rasterio.open(root / "rasters" / "dem.tif", "r+") as dst:
-        dem = dst.read(1)
-        dem[5, 5] += 3.0
-        dst.write(dem, 1)
+    _edit_pixel(root / "rasters" / "dem.tif", 5, 5, lambda v: v + 3.0)
     moved = run_account_streamed(root, block_rows=4, cache=cache)
     assert not moved.routing_from_cache
     assert moved.hashes["dataset"] == run_account(root).hashes["dataset"]
@@ -264,9 +272,7 @@ def test_a_rerun_on_unchanged_files_finds_no_value_range_again(
 ) -> None:
     """The value ranges the scan checks are remembered with the digests: a rerun looks at no
     value for them and validates and computes the same."""
-    _settled(monkeypatch)
-    root = write_tiny_dataset(tmp_path / "d")
-    cache = RoutingCache(tmp_path / "cache")
+    root, cache = _tiny_with_cache(tmp_path, monkeypatch)
     scans = _count_range_scans(monkeypatch)
     first = run_account_streamed(root, block_rows=4, cache=cache)
     assert len(scans) > 0
@@ -303,14 +309,9 @@ def test_a_raster_changed_to_bad_values_fails_validation_beside_remembered_ones(
 ) -> None:
     from ecovalue.errors import ValidationFailed
 
-    _settled(monkeypatch)
-    root = write_tiny_dataset(tmp_path / "d")
-    cache = RoutingCache(tmp_path / "cache")
+    root, cache = _tiny_with_cache(tmp_path, monkeypatch)
     run_account_streamed(root, block_rows=4, cache=cache)
-    with rasterio.open(root / "rasters" / "precipitation.tif", "r+") as dst:
-        band = dst.read(1)
-        band[1, 1] = -5.0
-        dst.write(band, 1)
+    _edit_pixel(root / "rasters" / "precipitation.tif", 1, 1, lambda v: -5.0)
     scans = _count_range_scans(monkeypatch)
     with pytest.raises(ValidationFailed, match="precipitation has 1 pixels below 0"):
         run_account_streamed(root, block_rows=4, cache=cache)

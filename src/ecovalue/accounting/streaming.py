@@ -262,7 +262,7 @@ class _Executor:
         self.threads = n
         # local threads also serve the steps that overlap (hashing beside routing)
         self.pool = ThreadPoolExecutor(max_workers=max(n, 2), thread_name_prefix="ecovalue")
-        self.yielding = False  # see yield_to_the_critical_path
+        self.block_niceness: int | None = None  # see yield_to_the_critical_path
 
     def yield_to_the_critical_path(self) -> None:
         """From now on, the pool's threads run at a lower priority (:data:`BLOCKS_NICENESS`
@@ -272,8 +272,8 @@ class _Executor:
         its own); a thread's lowered priority cannot be raised again, so it lasts until the
         run's pool ends."""
         if sys.platform.startswith("linux") and self.client is None:
-            self.yielding = True
-            self._base_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            self.block_niceness = min(19, base + BLOCKS_NICENESS)
 
     @property
     def local(self) -> bool:
@@ -283,8 +283,8 @@ class _Executor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on a local thread; returns a ``concurrent.futures.Future``."""
         assert self.pool is not None
-        if self.yielding:
-            return self.pool.submit(_yielding, self._base_niceness, fn, *args)
+        if self.block_niceness is not None:
+            return self.pool.submit(_yielding, self.block_niceness, fn, *args)
         return self.pool.submit(fn, *args)
 
     def beside(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -352,17 +352,13 @@ class _Executor:
 #: without, 8.1–8.5 s with 10, 8.8–9.8 s with 5 (docs/benchmarks.md); lowered after the scan
 #: instead, the same within the noise and validation ≈ 1.8 s sooner.
 BLOCKS_NICENESS = 10
-_lowered = threading.local()
 
 
-def _yielding(base: int, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` on a pool thread whose niceness is first set to ``base`` +
-    :data:`BLOCKS_NICENESS` (once per thread; a refusal only leaves it as it was)."""
-    if not getattr(_lowered, "done", False):
-        _lowered.done = True
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                           min(19, base + BLOCKS_NICENESS))
+def _yielding(niceness: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on a pool thread whose niceness is first set to ``niceness`` (the same
+    value every time, so setting it again changes nothing; a refusal leaves it as it was)."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     return fn(*args)
 
 

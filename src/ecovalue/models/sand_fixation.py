@@ -252,6 +252,17 @@ def _require(raster: np.ndarray | None, name: str) -> np.ndarray:
     return raster
 
 
+def _wind_inputs(
+    wf: np.ndarray | None, ef: np.ndarray | None, scf: np.ndarray | None, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The three wind rasters (:class:`NotApplicable` naming the first one missing) and the
+    checked valid mask."""
+    wf = _require(wf, "weather_factor")
+    ef = _require(ef, "soil_erodible_fraction")
+    scf = _require(scf, "soil_crust_factor")
+    return wf, ef, scf, check_valid_mask(valid, np.shape(wf))
+
+
 def sand_fixed_t(
     weather_factor_kg_m: np.ndarray | None,
     erodible_fraction: np.ndarray | None,
@@ -281,10 +292,7 @@ def sand_fixed_t(
             (weather_factor raster missing)".
         InputError: NaN in valid pixels, factors outside their ranges.
     """
-    wf = _require(weather_factor_kg_m, "weather_factor")
-    ef = _require(erodible_fraction, "soil_erodible_fraction")
-    scf = _require(crust_factor, "soil_crust_factor")
-    valid = check_valid_mask(valid, np.shape(wf))
+    wf, ef, scf, valid = _wind_inputs(weather_factor_kg_m, erodible_fraction, crust_factor, valid)
     fused = _sand_fused(
         (wf, ef, scf, roughness, veg_cover_fraction), field_length_m, pixel_area_m2, valid
     )
@@ -363,10 +371,7 @@ def sand_fixation_layer(
     ``tests/test_models.py``). A pixel the checks would refuse, or inputs of an unusual form,
     take the numpy functions, which name the problem.
     """
-    wf = _require(weather_factor_kg_m, "weather_factor")
-    ef = _require(erodible_fraction, "soil_erodible_fraction")
-    scf = _require(crust_factor, "soil_crust_factor")
-    valid = check_valid_mask(valid, np.shape(wf))
+    wf, ef, scf, valid = _wind_inputs(weather_factor_kg_m, erodible_fraction, crust_factor, valid)
     table = np.ascontiguousarray(veg_cover_by_row, dtype=np.float64)
     r = np.asarray(rows)
     flat = _kernel_inputs((wf, ef, scf, roughness), valid)
