@@ -39,6 +39,12 @@ def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FD, "SETTLE_NS", 0)
 
 
+def _old_file_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, DigestCache]:
+    """A settled file ``a.tif`` and an empty digest cache."""
+    _settled(monkeypatch)
+    return _old_file(tmp_path / "a.tif"), DigestCache(tmp_path / "cache")
+
+
 def _tiny_with_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, RoutingCache]:
     """A settled tiny dataset and an empty routing cache (with its digest cache) beside it."""
     _settled(monkeypatch)
@@ -57,9 +63,7 @@ def _edit_pixel(path: Path, row: int, col: int, edit: Callable[[float], float]) 
 def test_a_digest_is_found_while_the_file_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _settled(monkeypatch)
-    f = _old_file(tmp_path / "a.tif")
-    cache = DigestCache(tmp_path / "cache")
+    f, cache = _old_file_and_cache(tmp_path, monkeypatch)
     stamp = FileStamp.of(f)
     assert cache.get(stamp, "band 1 as int32") is None
     assert cache.put(stamp, "band 1 as int32", DIGEST, time.time_ns())
@@ -75,9 +79,7 @@ def test_a_digest_is_found_while_the_file_is_unchanged(
 def test_facts_are_remembered_with_the_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _settled(monkeypatch)
-    f = _old_file(tmp_path / "a.tif")
-    cache = DigestCache(tmp_path / "cache")
+    f, cache = _old_file_and_cache(tmp_path, monkeypatch)
     assert cache.put(FileStamp.of(f), "w", DIGEST, time.time_ns())
     assert cache.lookup(FileStamp.of(f), "w") == FD.Remembered(DIGEST, None)
     facts = {"range": [0.0, 2.5, 0, 0], "bounds": [0.0, None]}
@@ -87,9 +89,7 @@ def test_facts_are_remembered_with_the_digest(
 
 
 def test_any_change_to_the_file_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _settled(monkeypatch)
-    f = _old_file(tmp_path / "a.tif")
-    cache = DigestCache(tmp_path / "cache")
+    f, cache = _old_file_and_cache(tmp_path, monkeypatch)
     before = FileStamp.of(f)
     assert before is not None and cache.put(before, "w", DIGEST, time.time_ns())
     # the same size, and the modification time put back as it was: the status-change time moved
@@ -113,9 +113,7 @@ def test_any_change_to_the_file_is_a_miss(tmp_path: Path, monkeypatch: pytest.Mo
 def test_the_reading_code_is_part_of_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _settled(monkeypatch)
-    f = _old_file(tmp_path / "a.tif")
-    cache = DigestCache(tmp_path / "cache")
+    f, cache = _old_file_and_cache(tmp_path, monkeypatch)
     assert cache.put(FileStamp.of(f), "w", DIGEST, time.time_ns())
     monkeypatch.setattr(FD, "reader_code_hash", lambda: "another version of io.py")
     assert cache.get(FileStamp.of(f), "w") is None
@@ -143,9 +141,7 @@ def test_a_file_changed_just_before_or_during_the_reading_is_not_remembered(
 def test_a_damaged_entry_is_a_miss_and_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _settled(monkeypatch)
-    f = _old_file(tmp_path / "a.tif")
-    cache = DigestCache(tmp_path / "cache")
+    f, cache = _old_file_and_cache(tmp_path, monkeypatch)
     stamp = FileStamp.of(f)
     assert stamp is not None
     for damage in ("{not json", json.dumps({"format": FD.FORMAT, "digest": "abc"}),
