@@ -156,6 +156,61 @@ def test_mfd_respects_nodata() -> None:
     assert acc[outlets].sum() == pytest.approx(11.0)
 
 
+def _rough_routed(rows: int, cols: int, seed: int) -> tuple[np.ndarray, ...]:
+    """A filled rough DEM with nodata holes and flats, its valid mask and flat mask: what the
+    MFD accumulation receives inside ``route``."""
+    rng = np.random.default_rng(seed)
+    dem = np.cumsum(rng.normal(size=(rows, cols)), axis=0) + np.round(rng.random((rows, cols)) * 3)
+    dem[rows // 3:rows // 3 + 6, 5:15] = dem[rows // 3, 5]  # a flat across band edges
+    valid = rng.random(dem.shape) > 0.03
+    filled = h.fill_depressions(dem, valid)
+    return filled, valid, h.resolve_flats(filled, valid)
+
+
+@pytest.mark.parametrize("band_rows", [1, 3, 8, 25])
+@pytest.mark.parametrize("exponent", [1.0, 1.1])
+def test_mfd_in_bands_conserves_flow_and_does_not_depend_on_threads(
+    band_rows: int, exponent: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the accumulation in bands of rows, flow crossing band edges back and forth over many
+    # rounds: the same bits on any number of threads, the one-band sweep's numbers to the
+    # last bits, the same flow lengths, and every valid cell's unit leaves through a cell
+    # without outflow
+    filled, valid, mask = _rough_routed(120, 70, seed=band_rows)
+    monkeypatch.setattr(h, "MFD_BAND_ROWS", 10**6)
+    one_band, one_x = h._mfd_accumulate(filled, valid, mask, 30.0, exponent)
+    monkeypatch.setattr(h, "MFD_BAND_ROWS", band_rows)
+    merges = []
+    merge = h._merge_outboxes
+    monkeypatch.setattr(h, "_merge_outboxes", lambda *a: merges.append(1) or merge(*a))
+    acc, x = h._mfd_accumulate(filled, valid, mask, 30.0, exponent)
+    assert len(merges) > 5  # many rounds: flow crossed band edges and came back
+    np.testing.assert_allclose(acc, one_band, rtol=1e-12)
+    np.testing.assert_array_equal(x, one_x)
+    assert np.isnan(acc[~valid]).all() and (acc[valid] >= 1.0).all()
+    assert acc[valid & (x == 0.0)].sum() == pytest.approx(valid.sum(), rel=1e-12)
+    for threads in (2, 3, 5):
+        got, got_x = h._mfd_accumulate(filled, valid, mask, 30.0, exponent, threads)
+        np.testing.assert_array_equal(got, acc)
+        np.testing.assert_array_equal(got_x, x)
+
+
+def test_mfd_in_bands_stops_between_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    class SetOnThirdLook:  # an event its owner sets while the accumulation runs
+        looks = 0
+
+        def is_set(self) -> bool:
+            self.looks += 1
+            return self.looks >= 3
+
+    filled, valid, mask = _rough_routed(60, 40, seed=1)
+    monkeypatch.setattr(h, "MFD_BAND_ROWS", 4)
+    stop = SetOnThirdLook()
+    with pytest.raises(h.RoutingStopped):
+        h._mfd_accumulate(filled, valid, mask, 30.0, 1.1, 2, stop)
+    assert stop.looks == 3  # checked before each round: stopped before the third
+
+
 # ------------------------------------------------------------------------- slope and LS
 
 
@@ -530,8 +585,12 @@ def test_parallel_fill_on_a_large_rough_dem() -> None:
 
 
 @pytest.mark.parametrize("method", ["d8", "mfd"])
-def test_route_ls_on_threads_fills_in_bands_and_gives_the_same_numbers(method: str) -> None:
-    # 200 rows: 2 or 3 bands of ≥ 64 rows, so the parallel fill really runs
+def test_route_ls_on_threads_fills_in_bands_and_gives_the_same_numbers(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 rows: 2 or 3 bands of ≥ 64 rows, so the parallel fill really runs; MFD accumulated
+    # in bands of 16 rows
+    monkeypatch.setattr(h, "MFD_BAND_ROWS", 16)
     rng = np.random.default_rng(5)
     dem = np.cumsum(rng.normal(size=(200, 90)), axis=0) + np.round(rng.random((200, 90)) * 2)
     valid = rng.random(dem.shape) > 0.01
