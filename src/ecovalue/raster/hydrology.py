@@ -1009,7 +1009,7 @@ def _mfd_accumulate(z2, valid2, mask2, cell_size, exponent, threads=1, stop=None
             if pool is None or active.size == 1:
                 round_(active, first)
             else:  # the active bands dealt out in turn: neighbours on different threads
-                parts = [active[t::threads] for t in range(threads)]
+                parts = [np.ascontiguousarray(active[t::threads]) for t in range(threads)]
                 for f in [pool.submit(round_, p, first) for p in parts if p.size]:
                     f.result()
             first = False
