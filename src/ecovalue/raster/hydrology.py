@@ -77,6 +77,18 @@ def _nbr(i, k, r, c, rows, cols, off, interior):  # type: ignore[no-untyped-def]
         return -1
     return rn * cols + cn
 
+@njit(inline="always")
+def _pushed(stack, n, value):  # type: ignore[no-untyped-def]
+    """``stack`` with ``value`` at index ``n`` (the caller then counts ``n + 1``), after
+    doubling it into a new array if it is full."""
+    if n == stack.size:
+        grown = np.empty(2 * n, dtype=stack.dtype)
+        grown[:n] = stack
+        stack = grown
+    stack[n] = value
+    return stack
+
+
 _OUTLET = 1  # label of the cells a band floods from true outlets (their fill is final)
 
 
@@ -103,11 +115,7 @@ def _band_seeds(dem, valid, out, closed, label, r0, r1, track):  # type: ignore[
                 closed[(r - r0) * cols + c] = True
                 if track:
                     label[r, c] = _OUTLET if edge else 0
-                if n == seeds.size:
-                    grown = np.empty(2 * n, dtype=np.int64)
-                    grown[:n] = seeds
-                    seeds = grown
-                seeds[n] = r * cols + c
+                seeds = _pushed(seeds, n, r * cols + c)
                 n += 1
     return seeds[:n]
 
@@ -272,11 +280,7 @@ def _fill_band_kernel(track: bool, packed: bool):  # type: ignore[no-untyped-def
                     label[nid] = lab
                 if out[nid] <= z:
                     out[nid] = z
-                    if tail == pit.size:
-                        grown = np.empty(2 * tail, dtype=np.int64)
-                        grown[:tail] = pit
-                        pit = grown
-                    pit[tail] = nid
+                    pit = _pushed(pit, tail, nid)
                     tail += 1
                 else:
                     # Not raised: the cell keeps its own elevation whatever the order. Slope tracing
@@ -314,11 +318,7 @@ def _fill_band_kernel(track: bool, packed: bool):  # type: ignore[no-untyped-def
                                 closed[j - base] = True
                                 if track:
                                     label[j] = lab
-                                if tsp == trace.size:
-                                    grown = np.empty(2 * tsp, dtype=np.int64)
-                                    grown[:tsp] = trace
-                                    trace = grown
-                                trace[tsp] = j
+                                trace = _pushed(trace, tsp, j)
                                 tsp += 1
                             continue
                         if packed:
@@ -934,11 +934,7 @@ def _mfd_bands(z2, valid2, mask2, cell_size, exponent, acc, xflow, indeg2, band_
                     acc[j] += a * w[q]
                     indeg[j] -= 1
                     if indeg[j] == 0:
-                        if sp == stack.size:
-                            grown = np.empty(2 * sp, dtype=np.int64)
-                            grown[:sp] = stack
-                            stack = grown
-                        stack[sp] = j
+                        stack = _pushed(stack, sp, j)
                         sp += 1
                 xflow[i] = xs / total
         n_out[b] = n
