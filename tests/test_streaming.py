@@ -167,25 +167,35 @@ def test_results_do_not_depend_on_block_size_or_threads(
 def test_many_chunks_on_threads_equal_one_thread(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chunks finishing out of order on threads are still added in grid order (bit-identical)."""
+    """Chunks finishing out of order on threads are still added in grid order, and the routing's
+    MFD accumulation in bands runs on 1 or 3 threads: bit-identical."""
     from ecovalue.accounting import streaming_blocks
     from ecovalue.datasets.demo import build_demo
+    from ecovalue.raster import hydrology
 
     root = build_demo(tmp_path_factory.mktemp("demo") / "demo", resolution=3000)  # 53 rows
     monkeypatch.setattr(streaming_blocks, "AGG_ROWS", 5)  # 11 chunks
+    monkeypatch.setattr(hydrology, "MFD_BAND_ROWS", 4)  # 14 bands of the MFD accumulation
     one = run_account_streamed(root, block_rows=2, threads=1)
     three = run_account_streamed(root, block_rows=3, threads=3)
     assert three.table["physical_quantity"].tolist() == one.table["physical_quantity"].tolist()
     assert three.table["value_current"].tolist() == one.table["value_current"].tolist()
 
 
-def test_demo_3000m_equals_in_memory(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.mark.parametrize("mfd_band_rows", [256, 5])
+def test_demo_3000m_equals_in_memory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, mfd_band_rows: int
+) -> None:
     from ecovalue.datasets.demo import build_demo
+    from ecovalue.raster import hydrology
 
     root = build_demo(tmp_path_factory.mktemp("demo") / "demo", resolution=3000)
+    # 53 rows: one band of the MFD accumulation, or 11 (the in-memory engine routes on one
+    # thread, the streamed one on two)
+    monkeypatch.setattr(hydrology, "MFD_BAND_ROWS", mfd_band_rows)
     mem = run_account(root)
     assert_same_run(
-        mem, run_account_streamed(root, block_rows=7)
+        mem, run_account_streamed(root, block_rows=7, threads=2)
     )  # 53 rows: 8 blocks, the last partial
 
 
