@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -51,6 +52,29 @@ def test_cells_next_to_nodata_are_outlets() -> None:
     filled = h.fill_depressions(dem, valid)
     assert filled[1, 1] == 1.0
     assert np.isnan(filled[1, 2])
+
+
+def test_a_routing_stop_ends_the_fill_while_it_runs() -> None:
+    # a 600² pit (interior 1 below its rim): every interior cell is raised through the fill's
+    # queue (358 804 of them), and the kernel looks at the stop every 65 536 cells taken
+    dem = np.full((600, 600), -1.0)
+    dem[[0, -1], :] = dem[:, [0, -1]] = 0.0
+    valid = ones(dem.shape)
+    assert (h._fill_kernel(dem, valid, h.RoutingStop().flag) == 0.0).all()  # not set
+    stop = h.RoutingStop()
+    stop.set()
+    assert stop.is_set() and stop.flag[0] == 1
+    half_done = h._fill_kernel(dem, valid, stop.flag)
+    assert (half_done == -1.0).sum() > dem.size // 2  # it ended early
+    with pytest.raises(h.RoutingStopped):  # and the wrappers never pass a half fill on
+        h._fill(dem, valid, stop)
+    with pytest.raises(h.RoutingStopped):
+        h._fill_parallel(dem, valid, 2, stop=stop)
+    # a plain event is looked at between kernels only: its fill runs to the end
+    plain = threading.Event()
+    plain.set()
+    assert (h._fill_kernel(dem, valid, h._halt_flag(plain)) == 0.0).all()
+    assert h._NEVER[0] == 0
 
 
 # ------------------------------------------------------------------------- D8
@@ -579,7 +603,8 @@ def test_parallel_fill_on_a_large_rough_dem() -> None:
     dem32 = dem.astype(np.float32).astype(np.float64)
     assert h._packable(dem32, valid, 0, dem.shape[0])
     unpacked = np.full(dem.shape, np.nan)
-    h._fill_whole(dem32, valid, unpacked, np.zeros((1, 1), dtype=np.int32), 0, dem.shape[0])
+    h._fill_whole(dem32, valid, unpacked, np.zeros((1, 1), dtype=np.int32), 0, dem.shape[0],
+                  h._NEVER)
     np.testing.assert_array_equal(h.fill_depressions(dem32, valid), unpacked)
     np.testing.assert_array_equal(h._fill_parallel(dem32, valid, 3), unpacked)
 

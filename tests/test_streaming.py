@@ -279,7 +279,8 @@ def test_a_first_run_routes_beside_the_scan_and_a_failed_validation_stops_it(
 
     monkeypatch.setattr(S, "validate_scan", validate)
     monkeypatch.setattr(H, "_fill_kernel", fill)
-    monkeypatch.setattr(H, "_fill_parallel", lambda dem, valid, threads: fill(dem, valid))
+    monkeypatch.setattr(H, "_fill_parallel",
+                        lambda dem, valid, threads, stop=None: fill(dem, valid))
     monkeypatch.setattr(H, "_flats", flats)
     with pytest.raises(ValidationFailed, match="below"):
         run_account_streamed(root, block_rows=4, threads=2)

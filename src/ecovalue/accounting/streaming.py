@@ -433,7 +433,9 @@ def run_account_streamed(
     kept.enter_context(io.kept_open())
     memory = ExitStack()  # freed block temporaries reused, not unmapped (ecovalue.allocator)
     memory.enter_context(keep_freed_memory())
-    stop_routing = threading.Event()
+    from ecovalue.raster.hydrology import RoutingStop
+
+    stop_routing = RoutingStop()
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -608,7 +610,7 @@ def run_account_streamed(
             )
             timings["pass2_write"] = time.perf_counter() - t
     finally:
-        stop_routing.set()  # a routing still running after an error ends at its next kernel
+        stop_routing.set()  # a routing still running after an error ends soon (RoutingStop)
         ex.close()
         kept.close()
         memory.close()
@@ -797,8 +799,8 @@ def _routing_step(
     It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
     through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
     windows of it). ``missed``: the key of a cache lookup that missed (:func:`_ls_from_cache`);
-    the LS is then computed and stored under it. ``stop`` set: the routing ends at its next
-    kernel (:class:`ecovalue.raster.hydrology.RoutingStopped`).
+    the LS is then computed and stored under it. ``stop`` set: the routing ends early
+    (:class:`ecovalue.raster.hydrology.RoutingStop`, :class:`~ecovalue.raster.hydrology.RoutingStopped`).
     """
     dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
     if missed is not None and cache is not None:

@@ -161,7 +161,7 @@ def _fill_band_kernel(track: bool, packed: bool):  # type: ignore[no-untyped-def
     """
 
     @njit(cache=True, nogil=True)
-    def fill_band(dem2, valid2, out2, label2, r0, r1):  # type: ignore[no-untyped-def]
+    def fill_band(dem2, valid2, out2, label2, r0, r1, halt):  # type: ignore[no-untyped-def]
         """Priority-Flood (Barnes et al. 2014, Alg. 2, with Zhou et al. 2016's slope tracing) of
         rows ``r0:r1`` into ``out2``.
 
@@ -170,6 +170,9 @@ def _fill_band_kernel(track: bool, packed: bool):  # type: ignore[no-untyped-def
         seed not yet reached: Barnes' local-minima variant), and every pair of neighbours with
         different labels is a spill edge (:func:`_band_edges`). Returns the largest label
         (labels are 2, 3, … within the band; ``_OUTLET`` = 1).
+
+        ``halt[0]`` non-zero (another thread's :meth:`RoutingStop.set`): the fill ends early,
+        ``out2`` half done, within 65 536 cells taken from its queues.
         """
         rows, cols = dem2.shape
         base = r0 * cols
@@ -208,7 +211,11 @@ def _fill_band_kernel(track: bool, packed: bool):  # type: ignore[no-untyped-def
         n_labels = 1
         head = 0
         tail = 0
+        taken = 0
         while size > 0 or head < tail:
+            taken += 1
+            if (taken & 0xFFFF) == 0 and halt[0] != 0:
+                break
             if head < tail:
                 idx = pit[head]
                 head += 1
@@ -404,14 +411,15 @@ def _band_edges(out, valid, label, r0, r1):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _fill_kernel(dem2, valid2):  # type: ignore[no-untyped-def]
-    """The whole grid in one band (no labels): the sequential fill."""
+def _fill_kernel(dem2, valid2, halt):  # type: ignore[no-untyped-def]
+    """The whole grid in one band (no labels): the sequential fill (``halt``: as the band
+    fill's)."""
     rows, cols = dem2.shape
     out2 = np.full((rows, cols), np.nan)
     if _packable(dem2, valid2, 0, rows):
-        _fill_whole_packed(dem2, valid2, out2, np.zeros((1, 1), dtype=np.int32), 0, rows)
+        _fill_whole_packed(dem2, valid2, out2, np.zeros((1, 1), dtype=np.int32), 0, rows, halt)
     else:
-        _fill_whole(dem2, valid2, out2, np.zeros((1, 1), dtype=np.int32), 0, rows)
+        _fill_whole(dem2, valid2, out2, np.zeros((1, 1), dtype=np.int32), 0, rows, halt)
     return out2
 
 
@@ -529,20 +537,23 @@ def _raise_to_levels(out, valid, label, r0, r1, offset, level):  # type: ignore[
 
 
 def _fill_parallel(
-    dem: np.ndarray, valid: np.ndarray, threads: int, min_band_rows: int = 64
+    dem: np.ndarray, valid: np.ndarray, threads: int, min_band_rows: int = 64,
+    stop: threading.Event | None = None,
 ) -> np.ndarray:
     """Barnes (2016), "Parallel Priority-Flood depression filling for trillion cell digital
     elevation models on desktops or clusters", Computers & Geosciences 96:56-68, on bands of
     rows: each band is filled on its own thread with its border rows as extra seeds,
     labelling watersheds and their spill heights; a small graph of watersheds gives each its
     level; each band is raised to those levels. The result equals :func:`_fill_kernel`'s
-    bit for bit (a fill is unique, and every value is one of the DEM's)."""
+    bit for bit (a fill is unique, and every value is one of the DEM's). ``stop``: as
+    :func:`_fill`'s."""
     from concurrent.futures import ThreadPoolExecutor
 
     rows = dem.shape[0]
     n_bands = max(1, min(threads, rows // min_band_rows))
     if n_bands == 1:
-        return _fill_kernel(dem, valid)
+        return _fill(dem, valid, stop)
+    halt = _halt_flag(stop)
     cuts = [int(x) for x in np.linspace(0, rows, n_bands + 1)]
     bands = list(zip(cuts[:-1], cuts[1:], strict=True))
     out = np.full(dem.shape, np.nan)
@@ -550,8 +561,9 @@ def _fill_parallel(
     with ThreadPoolExecutor(max_workers=n_bands) as pool:
         n_labels = list(pool.map(
             lambda b: (_fill_band_packed if _packable(dem, valid, b[0], b[1]) else _fill_band)(
-                dem, valid, out, label, b[0], b[1]),
+                dem, valid, out, label, b[0], b[1], halt),
             bands))
+        _check_stop(stop)  # before a half-done band reaches the spill graph
         parts = list(pool.map(lambda b: _band_edges(out, valid, label, b[0], b[1]), bands))
         # band k's labels 2..n_k become offset_k + 2..; 0 and 1 are the unused and outlet ids
         offsets = np.cumsum([0] + [n - 1 for n in n_labels[:-1]])
@@ -1191,13 +1203,45 @@ def _d8_x(dirs: np.ndarray, aspect_x: np.ndarray) -> np.ndarray:
 
 
 class RoutingStopped(Exception):
-    """The caller set the routing's ``stop`` event; raised between two of its kernels (a
-    kernel, once started, runs to its end)."""
+    """The caller set the routing's ``stop`` event; raised between two of its kernels or the
+    MFD accumulation's rounds, and with a :class:`RoutingStop` from inside the depression
+    fill (other kernels, once started, run to their end)."""
 
 
 def _check_stop(stop: threading.Event | None) -> None:
     if stop is not None and stop.is_set():
         raise RoutingStopped("the routing was stopped by its caller before its end")
+
+
+class RoutingStop(threading.Event):
+    """A ``stop`` event for the routing that its longest kernel, the depression fill, also
+    looks at while it runs (every 65 536 cells; a plain :class:`threading.Event` is looked at
+    between kernels only, and between the MFD accumulation's rounds). :meth:`set` sets the
+    event before the flag the kernel reads, so a fill that ends early always finds the event
+    set and raises :class:`RoutingStopped` instead of passing a half-done fill on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flag = np.zeros(1, dtype=np.uint8)
+
+    def set(self) -> None:
+        super().set()
+        self.flag[0] = 1
+
+
+_NEVER = np.zeros(1, dtype=np.uint8)  # the halt flag of a fill nothing stops (never written)
+
+
+def _halt_flag(stop: threading.Event | None) -> np.ndarray:
+    return stop.flag if isinstance(stop, RoutingStop) else _NEVER
+
+
+def _fill(dem: np.ndarray, valid: np.ndarray, stop: threading.Event | None = None) -> np.ndarray:
+    """The sequential fill (:func:`_fill_kernel`); with a :class:`RoutingStop` set while it
+    runs, :class:`RoutingStopped` as soon as the kernel sees it."""
+    out = _fill_kernel(dem, valid, _halt_flag(stop))
+    _check_stop(stop)
+    return out
 
 
 def _check_grid(dem: np.ndarray, valid: np.ndarray, name: str = "dem") -> tuple[np.ndarray, ...]:
@@ -1280,7 +1324,7 @@ def fill_depressions(dem: np.ndarray, valid: np.ndarray) -> np.ndarray:
         InputError: wrong shape/dtype, or NaN/inf elevation in a valid cell.
     """
     z, v = _check_grid(dem, valid)
-    return _fill_kernel(z, v)
+    return _fill(z, v)
 
 
 def resolve_flats(filled: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -1560,7 +1604,8 @@ def _route(
     """``(filled, slope, accumulation, LS)``; without ``keep_filled`` the filled DEM (and the
     D8 directions) are released as soon as the accumulation is done (``filled`` is then empty;
     with MFD so is ``slope``: the LS is computed inside the MFD kernel, :func:`_mfd_ls_kernel`).
-    ``stop`` set: :class:`RoutingStopped` at the next boundary between kernels."""
+    ``stop`` set: :class:`RoutingStopped` at the next boundary between kernels (or sooner:
+    :class:`RoutingStop`)."""
     mfd = _check_method(method)
     cs = _check_cell_size(cell_size)
     e = _check_exponent(exponent)
@@ -1568,7 +1613,7 @@ def _route(
     invest = _check_formulation(formulation)
     z, v = _check_grid(dem, valid)
     _check_stop(stop)
-    filled = _fill_parallel(z, v, threads) if threads > 1 else _fill_kernel(z, v)
+    filled = _fill_parallel(z, v, threads, stop=stop) if threads > 1 else _fill(z, v, stop)
     del z
     _check_stop(stop)
     mask = _flats(filled, v, filled=True)
@@ -1619,7 +1664,8 @@ def route_ls(
     the per-pixel LS in bands, and routes the MFD accumulation in bands (:data:`MFD_BAND_ROWS`).
     ``stop``: an event another thread may set to end the routing early (a run whose inputs
     failed validation while it was routing): :class:`RoutingStopped` is then raised before
-    the next kernel starts.
+    the next kernel starts or the MFD accumulation's next round; a :class:`RoutingStop` also
+    ends the depression fill while it runs.
     """
     return _route(dem, valid, cell_size, method, exponent, l_max, formulation,
                   keep_filled=False, threads=threads, stop=stop)[3]
