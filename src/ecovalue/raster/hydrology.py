@@ -383,10 +383,17 @@ def _band_edges(out, valid, label, r0, r1):  # type: ignore[no-untyped-def]
     ew = np.empty(4096)
     n = 0
     for r in range(r0, r1):
+        south = r + 1 < r1
         for c in range(cols):
             if not valid[r, c]:
                 continue
             la = label[r, c]
+            # most cells: all four neighbours carry the cell's label (the loop below would
+            # skip each of them, valid or not)
+            if south and c > 0 and c < cols - 1 and label[r, c + 1] == la \
+                    and label[r + 1, c - 1] == la and label[r + 1, c] == la \
+                    and label[r + 1, c + 1] == la:
+                continue
             for k in range(4):  # east, south-west, south, south-east: each pair once
                 rn = r + (0, 1, 1, 1)[k]
                 cn = c + (1, -1, 0, 1)[k]
