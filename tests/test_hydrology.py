@@ -77,6 +77,24 @@ def test_a_routing_stop_ends_the_fill_while_it_runs() -> None:
     assert h._NEVER[0] == 0
 
 
+def test_a_routing_stop_set_from_another_thread_reaches_a_running_fill() -> None:
+    # a 3000² pit takes the fill ≥ 0.5 s; the stop is set 50 ms after its thread starts, so
+    # the kernel is (almost always) running and must see the flag change under it
+    dem = np.full((3000, 3000), -1.0)
+    dem[[0, -1], :] = dem[:, [0, -1]] = 0.0
+    valid = ones(dem.shape)
+    stop = h.RoutingStop()
+    result: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: result.append(h._fill_kernel(dem, valid,
+                                                                          stop.flag)))
+    worker.start()
+    threading.Event().wait(0.05)
+    stop.set()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert (result[0] == -1.0).sum() > dem.size // 2  # it ended early
+
+
 # ------------------------------------------------------------------------- D8
 
 
