@@ -638,9 +638,15 @@ def test_route_ls_on_threads_fills_in_bands_and_gives_the_same_numbers(
     dem = np.cumsum(rng.normal(size=(200, 90)), axis=0) + np.round(rng.random((200, 90)) * 2)
     valid = rng.random(dem.shape) > 0.01
     one = h.route_ls(dem, valid, 30.0, method=method, threads=1)
+    whole = h.route(dem, valid, 30.0, method=method)
+    np.testing.assert_array_equal(whole.ls, one)
     for threads in (2, 3):
         np.testing.assert_array_equal(h.route_ls(dem, valid, 30.0, method=method,
                                                  threads=threads), one)
+        # route() too (the in-memory engine routes on the machine's cores): every grid
+        on_threads = h.route(dem, valid, 30.0, method=method, threads=threads)
+        for name in ("filled", "slope", "accumulation", "ls"):
+            np.testing.assert_array_equal(getattr(on_threads, name), getattr(whole, name))
 
 
 def _ls_decimal(slope: float, x: float, acc: float, cell: float, l_max: float,

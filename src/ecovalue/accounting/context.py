@@ -178,13 +178,14 @@ class Context:
     @cached_property
     def routing(self) -> Any:
         """Depression filling, flow accumulation and LS factor, computed once for the run."""
-        from ecovalue.raster.hydrology import route
+        from ecovalue.raster.hydrology import default_threads, route
 
         if self.progress:
             self.progress("routing")
         dem = self.ds.rasters["dem"].astype(np.float64)
         return route(dem, self.valid, self.ds.grid.cell_width, method=self.routing_method,
-                     formulation=self.profile.methods.get("ls_formulation", "desmet_govers"))
+                     formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
+                     threads=default_threads())
 
     @property
     def routing_method(self) -> str:
@@ -195,6 +196,7 @@ class Context:
         """The LS factor of :attr:`routing`, through :attr:`routing_cache` when there is one."""
         if self.routing_cache is None:
             return np.asarray(self.routing.ls)
+        from ecovalue.raster.hydrology import default_threads
         from ecovalue.raster.routing_cache import route_ls_cached
 
         if self.progress:
@@ -203,6 +205,6 @@ class Context:
             self.ds.rasters["dem"].astype(np.float64), self.valid, self.ds.grid.cell_width,
             method=self.routing_method,
             formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
-            cache=self.routing_cache,
+            cache=self.routing_cache, threads=default_threads(),
         )
         return ls

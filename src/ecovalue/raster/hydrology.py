@@ -40,6 +40,7 @@ grid or into nodata — an outlet), also used where ``valid`` is False.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass
 
@@ -1215,6 +1216,12 @@ class RoutingStopped(Exception):
     fill (other kernels, once started, run to their end)."""
 
 
+def default_threads() -> int:
+    """Threads for a routing by default: the machine's CPUs, at most 4 (as ``ecovalue account
+    --threads``' default); the numbers do not depend on it."""
+    return min(os.cpu_count() or 1, 4)
+
+
 def _check_stop(stop: threading.Event | None) -> None:
     if stop is not None and stop.is_set():
         raise RoutingStopped("the routing was stopped by its caller before its end")
@@ -1575,6 +1582,7 @@ def route(
     exponent: float = 1.1,
     l_max: float | None = None,
     formulation: str = "desmet_govers",
+    threads: int = 1,
 ) -> Routing:
     """Fill, slope, flow accumulation and LS factor of a DEM in one pass of each kernel.
 
@@ -1586,12 +1594,15 @@ def route(
         exponent: MFD slope exponent (Freeman 1991: 1.1).
         l_max: cap on the L factor, see :func:`ls_factor`.
         formulation: LS formulation, see :func:`ls_factor`.
+        threads: threads for the fill, the MFD accumulation and the LS pass (bands of rows):
+            the same numbers on any number, bit for bit (:func:`default_threads` for the
+            machine's cores).
 
     Raises:
         InputError: unknown method, bad cell size, bad shapes or non-finite elevations.
     """
     filled, slope, acc, ls = _route(dem, valid, cell_size, method, exponent, l_max, formulation,
-                                    keep_filled=True, threads=1)
+                                    keep_filled=True, threads=threads)
     return Routing(filled=filled, slope=slope, accumulation=acc, ls=ls, method=method,
                    cell_size=_check_cell_size(cell_size))
 
