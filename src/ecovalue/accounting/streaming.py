@@ -256,7 +256,9 @@ class _Executor:
         self.n_workers = workers
         if self.client is not None and scheduler:
             self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
-        n = threads if threads is not None else min(os.cpu_count() or 1, 4)
+        from ecovalue.raster.hydrology import default_threads
+
+        n = threads if threads is not None else default_threads()
         if n < 1:
             raise InputError(f"threads must be ≥ 1, got {n}")
         self.threads = n

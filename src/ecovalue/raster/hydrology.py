@@ -1217,8 +1217,9 @@ class RoutingStopped(Exception):
 
 
 def default_threads() -> int:
-    """Threads for a routing by default: the machine's CPUs, at most 4 (as ``ecovalue account
-    --threads``' default); the numbers do not depend on it."""
+    """The run's threads by default: the machine's CPUs, at most 4 (the streamed engine's
+    blocks, ``ecovalue account --threads``, and the in-memory engine's routing); no number
+    depends on it."""
     return min(os.cpu_count() or 1, 4)
 
 
