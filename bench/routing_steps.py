@@ -2,7 +2,7 @@
 run's critical path goes (decision 0010).
 
 Usage: ``.venv/bin/python bench/routing_steps.py [INPUTS] [--threads 2] [--repeat 3]
-[--exponent 1.1]`` with INPUTS a folder of bench inputs (default: the 4000² inputs
+[--exponent 1.1] [--float64]`` with INPUTS a folder of bench inputs (default: the 4000² inputs
 ``bench/run.py --size 4000`` writes, ``bench/results/inputs/n4000-s42``).
 
 Each step runs on the previous step's output, ``--repeat`` times on one thread and as many on
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--exponent", type=float, default=1.1, help="MFD exponent (account: 1.1)")
+    ap.add_argument("--float64", action="store_true",
+                    help="keep the elevations float64 (the routing keeps a DEM of float32 "
+                         "values float32: the same bits in half the memory)")
     opts = ap.parse_args(argv)
     dem_path = opts.inputs / "rasters" / "dem.tif"
     if not dem_path.exists():
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dem, valid = io.read(dem_path)
     cell = io.info(dem_path).grid.cell_width
-    z, v = h._check_grid(dem, valid)
+    z, v = h._check_grid(dem, valid, compact=not opts.float64)
     th = opts.threads
     e = opts.exponent
 
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: h._mfd_accumulate(filled, v, mask, cell, e, n))),
         ("LS pass", ls_pass),
     ]
-    print(f"{opts.inputs.name}: {z.shape[0]}×{z.shape[1]} cells, MFD exponent {e}, "
+    print(f"{opts.inputs.name}: {z.shape[0]}×{z.shape[1]} {z.dtype} cells, MFD exponent {e}, "
           f"bands of {h.MFD_BAND_ROWS} rows; fastest (slowest) of {opts.repeat}, seconds")
     print(f"{'step':<22} {'1 thread':>15} {f'{th} threads':>15} {'speed-up':>9}  same bits")
     total = {1: 0.0, th: 0.0}

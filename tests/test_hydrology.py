@@ -595,6 +595,45 @@ def test_route_ls_equals_route_and_does_not_depend_on_threads(method: str,
             np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("method", ["d8", "mfd"])
+def test_a_float32_dem_routes_in_float32_to_the_float64_routing_bits(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a DEM whose valid heights are float32 values is filled and routed as float32 (half the
+    # memory); the kernels' arithmetic stays float64, so every product is the float64
+    # routing's, bit for bit: rough terrain, negative heights, pits, a flat, nodata holding
+    # a value no float32 holds, fill and MFD in bands on several threads
+    monkeypatch.setattr(h, "MFD_BAND_ROWS", 16)
+    rng = np.random.default_rng(17)
+    dem = np.cumsum(rng.normal(size=(150, 70)), axis=0) + rng.random((150, 70)) * 3 - 40.0
+    dem[60:70, 20:35] = dem[60, 20]  # a flat
+    dem = dem.astype(np.float32).astype(np.float64)
+    valid = rng.random(dem.shape) > 0.02
+    dem[~valid] = 1e300
+    z, v = h._check_grid(dem, valid, compact=True)
+    assert z.dtype == np.float32 and h._check_grid(dem, valid)[0].dtype == np.float64
+    kw = {"method": method, "exponent": 1.1, "l_max": 50.0}
+    compact = [h.route(dem, valid, 30.0, threads=t, **kw) for t in (1, 3)]
+    with np.errstate(over="ignore"):
+        dem32 = dem.astype(np.float32)
+    compact_ls = [h.route_ls(dem32, valid, 30.0, threads=t, **kw)
+                  for t in (1, 3)]
+    assert compact[0].filled.dtype == np.float64
+    # the same routing with the elevations kept float64 throughout
+    plain = h._check_grid
+    monkeypatch.setattr(h, "_check_grid",
+                        lambda d, m, name="dem", compact=False: plain(d, m, name))
+    wide = h.route(dem, valid, 30.0, threads=1, **kw)
+    for got in compact:
+        for field in ("filled", "slope", "accumulation", "ls"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(wide, field))
+    for got_ls in compact_ls:
+        np.testing.assert_array_equal(got_ls, wide.ls)
+    # a DEM that is not all float32 values keeps float64
+    dem[3, 3] += 1e-9
+    assert h._check_grid(dem, valid, compact=True)[0].dtype == np.float64
+
+
 @pytest.mark.parametrize("packed", [True, False])
 @settings(max_examples=100, deadline=None)
 @given(case=tie_dems, bands=st.integers(2, 4), tilt=st.integers(-8, 8))
