@@ -334,6 +334,43 @@ def test_a_first_runs_blocks_yield_to_the_routing_and_a_reruns_do_not(
     assert_same_run(tiny[1], again)
 
 
+def test_a_first_run_stores_its_routing_beside_the_blocks_and_returns_once_stored(
+    tiny: tuple[Path, RunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the LS reaches the soil-retention pass before the cache's entry is written (on a thread
+    # of its own), and the run returns only once the entry is complete
+    import threading
+    import time
+
+    from ecovalue.accounting import streaming_blocks as B
+
+    events: list[str] = []
+    real_store, real_pass1 = S.store, B.pass1_chunk
+
+    def slow_store(*args: Any) -> None:
+        events.append(f"store on {threading.current_thread().name}")
+        time.sleep(0.5)
+        real_store(*args)
+        events.append("stored")
+
+    def pass1(plan: Any, start: int, stop: int, rows: int, indicators: tuple[str, ...]) -> Any:
+        if "soil_retention" in indicators and "soil" not in events:
+            events.append("soil")
+        return real_pass1(plan, start, stop, rows, indicators)
+
+    monkeypatch.setattr(S, "store", slow_store)
+    monkeypatch.setattr(B, "pass1_chunk", pass1)
+    cache = RoutingCache(tmp_path / "cache")
+    first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert not first.routing_from_cache
+    assert events == ["store on ecovalue-cache-store", "soil", "stored"]
+    assert len(cache.entries()) == 1
+    assert_same_run(tiny[1], first)
+    again = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert again.routing_from_cache
+    assert_same_run(tiny[1], again)
+
+
 def test_route_ls_with_its_stop_set_raises_before_any_kernel() -> None:
     import threading
 

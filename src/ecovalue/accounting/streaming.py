@@ -438,6 +438,7 @@ def run_account_streamed(
     from ecovalue.raster.hydrology import RoutingStop
 
     stop_routing = RoutingStop()
+    stores: list[threading.Thread] = []  # the routing cache's new entry, being written
     try:
         step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
@@ -520,7 +521,7 @@ def run_account_streamed(
                 # its own; a failed validation stops it at its next kernel (``finally``)
                 routing = ex.beside(
                     _timed, _routing_step, plan, plan.valid, work, True, ex.threads, cache,
-                    key, stop_routing,
+                    key, stop_routing, stores,
                 )
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
             remembered.complete(scan)
@@ -543,7 +544,7 @@ def run_account_streamed(
             if needs_routing and routing is None:
                 routing = ex.submit(
                     _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads,
-                    cache, key,
+                    cache, key, None, stores,
                 )
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
@@ -613,7 +614,9 @@ def run_account_streamed(
             timings["pass2_write"] = time.perf_counter() - t
     finally:
         stop_routing.set()  # a routing still running after an error ends soon (RoutingStop)
-        ex.close()
+        ex.close()  # waits for the routing's thread, so every store has been started
+        for writer in stores:  # the cache's entry is complete when the run returns
+            writer.join()
         kept.close()
         memory.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -795,6 +798,7 @@ def _routing_step(
     cache: RoutingCache | None = None,
     missed: str | None = None,
     stop: threading.Event | None = None,
+    stores: list[threading.Thread] | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
 
@@ -803,6 +807,10 @@ def _routing_step(
     windows of it). ``missed``: the key of a cache lookup that missed (:func:`_ls_from_cache`);
     the LS is then computed and stored under it. ``stop`` set: the routing ends early
     (:class:`ecovalue.raster.hydrology.RoutingStop`, :class:`~ecovalue.raster.hydrology.RoutingStopped`).
+    ``stores``: the new entry is written to the cache on a thread of its own, appended there,
+    while the blocks go on with the LS (4000²: 128 MB and its digest, ≈ 0.4–0.5 s that are
+    not on the run's longest chain any more); the caller joins it before it returns. None:
+    written before this function returns.
     """
     dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
     if missed is not None and cache is not None:
@@ -813,7 +821,13 @@ def _routing_step(
             formulation=_formulation(plan), threads=threads, stop=stop,
         )
         from_cache = False
-        store(cache, missed, ls, _ls_params(plan), dem.shape)
+        args = (cache, missed, ls, _ls_params(plan), dem.shape)
+        if stores is None:
+            store(*args)
+        else:
+            writer = threading.Thread(target=store, args=args, name="ecovalue-cache-store")
+            writer.start()
+            stores.append(writer)
     else:
         ls, from_cache = route_ls_cached(
             dem,
