@@ -727,3 +727,39 @@ def test_an_indicator_error_of_the_one_reading_pass_is_raised_after_validation(
     bad = write_tiny_dataset(tmp_path / "bad", rasters={"npp": npp})
     with pytest.raises(ValidationFailed, match="no data"):
         run_account_streamed(bad, block_rows=3, cache=cache)
+
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_the_local_executor_keeps_a_thread_busy_behind_a_slow_block(small: bool) -> None:
+    # block 0 is slow. Small results: the other thread runs blocks 1–5 meanwhile, their
+    # results kept until block 0's turn; block-sized results: block 2 starts only once block
+    # 0's result is taken. Either way never more than ``threads`` at once, results in order.
+    import threading
+    import time
+
+    ex = S._Executor(1, None, threads=2)
+    lock = threading.Lock()
+    running, most = [0], [0]
+    events: list[tuple[str, int]] = []
+
+    def work(plan: Any, start: int, stop: int, tag: str) -> tuple[int, str]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            events.append(("start", start))
+        time.sleep(0.3 if start == 0 else 0.01)
+        with lock:
+            running[0] -= 1
+            events.append(("end", start))
+        return start, tag
+
+    try:
+        out = list(ex.map(work, None, [(i, i + 1) for i in range(6)], "x",  # type: ignore[arg-type]
+                          small=small))
+    finally:
+        ex.close()
+    assert out == [(i, "x") for i in range(6)]
+    assert most[0] <= 2
+    before_0_ends = {b for kind, b in events[:events.index(("end", 0))] if kind == "start"}
+    assert before_0_ends == ({0, 1, 2, 3, 4, 5} if small else {0, 1})

@@ -301,15 +301,22 @@ class _Executor:
         return self.side.submit(fn, *args)
 
     def map(
-        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
+        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any,
+        small: bool = False,
     ) -> Iterator[Any]:
-        """Results in block order (a fixed reduction order: sums do not depend on the workers)."""
+        """Results in block order (a fixed reduction order: sums do not depend on the workers).
+
+        Locally at most ``threads`` blocks are computed at once. ``small``: the results are
+        small (scan facts, zonal sums), so a thread whose block is done takes the next one
+        while an earlier block is still running, its result kept until its turn; otherwise
+        (block-sized results: the layers of pass 2) the next block starts only when the
+        earliest one's result is taken, so at most ``threads`` results exist at once."""
         if self.client is None:
             if self.threads == 1 or len(blocks) == 1:
                 for start, stop in blocks:
                     yield fn(plan, start, stop, *args)
                 return
-            yield from self._threaded(fn, plan, blocks, *args)
+            yield from self._threaded(fn, plan, blocks, *args, ahead=len(blocks) if small else 0)
             return
         remote_plan = self.client.scatter(plan, broadcast=True, hash=False)
         extra = [self.client.scatter(a, broadcast=True, hash=False) for a in args]
@@ -319,23 +326,41 @@ class _Executor:
             fut.release()
 
     def _threaded(
-        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any
+        self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any,
+        ahead: int = 0,
     ) -> Iterator[Any]:
-        """At most ``threads`` blocks in flight (bounded memory), results yielded in order."""
+        """At most ``threads`` blocks running (bounded memory), results yielded in order; at
+        most ``threads + ahead`` blocks started and not yet yielded (``ahead`` = 0: a block
+        starts when the earliest one's result is taken; more: a thread whose block is done
+        goes on with the next while an earlier one still runs)."""
         from collections import deque
+        from concurrent.futures import FIRST_COMPLETED, wait
 
-        pending: deque[Any] = deque()
+        started: deque[Any] = deque()  # in block order, not yet yielded
+        running: set[Any] = set()
         todo = iter(blocks)
-        for start, stop in todo:
-            pending.append(self.submit(fn, plan, start, stop, *args))
-            if len(pending) >= self.threads:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(self.submit(fn, plan, nxt[0], nxt[1], *args))
-            yield result
+
+        def start_more() -> None:
+            while len(running) < self.threads and len(started) < self.threads + ahead:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                fut = self.submit(fn, plan, nxt[0], nxt[1], *args)
+                started.append(fut)
+                running.add(fut)
+
+        start_more()
+        while started:
+            head = started[0]
+            if not head.done():
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                running.difference_update(done)
+                start_more()
+                continue
+            started.popleft()
+            running.discard(head)
+            start_more()
+            yield head.result()
 
     def close(self) -> None:
         for pool in (self.pool, self.side):
@@ -487,7 +512,8 @@ def run_account_streamed(
             # chunks keep both pool threads; the OS shares the cores among the three)
             first = tuple(i for i in plan.indicators if i not in SECOND_PASS)
             tables_ok = not any(p.severity == "error" for p in meta.problems)
-            results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok))
+            results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok,
+                                  small=True))
             scan = _reduce_scan(f for r in results for f in r["scans"])
             remembered.complete(scan)
             validate_scan(meta, scan)
@@ -506,7 +532,7 @@ def run_account_streamed(
             second = tuple(i for i in plan.indicators if i in SECOND_PASS)
             if second:
                 more_sums, more_notes = _reduce_pass1(
-                    ex.map(B.pass1_chunk, plan, chunks, rows, second)
+                    ex.map(B.pass1_chunk, plan, chunks, rows, second, small=True)
                 )
                 block_sums.update(more_sums)
                 block_notes += more_notes
@@ -523,7 +549,7 @@ def run_account_streamed(
                     _timed, _routing_step, plan, plan.valid, work, True, ex.threads, cache,
                     key, stop_routing, stores,
                 )
-            scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid))
+            scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid, small=True))
             remembered.complete(scan)
             validate_scan(meta, scan)
             if routing is not None:
@@ -557,7 +583,7 @@ def run_account_streamed(
                     out_dir is not None, scan["region_index"],
                 )
             block_sums, block_notes = _reduce_pass1(
-                ex.map(B.pass1_chunk, plan, chunks, rows, first)
+                ex.map(B.pass1_chunk, plan, chunks, rows, first, small=True)
             )
             timings["pass1"] = time.perf_counter() - t
             if routing is not None:
@@ -574,7 +600,7 @@ def run_account_streamed(
                 from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
                 t = time.perf_counter()
                 soil_sums, soil_notes = _reduce_pass1(
-                    ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",))
+                    ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",), small=True)
                 )
                 block_sums.update(soil_sums)
                 block_notes += soil_notes
