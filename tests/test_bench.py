@@ -62,3 +62,26 @@ def test_routing_steps_times_each_kernel_and_finds_the_same_bits(tmp_path: Path)
     assert len(steps) == 4, out
     assert all(line.rstrip().endswith("yes") for line in steps), out
     assert "routing (sum)" in out
+
+
+def test_timeline_shows_the_runs_steps_and_the_routings_kernels(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from gen_inputs import generate
+    finally:
+        sys.path.remove(str(BENCH))
+    folder = generate(tmp_path / "n64", 64)
+    png = tmp_path / "timeline.png"
+    out = _run(BENCH / "timeline.py", folder, "--png", png).stdout
+    for label in ("metadata and tables", "scan block", "pass-1 chunk", "routing step",
+                  "routing: depression fill", "routing: flat resolution",
+                  "routing: MFD accumulation", "routing: LS pass", "landscape premium"):
+        assert f" {label} " in out, (label, out)
+    assert "first run: routed" in out and "routing step:" in out
+    assert png.stat().st_size > 10_000
+    # with a routing cache: a first run stores the LS, the next one reads it
+    cache = tmp_path / "cache"
+    first = _run(BENCH / "timeline.py", folder, "--cache", cache).stdout
+    assert "routing cache: store" in first and "the LS stored in the cache" in first
+    again = _run(BENCH / "timeline.py", folder, "--cache", cache).stdout
+    assert "rerun: the LS from the routing cache" in again and "routing step" not in again
