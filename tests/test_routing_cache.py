@@ -47,11 +47,27 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_a_float32_dem_finds_the_entry_of_its_float64_values(tmp_path: Path) -> None:
+def test_a_float32_dem_finds_the_entry_of_its_float64_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dem, valid = _dem()
     cache = RoutingCache(tmp_path)
+    # routed as given (no float64 copy of the grid): a float32 DEM in float32
+    seen: list[np.dtype] = []
+    real = H.route_ls
+    monkeypatch.setattr(H, "route_ls", lambda d, *a, **k: seen.append(d.dtype) or real(d, *a, **k))
     route_ls_cached(dem, valid, 30.0, "mfd", cache=cache)
+    route_ls_cached(dem, valid, 30.0, "mfd", cache=None)
+    assert seen == [np.float32, np.float32]
     assert route_ls_cached(dem.astype(np.float64), valid, 30.0, "mfd", cache=cache)[1]
+    # one key for the float32 DEM, its float64 copy and the streamed engine's row-wise digest
+    params = RC.ls_params(30.0, "mfd")
+    key = RoutingCache.key(dem, valid, params)
+    assert key == RoutingCache.key(dem.astype(np.float64), valid, params)
+    assert key == RoutingCache.key_of(
+        (np.dtype(np.float64).str, dem.shape), RC.grid_digest(dem, np.float64),
+        (valid.dtype.str, valid.shape), RC.grid_digest(valid), params,
+    )
 
 
 def test_a_hit_is_the_routed_ls_bit_for_bit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -94,11 +94,16 @@ class RoutingCache:
         valid: np.ndarray,
         params: dict[str, Any],
     ) -> str:
-        """sha256 (hex) of the DEM, its mask, the routing parameters and the routing code."""
+        """sha256 (hex) of the DEM, its mask, the routing parameters and the routing code.
+
+        A numeric 2-D DEM is keyed by its float64 values (converted row by row, no copy of the
+        grid: exact from float32 or integers), so a float32 DEM as read and its float64 copy
+        have one key, and the streamed engine's key (``accounting.streaming``) is the same."""
         d, v = np.asarray(dem), np.asarray(valid)
+        as_float64 = d.ndim == 2 and np.issubdtype(d.dtype, np.number)
         return RoutingCache.key_of(
-            (d.dtype.str, d.shape),
-            grid_digest(d),
+            (np.dtype(np.float64).str if as_float64 else d.dtype.str, d.shape),
+            grid_digest(d, np.float64) if as_float64 else grid_digest(d),
             (v.dtype.str, v.shape),
             grid_digest(v),
             params,
@@ -308,14 +313,13 @@ def route_ls_cached(
 
     The same numbers as ``route_ls`` (an entry is the grid ``route_ls`` returned, stored
     losslessly); the thread count is not part of the key because the results do not depend on
-    it (decision 0010). The DEM is keyed by its float64 values (the routing's own conversion,
-    exact from float32 or integers), so both engines find each other's entries.
+    it (decision 0010). The DEM is keyed by its float64 values (:meth:`RoutingCache.key`,
+    exact from float32 or integers), so both engines find each other's entries; it is routed
+    as given (a float32 DEM in float32, :func:`ecovalue.raster.hydrology.route_ls`).
     """
     from ecovalue.raster import hydrology as H
 
     params = ls_params(cell_size, method, exponent, l_max, formulation)
-    if np.ndim(dem) == 2 and np.issubdtype(np.asarray(dem).dtype, np.number):
-        dem = np.ascontiguousarray(dem, dtype=np.float64)  # route_ls converts it so anyway
     return cached(
         cache,
         dem,
