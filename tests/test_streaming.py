@@ -371,6 +371,34 @@ def test_a_first_run_stores_its_routing_beside_the_blocks_and_returns_once_store
     assert_same_run(tiny[1], again)
 
 
+def test_a_first_run_starts_its_routing_while_the_kernels_load(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the routing needs only the DEM and the regions' pixels: it starts from the preparation
+    # thread as soon as they are known, not after the main thread has loaded the kernels
+    import time
+
+    events: list[str] = []
+    real_load, real_routing = S.load_kernels, S._routing_step
+
+    def slow_load() -> None:
+        time.sleep(0.5)
+        real_load()
+        events.append("kernels loaded")
+
+    def routing(*args: Any) -> Any:
+        events.append("routing started")
+        return real_routing(*args)
+
+    monkeypatch.setattr(S, "load_kernels", slow_load)
+    monkeypatch.setattr(S, "_routing_step", routing)
+    run = run_account_streamed(tiny[0], block_rows=4, threads=2)
+    assert events == ["routing started", "kernels loaded"]
+    # (the tiny routing ends before the kernels are loaded: still a routed run, its LS used)
+    assert not run.routing_from_cache and "scan_and_validate" in run.timings
+    assert_same_run(tiny[1], run)
+
+
 def test_route_ls_with_its_stop_set_raises_before_any_kernel() -> None:
     import threading
 

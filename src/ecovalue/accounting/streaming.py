@@ -494,15 +494,30 @@ def run_account_streamed(
                     region_index,
                 )
 
+            def routing_early(valid: np.ndarray, missed: str | None) -> Any:
+                # the routing needs only the DEM and the regions' pixels (the valid ones of a
+                # run that passes validation): it starts as soon as they are known, on a
+                # thread of its own, while this thread still loads the kernels and then the
+                # scan runs; a failed validation stops it (``finally``)
+                return ex.beside(
+                    _timed, _routing_step, plan, valid, work, True, ex.threads, cache, missed,
+                    stop_routing, stores,
+                )
+
             prep = ex.submit(
                 _regions_key_and_ls, plan, cache if needs_routing else None, remembered,
                 landscape_early if not needs_routing or cache is not None else None,
+                routing_early if needs_routing else None,
             )
             load_kernels()
-            plan.region_index, plan.valid, key, plan.ls, t_ls, landscape = prep.result()
+            plan.region_index, plan.valid, key, cached_ls, t_ls, landscape, routing = (
+                prep.result()
+            )
+            if cached_ls is not None:  # (else a routing started above sets plan.ls itself)
+                plan.ls = cached_ls
             # one reading of the rasters for the scan and pass 1 when no routing is to wait
             # for: the profile has none, or its LS factor was in the cache (a rerun)
-            from_cache = plan.ls is not None
+            from_cache = cached_ls is not None
             fused = not needs_routing or from_cache
             if from_cache:
                 timings["routing"] = t_ls
@@ -541,14 +556,7 @@ def run_account_streamed(
             # the scan reads every raster; then pass 1 (and the routing, with the soil
             # retention after it) read them again
             keep_valid = needs_global and plan.valid is None  # else the regions' pixels
-            if needs_routing and ex.local and plan.valid is not None:
-                # the routing needs only the DEM and the regions' pixels (the valid ones of a
-                # run that passes validation): it starts now, beside the scan, on a thread of
-                # its own; a failed validation stops it at its next kernel (``finally``)
-                routing = ex.beside(
-                    _timed, _routing_step, plan, plan.valid, work, True, ex.threads, cache,
-                    key, stop_routing, stores,
-                )
+            # (on one machine the routing started with the preparation: ``routing_early``)
             scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid, small=True))
             remembered.complete(scan)
             validate_scan(meta, scan)
@@ -988,20 +996,25 @@ def _regions_key_and_ls(
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
     one_reading: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any]:
+    to_route: Callable[[np.ndarray, str | None], Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any, Any]:
     """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
     when absent or damaged: then removed and routed again) with the seconds its read took.
 
     ``one_reading(region_index, valid)`` is called once the run is known to take one reading
     of its rasters (no routing, or an entry of the key in the cache) and its result returned
-    last (None when not called)."""
+    second to last (None when not called). ``to_route(valid, key)`` is called as soon as the
+    LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without a
+    cache) and its result returned last (None when not called)."""
     region_index, valid, key = _regions_and_key(plan, cache, remembered)
     started = None
     if one_reading is not None and (cache is None or (key is not None and cache.has(key))):
         started = one_reading(region_index, valid)
     t = time.perf_counter()
     ls = cache.get(key, plan.grid.shape) if cache is not None and key is not None else None
-    return region_index, valid, key, ls, time.perf_counter() - t, started
+    t_ls = time.perf_counter() - t
+    routing = to_route(valid, key) if to_route is not None and ls is None else None
+    return region_index, valid, key, ls, t_ls, started, routing
 
 
 def _regions_and_key(
