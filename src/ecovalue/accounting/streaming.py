@@ -33,8 +33,8 @@ How it runs (docs/scaling.md explains it in plain language):
    then validates. The indicators of :data:`SECOND_PASS` follow in a pass that reads only
    their rasters, and the landscape premium runs beside from the start. When the routing
    has to run (a first run), the scan comes first and pass 1 runs beside the routing; on one
-   machine the routing starts with the scan (it needs only the DEM and the regions' pixels)
-   and a failed validation stops it at its next kernel.
+   machine the routing starts as soon as the regions' pixels are known, before the scan (it
+   needs only the DEM and them), and a failed validation stops it (a ``RoutingStop``).
 5. **Region steps** on the sums, as the in-memory path: caps by reported emissions/loads
    (a scale per region and pollutant), reported quantities replace/complement (an affine
    map per region × type), then the table (Decimal once, 0.01 元).
