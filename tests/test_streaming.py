@@ -399,6 +399,32 @@ def test_a_first_run_starts_its_routing_while_the_kernels_load(
     assert_same_run(tiny[1], run)
 
 
+def test_a_first_run_with_a_cache_reads_the_whole_dem_once(
+    tiny: tuple[Path, RunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the DEM read for the routing cache's key is the one the routing takes (no second read);
+    # a rerun reads it whole not at all (its digest remembered, its LS in the cache)
+    from ecovalue.accounting import streaming_blocks as B
+
+    whole: list[str] = []
+    real = B.read_block_values
+
+    def counted(plan: Any, key: str, start: int, stop: int) -> Any:
+        if start == 0 and stop == plan.grid.height:
+            whole.append(key)
+        return real(plan, key, start, stop)
+
+    monkeypatch.setattr(B, "read_block_values", counted)
+    cache = RoutingCache(tmp_path / "cache")
+    first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert not first.routing_from_cache and whole.count("dem") == 1
+    assert_same_run(tiny[1], first)
+    whole.clear()
+    again = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
+    assert again.routing_from_cache and whole.count("dem") == 0
+    assert_same_run(tiny[1], again)
+
+
 def test_route_ls_with_its_stop_set_raises_before_any_kernel() -> None:
     import threading
 

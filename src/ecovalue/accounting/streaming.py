@@ -494,14 +494,15 @@ def run_account_streamed(
                     region_index,
                 )
 
-            def routing_early(valid: np.ndarray, missed: str | None) -> Any:
+            def routing_early(valid: np.ndarray, missed: str | None, dem: Any) -> Any:
                 # the routing needs only the DEM and the regions' pixels (the valid ones of a
                 # run that passes validation): it starts as soon as they are known, on a
                 # thread of its own, while this thread still loads the kernels and then the
-                # scan runs; a failed validation stops it (``finally``)
+                # scan runs; a failed validation stops it (``finally``). ``dem``: as read for
+                # the cache's key (None: not read there)
                 return ex.beside(
                     _timed, _routing_step, plan, valid, work, True, ex.threads, cache, missed,
-                    stop_routing, stores,
+                    stop_routing, stores, dem,
                 )
 
             prep = ex.submit(
@@ -833,6 +834,7 @@ def _routing_step(
     missed: str | None = None,
     stop: threading.Event | None = None,
     stores: list[threading.Thread] | None = None,
+    dem: np.ndarray | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
 
@@ -844,9 +846,11 @@ def _routing_step(
     ``stores``: the new entry is written to the cache on a thread of its own, appended there,
     while the blocks go on with the LS (4000²: 128 MB and its digest, ≈ 0.4–0.5 s that are
     not on the run's longest chain any more); the caller joins it before it returns. None:
-    written before this function returns.
+    written before this function returns. ``dem``: the DEM as :func:`streaming_blocks.
+    read_block_values` gives it, when the caller has read it already (for the cache's key).
     """
-    dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
+    if dem is None:
+        dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
     if missed is not None and cache is not None:
         from ecovalue.raster.hydrology import route_ls
 
@@ -996,32 +1000,41 @@ def _regions_key_and_ls(
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
     one_reading: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-    to_route: Callable[[np.ndarray, str | None], Any] | None = None,
+    to_route: Callable[[np.ndarray, str | None, np.ndarray | None], Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any, Any]:
     """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
     when absent or damaged: then removed and routed again) with the seconds its read took.
 
     ``one_reading(region_index, valid)`` is called once the run is known to take one reading
     of its rasters (no routing, or an entry of the key in the cache) and its result returned
-    second to last (None when not called). ``to_route(valid, key)`` is called as soon as the
-    LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without a
-    cache) and its result returned last (None when not called)."""
-    region_index, valid, key = _regions_and_key(plan, cache, remembered)
+    second to last (None when not called). ``to_route(valid, key, dem)`` is called as soon as
+    the LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without
+    a cache; ``dem`` the DEM when it was read for the key, else None) and its result returned
+    last (None when not called)."""
+    read: list[np.ndarray] = []
+    region_index, valid, key = _regions_and_key(plan, cache, remembered, read)
     started = None
     if one_reading is not None and (cache is None or (key is not None and cache.has(key))):
         started = one_reading(region_index, valid)
     t = time.perf_counter()
     ls = cache.get(key, plan.grid.shape) if cache is not None and key is not None else None
     t_ls = time.perf_counter() - t
-    routing = to_route(valid, key) if to_route is not None and ls is None else None
+    routing = None
+    if to_route is not None and ls is None:
+        routing = to_route(valid, key, read[0] if read else None)
     return region_index, valid, key, ls, t_ls, started, routing
 
 
 def _regions_and_key(
-    plan: B.Plan, cache: RoutingCache | None, remembered: _Remembered | None = None
+    plan: B.Plan,
+    cache: RoutingCache | None,
+    remembered: _Remembered | None = None,
+    read: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
-    them, and with ``cache`` the routing cache's key of the DEM on that mask.
+    them, and with ``cache`` the routing cache's key of the DEM on that mask. ``read``: the
+    DEM is appended to it when it was read for the key (a DEM whose digest was not
+    remembered), so a routing that follows need not read it again.
 
     In a run that passes validation the mask is the valid mask: the scan's valid pixels are
     those inside a region where every raster has data, and a pixel inside a region without
@@ -1039,7 +1052,10 @@ def _regions_and_key(
     if cache is not None:
 
         def dem_digest() -> bytes:  # of the DEM's float64 values, converted row by row
-            return grid_digest(B.read_block_values(plan, "dem", 0, plan.grid.height), np.float64)
+            dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
+            if read is not None:
+                read.append(dem)
+            return grid_digest(dem, np.float64)
 
         key = cache.key_of(
             (np.dtype(np.float64).str, plan.grid.shape),
