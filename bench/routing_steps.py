@@ -8,8 +8,9 @@ Usage: ``.venv/bin/python bench/routing_steps.py [INPUTS] [--threads 2] [--repea
 Each step runs on the previous step's output, ``--repeat`` times on one thread and as many on
 ``--threads`` threads, interleaved (this machine is shared: the fastest of each is printed,
 with the slowest beside it). Steps: the depression fill (sequential, or Barnes 2016 in bands
-of rows), the flat resolution (sequential), the MFD accumulation (rounds over bands of
-``hydrology.MFD_BAND_ROWS`` rows; also its number of rounds) and the LS pass (bands of rows).
+of rows), the flat resolution (sequential), and the MFD accumulation with each cell's LS
+computed as it is routed (rounds over bands of ``hydrology.MFD_BAND_ROWS`` rows; also its
+number of rounds), as ``route_ls`` runs them.
 Every step's result on several threads is checked against the one-thread result: the same
 bits, or the step is reported as differing. Compile time is not counted (a warm-up on a
 corner of the DEM first).
@@ -77,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
 
     filled = h._fill(z, v)
     mask = h._flats(filled, v, filled=True)
-    acc, xflow = h._mfd_accumulate(filled, v, mask, cell, e, 1)
     rounds = [0]
     merge = h._merge_outboxes
 
@@ -85,18 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         rounds[0] += 1
         merge(*a)
 
-    def ls_pass(n: int) -> tuple[float, np.ndarray]:
-        ls = xflow.copy()  # the pass writes the LS over the flow length (not timed)
-        return _timed(lambda: h._in_row_bands(z.shape[0], n, lambda a, b: h._mfd_ls_rows(
-            filled, v, acc, ls, cell, 122.0, False, a, b)))[0], ls
-
     steps: list[tuple[str, Callable[[int], tuple[float, Any]]]] = [
         ("depression fill", lambda n: _timed(
             lambda: h._fill_parallel(z, v, n) if n > 1 else h._fill(z, v))),
         ("flat resolution", lambda n: _timed(lambda: h._flats(filled, v, filled=True))),
-        ("MFD accumulation", lambda n: _timed(
-            lambda: h._mfd_accumulate(filled, v, mask, cell, e, n))),
-        ("LS pass", ls_pass),
+        # the accumulation with each cell's LS computed as it is routed (as route_ls runs it)
+        ("MFD + LS", lambda n: _timed(
+            lambda: h._mfd_ls_kernel(filled, v, mask, cell, e, 122.0, False, n))),
     ]
     print(f"{opts.inputs.name}: {z.shape[0]}×{z.shape[1]} {z.dtype} cells, MFD exponent {e}, "
           f"bands of {h.MFD_BAND_ROWS} rows; fastest (slowest) of {opts.repeat}, seconds")
@@ -113,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     dt, results[n] = run(n)
                     times[n].append(dt)
             if name.startswith("MFD"):
-                name = f"MFD ({rounds[0]} rounds)"
+                name = f"MFD + LS ({rounds[0]} rounds)"
             best = {n: min(t) for n, t in times.items()}
             for n in total:
                 total[n] += best[n]

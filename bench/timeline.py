@@ -62,8 +62,8 @@ SPANS: tuple[tuple[Any, str, str], ...] = (
     (H, "_fill_parallel", "routing: depression fill"),
     (H, "_fill", "routing: depression fill"),
     (H, "_flats", "routing: flat resolution"),
-    (H, "_mfd_accumulate", "routing: MFD accumulation"),
-    (H, "_in_row_bands", "routing: LS pass"),
+    (H, "_mfd_accumulate", "routing: MFD accumulation and LS"),
+    (H, "_in_row_bands", "routing: LS pass"),  # D8 (MFD: inside its accumulation)
 )
 
 

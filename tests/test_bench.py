@@ -58,8 +58,8 @@ def test_routing_steps_times_each_kernel_and_finds_the_same_bits(tmp_path: Path)
     folder = generate(tmp_path / "n300", 300)  # 300 rows: a fill in 2 bands, MFD in 2
     out = _run(BENCH / "routing_steps.py", folder, "--threads", "2", "--repeat", "1").stdout
     steps = [line for line in out.splitlines()
-             if line.startswith(("depression fill", "flat resolution", "MFD (", "LS pass"))]
-    assert len(steps) == 4, out
+             if line.startswith(("depression fill", "flat resolution", "MFD + LS ("))]
+    assert len(steps) == 3, out
     assert all(line.rstrip().endswith("yes") for line in steps), out
     assert "routing (sum)" in out
 
@@ -75,7 +75,7 @@ def test_timeline_shows_the_runs_steps_and_the_routings_kernels(tmp_path: Path) 
     out = _run(BENCH / "timeline.py", folder, "--png", png).stdout
     for label in ("metadata and tables", "scan block", "pass-1 chunk", "routing step",
                   "routing: depression fill", "routing: flat resolution",
-                  "routing: MFD accumulation", "routing: LS pass", "landscape premium"):
+                  "routing: MFD accumulation and LS", "landscape premium"):
         assert f" {label} " in out, (label, out)
     assert "first run: routed" in out and "routing step:" in out
     assert png.stat().st_size > 10_000
