@@ -122,7 +122,7 @@ def chart(spans: list[tuple[float, float, str, str]], total: float, path: Path,
     threads = sorted({s[3] for s in spans}, key=lambda t: min(s[0] for s in spans if s[3] == t))
     colours = {"routing": "#1f77b4", "block": "#2ca02c", "chunk": "#2ca02c",
                "landscape": "#9467bd", "store": "#8c564b"}
-    fig, ax = plt.subplots(figsize=(12, 1.0 + 0.45 * len(threads)))
+    fig, ax = plt.subplots(figsize=(13, 1.2 + 0.45 * len(threads)))
     for y, th in enumerate(threads):
         mine = [s for s in spans if s[3] == th]
         for start, end, label, _ in mine:
@@ -137,6 +137,13 @@ def chart(spans: list[tuple[float, float, str, str]], total: float, path: Path,
             if not outer and end - start > 0.04 * total:
                 ax.text((start + end) / 2, y, label.replace("routing: ", ""), ha="center",
                         va="center", fontsize=7, color="white", clip_on=True, zorder=3)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=t) for c, t in (
+        ("#1f77b4", "路由 routing"), ("#2ca02c", "分块 blocks"),
+        ("#9467bd", "景观溢价 landscape premium"), ("#8c564b", "缓存写入 cache store"),
+        ("#7f7f7f", "准备 preparation"))],
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax.set_yticks(range(len(threads)), threads, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, total)
