@@ -182,8 +182,9 @@ class Context:
 
         if self.progress:
             self.progress("routing")
-        dem = self.ds.rasters["dem"].astype(np.float64)
-        return route(dem, self.valid, self.ds.grid.cell_width, method=self.routing_method,
+        # the DEM as loaded: the routing converts it itself (a DEM of float32 values is
+        # routed in float32, the same bits)
+        return route(self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width, method=self.routing_method,
                      formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
                      threads=default_threads())
 
@@ -202,7 +203,7 @@ class Context:
         if self.progress:
             self.progress("routing")
         ls, self.routing_from_cache = route_ls_cached(
-            self.ds.rasters["dem"].astype(np.float64), self.valid, self.ds.grid.cell_width,
+            self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
             method=self.routing_method,
             formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
             cache=self.routing_cache, threads=default_threads(),

@@ -316,7 +316,7 @@ class _Executor:
                 for start, stop in blocks:
                     yield fn(plan, start, stop, *args)
                 return
-            yield from self._threaded(fn, plan, blocks, *args, ahead=len(blocks) if small else 0)
+            yield from self._threaded(fn, plan, blocks, *args, small=small)
             return
         remote_plan = self.client.scatter(plan, broadcast=True, hash=False)
         extra = [self.client.scatter(a, broadcast=True, hash=False) for a in args]
@@ -327,12 +327,11 @@ class _Executor:
 
     def _threaded(
         self, fn: Callable[..., Any], plan: B.Plan, blocks: list[tuple[int, int]], *args: Any,
-        ahead: int = 0,
+        small: bool = False,
     ) -> Iterator[Any]:
-        """At most ``threads`` blocks running (bounded memory), results yielded in order; at
-        most ``threads + ahead`` blocks started and not yet yielded (``ahead`` = 0: a block
-        starts when the earliest one's result is taken; more: a thread whose block is done
-        goes on with the next while an earlier one still runs)."""
+        """At most ``threads`` blocks running (bounded memory), results yielded in order
+        (``small``: as :meth:`map`'s; without it at most ``threads`` blocks started and not
+        yet yielded)."""
         from collections import deque
         from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -341,7 +340,7 @@ class _Executor:
         todo = iter(blocks)
 
         def start_more() -> None:
-            while len(running) < self.threads and len(started) < self.threads + ahead:
+            while len(running) < self.threads and (small or len(started) < self.threads):
                 nxt = next(todo, None)
                 if nxt is None:
                     return
@@ -1011,8 +1010,7 @@ def _regions_key_and_ls(
     the LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without
     a cache; ``dem`` the DEM when it was read for the key, else None) and its result returned
     last (None when not called)."""
-    read: list[np.ndarray] = []
-    region_index, valid, key = _regions_and_key(plan, cache, remembered, read)
+    region_index, valid, key, dem = _regions_and_key(plan, cache, remembered)
     started = None
     if one_reading is not None and (cache is None or (key is not None and cache.has(key))):
         started = one_reading(region_index, valid)
@@ -1021,7 +1019,7 @@ def _regions_key_and_ls(
     t_ls = time.perf_counter() - t
     routing = None
     if to_route is not None and ls is None:
-        routing = to_route(valid, key, read[0] if read else None)
+        routing = to_route(valid, key, dem)
     return region_index, valid, key, ls, t_ls, started, routing
 
 
@@ -1029,12 +1027,11 @@ def _regions_and_key(
     plan: B.Plan,
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
-    read: list[np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, str | None]:
+) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None]:
     """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
-    them, and with ``cache`` the routing cache's key of the DEM on that mask. ``read``: the
-    DEM is appended to it when it was read for the key (a DEM whose digest was not
-    remembered), so a routing that follows need not read it again.
+    them, with ``cache`` the routing cache's key of the DEM on that mask, and the DEM when it
+    was read for the key (a DEM whose digest no earlier run remembered; else None), so a
+    routing that follows need not read it again.
 
     In a run that passes validation the mask is the valid mask: the scan's valid pixels are
     those inside a region where every raster has data, and a pixel inside a region without
@@ -1049,20 +1046,19 @@ def _regions_and_key(
     )
     valid = region_index >= 0
     key = None
+    read: list[np.ndarray] = []  # the DEM, when dem_digest reads it
     if cache is not None:
 
         def dem_digest() -> bytes:  # of the DEM's float64 values, converted row by row
-            dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
-            if read is not None:
-                read.append(dem)
-            return grid_digest(dem, np.float64)
+            read.append(B.read_block_values(plan, "dem", 0, plan.grid.height))
+            return grid_digest(read[0], np.float64)
 
         key = cache.key_of(
             (np.dtype(np.float64).str, plan.grid.shape),
             remembered.converted("dem", np.float64, dem_digest) if remembered else dem_digest(),
             (valid.dtype.str, valid.shape), grid_digest(valid), _ls_params(plan),
         )
-    return region_index, valid, key
+    return region_index, valid, key, read[0] if read else None
 
 
 def _landscape_step(

@@ -929,27 +929,15 @@ def _mfd_bands(z2, valid2, mask2, cell_size, exponent, acc, xflow, indeg2, band_
                 gx = 0.0  # Horn (1981), as _horn: missing neighbours take the centre value
                 gy = 0.0
                 for k in range(8):
-                    if interior:
-                        j = i + off[k]
-                    else:
-                        rn = r + _DR[k]
-                        cn = c + _DC[k]
-                        if rn < 0 or rn >= rows or cn < 0 or cn >= cols:
-                            if with_ls:
-                                gx += _HX[k] * zc
-                                gy += _HY[k] * zc
-                            continue
-                        j = rn * cols + cn
-                    if not valid[j]:
-                        if with_ls:
-                            gx += _HX[k] * zc
-                            gy += _HY[k] * zc
-                        continue
+                    j = _nbr(i, k, r, c, rows, cols, off, interior)
+                    inside = j >= 0 and valid[j]
+                    zj = np.float64(z[j]) if inside else zc
                     if with_ls:
-                        zj = np.float64(z[j])
                         gx += _HX[k] * zj
                         gy += _HY[k] * zj
-                    drop = zc - z[j]
+                    if not inside:
+                        continue
+                    drop = zc - zj
                     if drop == 0.0 and mask[i] > mask[j]:  # on a resolved flat
                         drop = float(mask[i] - mask[j])
                     if drop > 0.0:
@@ -1674,7 +1662,7 @@ def _route(
     invest = _check_formulation(formulation)
     z, v = _check_grid(dem, valid, compact=True)
     _check_stop(stop)
-    filled = _fill_parallel(z, v, threads, stop=stop) if threads > 1 else _fill(z, v, stop)
+    filled = _fill_parallel(z, v, threads, stop=stop)  # one thread: the sequential fill
     del z
     _check_stop(stop)
     mask = _flats(filled, v, filled=True)
@@ -1723,8 +1711,9 @@ def route_ls(
     above the DEM, against 473–500 with a float64 filled DEM), with D8 ≈ 38 (slope, aspect
     factor and D8 directions as grids too), plus the DEM itself (4 bytes per pixel as read;
     a float64 DEM of float32 values adds its float32 copy).
-    ``threads`` > 1 fills the depressions in bands of rows on that many threads and computes
-    the per-pixel LS in bands, and routes the MFD accumulation in bands (:data:`MFD_BAND_ROWS`).
+    ``threads`` > 1 fills the depressions in bands of rows on that many threads and routes
+    the MFD accumulation, with each cell's LS, in bands (:data:`MFD_BAND_ROWS`; D8: the LS
+    pass in bands of rows).
     ``stop``: an event another thread may set to end the routing early (a run whose inputs
     failed validation while it was routing): :class:`RoutingStopped` is then raised before
     the next kernel starts or the MFD accumulation's next round; a :class:`RoutingStop` also
