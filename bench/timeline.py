@@ -107,53 +107,55 @@ def _nested(spans: list[tuple[float, float, str, str]]) -> list[tuple[float, flo
     return out
 
 
+#: The chart's kinds of span: (words of a label, colour, legend), the first match wins (the
+#: cache's store is labelled "routing cache: store"); any other span is preparation.
+KINDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("store",), "#8c564b", "缓存写入 cache store"),
+    (("routing",), "#1f77b4", "路由 routing"),
+    (("block", "chunk"), "#2ca02c", "分块 blocks"),
+    (("landscape",), "#9467bd", "景观溢价 landscape premium"),
+    ((), "#7f7f7f", "准备 preparation"),
+)
+
+
+def _colour(label: str) -> str:
+    return next(c for words, c, _ in KINDS if not words or any(w in label for w in words))
+
+
 def chart(spans: list[tuple[float, float, str, str]], total: float, path: Path,
           title: str) -> Path:
-    """One row per thread, one bar per span, coloured by kind (routing, blocks, steps)."""
-    import matplotlib
+    """One row per thread, one bar per span, coloured by kind (:data:`KINDS`), drawn with the
+    reports' figure helpers (:mod:`ecovalue.reports.fonts`: the CJK font on any machine)."""
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ecovalue.reports.fonts import use_cjk_font
-
-    use_cjk_font()  # the reports' Noto Sans CJK: the Chinese labels render on any machine
+    from ecovalue.reports.fonts import figure_png, new_figure
 
     threads = sorted({s[3] for s in spans}, key=lambda t: min(s[0] for s in spans if s[3] == t))
-    colours = {"routing": "#1f77b4", "block": "#2ca02c", "chunk": "#2ca02c",
-               "landscape": "#9467bd", "store": "#8c564b"}
-    fig, ax = plt.subplots(figsize=(13, 1.2 + 0.45 * len(threads)))
+    fig = new_figure(13, 1.2 + 0.45 * len(threads))
+    ax = fig.add_subplot()
     for y, th in enumerate(threads):
         mine = [s for s in spans if s[3] == th]
         for start, end, label, _ in mine:
-            colour = next((c for k, c in colours.items() if k in label), "#7f7f7f")
             # a span that holds others on its thread (the routing step around its kernels) or
             # only waits (the main thread for the blocks): pale, behind, unlabelled
             outer = "waiting" in label or any(
                 o[0] >= start and o[1] <= end and o[2] != label for o in mine)
-            ax.barh(y, end - start, left=start, height=0.8 if outer else 0.6, color=colour,
-                    alpha=0.25 if outer else 1.0, edgecolor="white", linewidth=0.5,
-                    zorder=1 if outer else 2)
+            ax.barh(y, end - start, left=start, height=0.8 if outer else 0.6,
+                    color=_colour(label), alpha=0.25 if outer else 1.0, edgecolor="white",
+                    linewidth=0.5, zorder=1 if outer else 2)
             if not outer and end - start > 0.04 * total:
                 ax.text((start + end) / 2, y, label.replace("routing: ", ""), ha="center",
                         va="center", fontsize=7, color="white", clip_on=True, zorder=3)
-    from matplotlib.patches import Patch
-
-    ax.legend(handles=[Patch(color=c, label=t) for c, t in (
-        ("#1f77b4", "路由 routing"), ("#2ca02c", "分块 blocks"),
-        ("#9467bd", "景观溢价 landscape premium"), ("#8c564b", "缓存写入 cache store"),
-        ("#7f7f7f", "准备 preparation"))],
-        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    ax.legend(handles=[Patch(color=c, label=t) for _, c, t in KINDS],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax.set_yticks(range(len(threads)), threads, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, total)
     ax.set_xlabel("自进程启动起的秒数  seconds from the process's start (imports before the "
                   "first bar)")
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path.write_bytes(figure_png(fig, dpi=110))
     return path
 
 
