@@ -7,7 +7,7 @@ Usage: ``.venv/bin/python bench/routing_steps.py [INPUTS] [--threads 2] [--repea
 
 Each step runs on the previous step's output, ``--repeat`` times on one thread and as many on
 ``--threads`` threads, interleaved (this machine is shared: the fastest of each is printed,
-with the slowest beside it). Steps: the depression fill (sequential, or Barnes 2016 in bands
+with the slowest beside it, and the CPU time of all threads against one thread's). Steps: the depression fill (sequential, or Barnes 2016 in bands
 of rows), the flat resolution (sequential), and the MFD accumulation with each cell's LS
 computed as it is routed (rounds over bands of ``hydrology.MFD_BAND_ROWS`` rows; also its
 number of rounds), as ``route_ls`` runs them.
@@ -36,10 +36,12 @@ from ecovalue.raster import io
 DEFAULT_INPUTS = Path(__file__).resolve().parent / "results" / "inputs" / "n4000-s42"
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def _timed(fn: Callable[[], Any]) -> tuple[tuple[float, float], Any]:
+    """(wall seconds, CPU seconds of the whole process: every thread), result."""
     t = time.perf_counter()
+    c = time.process_time()
     out = fn()
-    return time.perf_counter() - t, out
+    return (time.perf_counter() - t, time.process_time() - c), out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds[0] += 1
         merge(*a)
 
-    steps: list[tuple[str, Callable[[int], tuple[float, Any]]]] = [
+    steps: list[tuple[str, Callable[[int], tuple[tuple[float, float], Any]]]] = [
         ("depression fill", lambda n: _timed(
             lambda: h._fill_parallel(z, v, n) if n > 1 else h._fill(z, v))),
         ("flat resolution", lambda n: _timed(lambda: h._flats(filled, v, filled=True))),
@@ -95,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"{opts.inputs.name}: {z.shape[0]}×{z.shape[1]} {z.dtype} cells, MFD exponent {e}, "
           f"bands of {h.MFD_BAND_ROWS} rows; fastest (slowest) of {opts.repeat}, seconds")
-    print(f"{'step':<22} {'1 thread':>15} {f'{th} threads':>15} {'speed-up':>9}  same bits")
+    print(f"{'step':<22} {'1 thread':>15} {f'{th} threads':>15} {'speed-up':>9} "
+          f"{'CPU':>6} {'work':>6}  same bits")
     total = {1: 0.0, th: 0.0}
+    cpu_total = {1: 0.0, th: 0.0}
     h._merge_outboxes = counted_merge
     try:
         for name, run in steps:
-            times: dict[int, list[float]] = {1: [], th: []}
+            times: dict[int, list[tuple[float, float]]] = {1: [], th: []}
             results: dict[int, Any] = {}
             for _ in range(opts.repeat):
                 for n in (1, th):
@@ -109,16 +113,23 @@ def main(argv: list[str] | None = None) -> int:
                     times[n].append(dt)
             if name.startswith("MFD"):
                 name = f"MFD + LS ({rounds[0]} rounds)"
-            best = {n: min(t) for n, t in times.items()}
+            best = {n: min(t) for n, t in times.items()}  # the fastest run: (wall, CPU)
             for n in total:
-                total[n] += best[n]
-            print(f"{name:<22} {best[1]:>6.2f} ({max(times[1]):5.2f}) {best[th]:>6.2f} "
-                  f"({max(times[th]):5.2f}) {best[1] / best[th]:>8.2f}×  "
+                total[n] += best[n][0]
+                cpu_total[n] += best[n][1]
+            slowest = {n: max(w for w, _ in t) for n, t in times.items()}
+            print(f"{name:<22} {best[1][0]:>6.2f} ({slowest[1]:5.2f}) {best[th][0]:>6.2f} "
+                  f"({slowest[th]:5.2f}) {best[1][0] / best[th][0]:>8.2f}× "
+                  f"{best[th][1]:>6.2f} {best[th][1] / best[1][1]:>5.2f}×  "
                   f"{'yes' if _same(results[1], results[th]) else 'NO'}")
     finally:
         h._merge_outboxes = merge
     print(f"{'routing (sum)':<22} {total[1]:>15.2f} {total[th]:>15.2f} "
-          f"{total[1] / total[th]:>8.2f}×")
+          f"{total[1] / total[th]:>8.2f}× {cpu_total[th]:>6.2f} "
+          f"{cpu_total[th] / cpu_total[1]:>5.2f}×")
+    print(f"CPU: seconds of CPU time on all threads in the fastest {th}-thread run; work: that "
+          "against the 1-thread run's CPU time (above 1×: the threads' extra work and their "
+          "slowing of each other: shared caches and memory; a first run's blocks share them too)")
     return 0
 
 
