@@ -3,7 +3,10 @@ block size or worker count; its GeoTIFFs match the in-memory layers; bad input f
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -207,7 +210,7 @@ def test_local_cluster_of_two_workers_gives_the_same_numbers(
     local = run_account_streamed(root, block_rows=3)
     # a LocalCluster reached by its address: the same code path as a multi-machine scheduler
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None
+        n_workers=2, threads_per_worker=1, dashboard_address=":0"
     ) as cluster:
         remote = run_account_streamed(
             root, block_rows=3, scheduler=cluster.scheduler_address, out_dir=tmp_path / "run"
@@ -612,9 +615,18 @@ def test_account_with_workers_runs_on_a_local_cluster(
 
     root, mem = tiny_reported
     out = tmp_path / "run"
-    res = CliRunner().invoke(
-        app, ["account", str(root), "--out", str(out), "--workers", "2", "--no-reports"]
-    )
+    # another cluster's HTTP server on dask's default port (held here if it is free): the
+    # run's scheduler takes a free port without a "port 8787 is already in use" warning
+    with socket.socket() as held, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):
+            held.bind(("", 8787))
+            held.listen()
+        res = CliRunner().invoke(
+            app, ["account", str(root), "--out", str(out), "--workers", "2", "--no-reports"]
+        )
+    assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
     assert res.exit_code == 0, res.output
     assert "engine: streamed (--workers/--scheduler given)" in res.output
     csv = pd.read_csv(out / "results.csv", dtype=str)

@@ -249,8 +249,10 @@ class _Executor:
             if scheduler:
                 self.client = Client(scheduler)
             else:
+                # the scheduler's HTTP server on a free port (":0"): with None it still takes
+                # 8787, and a second run at the same time warns that the port is in use
                 self.cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
                 )
                 self.client = Client(self.cluster)
         self.n_workers = workers
