@@ -7,8 +7,9 @@ Usage: ``.venv/bin/python bench/routing_steps.py [INPUTS] [--threads 2] [--repea
 
 Each step runs on the previous step's output, ``--repeat`` times on one thread and as many on
 ``--threads`` threads, interleaved (this machine is shared: the fastest of each is printed,
-with the slowest beside it, and the CPU time of all threads against one thread's). Steps: the depression fill (sequential, or Barnes 2016 in bands
-of rows), the flat resolution (sequential), and the MFD accumulation with each cell's LS
+with the slowest beside it, and the CPU time of all threads against one thread's). Steps:
+the depression fill (sequential, or Barnes 2016 in bands of rows), the flat resolution
+(sequential), and the MFD accumulation with each cell's LS
 computed as it is routed (rounds over bands of ``hydrology.MFD_BAND_ROWS`` rows; also its
 number of rounds), as ``route_ls`` runs them.
 Every step's result on several threads is checked against the one-thread result: the same

@@ -62,6 +62,9 @@ def test_routing_steps_times_each_kernel_and_finds_the_same_bits(tmp_path: Path)
     assert len(steps) == 3, out
     assert all(line.rstrip().endswith("yes") for line in steps), out
     assert "routing (sum)" in out
+    # the multi-thread run's CPU time and its ratio to one thread's, on each step's line
+    assert all(line.count("×") == 2 for line in steps), out
+    assert "CPU: seconds of CPU time on all threads" in out
 
 
 def test_timeline_shows_the_runs_steps_and_the_routings_kernels(tmp_path: Path) -> None:
