@@ -829,3 +829,41 @@ def test_the_local_executor_keeps_a_thread_busy_behind_a_slow_block(small: bool)
     assert most[0] <= 2
     before_0_ends = {b for kind, b in events[:events.index(("end", 0))] if kind == "start"}
     assert before_0_ends == ({0, 1, 2, 3, 4, 5} if small else {0, 1})
+
+
+def test_progress_reports_every_stage_and_its_blocks(
+    tiny_reported: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    """The progress callback hears each stage from 0 to its total, in order: a first run's
+    scan (its blocks), pass 1 beside the routing, what is left of the routing, the soil
+    retention, the landscape premium, the tables, the layers (blocks) and their COG copies;
+    a rerun reads the scan and pass 1 in one and has no routing stage."""
+    root, _mem = tiny_reported
+    events: list[tuple[str, int, int]] = []
+
+    def stages_of(run: list[tuple[str, int, int]]) -> list[str]:
+        stages = list(dict.fromkeys(stage for stage, _, _ in run))
+        for stage in stages:  # 0, 1, …, total in order, one total per stage
+            done = [d for s, d, _ in run if s == stage]
+            (total,) = {t for s, _, t in run if s == stage}
+            assert done == list(range(total + 1)), (stage, done, total)
+        return stages
+
+    cache = RoutingCache(tmp_path / "cache")
+    first = run_account_streamed(root, out_dir=tmp_path / "run", block_rows=3, cache=cache,
+                                 progress=lambda *e: events.append(e))
+    assert not first.routing_from_cache
+    assert stages_of(events) == [S.STAGES[s] for s in (
+        "scan", "pass 1 beside the routing", "routing", "soil retention", "landscape premium",
+        "tables", "layers", "cog",
+    )]
+    assert (S.STAGES["scan"], 4, 4) in events and (S.STAGES["layers"], 4, 4) in events  # 10 rows
+    n_layers = len(list((tmp_path / "run" / "layers").glob("*.tif")))
+    assert (S.STAGES["cog"], n_layers, n_layers) in events
+    events.clear()
+    again = run_account_streamed(root, block_rows=3, cache=cache,
+                                 progress=lambda *e: events.append(e))
+    assert again.routing_from_cache
+    stages = stages_of(events)
+    assert stages[0] == S.STAGES["scan and pass 1"] and S.STAGES["routing"] not in stages
+    assert stages[-2:] == [S.STAGES["landscape premium"], S.STAGES["tables"]]

@@ -52,12 +52,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -96,7 +97,23 @@ from ecovalue.raster.grid import Grid
 from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], None]  # (what the run is doing, done, of total)
+
+#: What a streamed run reports to its ``progress`` callback, English and Chinese; each with
+#: the blocks, chunks or layers done of the stage's total (0 of 1, then 1 of 1, for a stage
+#: of one piece).
+STAGES = MappingProxyType({
+    "scan": "scan · 检查输入",
+    "scan and pass 1": "scan and pass 1 · 检查并计算",
+    "pass 1": "pass 1 · 逐块计算",
+    "pass 1 beside the routing": "pass 1, routing beside · 逐块计算（汇流同时进行）",
+    "routing": "routing · 汇流",
+    "soil retention": "soil retention · 土壤保持",
+    "landscape premium": "landscape premium · 景观溢价",
+    "tables": "tables · 汇总表",
+    "layers": "layers · 写出图层",
+    "cog": "COG copies · 压缩图层",
+})
 N_TYPES = len(ECOSYSTEM_TYPES)
 
 #: Peak bytes per pixel of the global steps, a conservative planning figure first measured on
@@ -423,7 +440,9 @@ def run_account_streamed(
             ``block_rows × width``, results do not depend on it (≤ 1e-9 relative).
         workers: > 1 runs blocks on a local dask.distributed cluster of that many processes.
         scheduler: ``tcp://host:8786`` of a running dask scheduler (overrides ``workers``).
-        progress: callback ``(step, i, total)``.
+        progress: callback ``(stage, done, total)``: the run's stage (:data:`STAGES`) and
+            its blocks, chunks or layers done of the stage's total, at the start of each
+            stage (0 done) and as each piece ends.
         threads: threads of a local run (default: the CPU count, at most 4); each holds one
             block in memory. Ignored on a dask cluster (``threads_per_worker`` is 1 there).
         cache: where the LS factor of the routing is kept and found again for the same DEM,
@@ -437,11 +456,17 @@ def run_account_streamed(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    steps = ["scan", "routing", "pass 1", "global", "tables"] + (["pass 2"] if out_dir else [])
 
-    def step(name: str) -> None:
+    def step(stage: str, done: int = 0, total: int = 1) -> None:
         if progress:
-            progress(name, steps.index(name) + 1, len(steps))
+            progress(STAGES[stage], done, total)
+
+    def counted(stage: str, results: Iterable[Any], total: int) -> Iterator[Any]:
+        """``results`` as they come, each one reported as done in ``stage``."""
+        step(stage, 0, total)
+        for done, result in enumerate(results, 1):
+            step(stage, done, total)
+            yield result
 
     if scheduler and not out_dir and "soil_retention" in prof.indicators:
         raise InputError(
@@ -466,7 +491,6 @@ def run_account_streamed(
     stop_routing = RoutingStop()
     stores: list[threading.Thread] = []  # the routing cache's new entry, being written
     try:
-        step("scan")
         plan, notes, params = _make_plan(meta, prof, year)
         # digests of unchanged files remembered by an earlier run: the scan skips their hashing
         remembered = _Remembered(plan, DigestCache(cache.folder) if cache is not None else None)
@@ -529,8 +553,9 @@ def run_account_streamed(
             # chunks keep both pool threads; the OS shares the cores among the three)
             first = tuple(i for i in plan.indicators if i not in SECOND_PASS)
             tables_ok = not any(p.severity == "error" for p in meta.problems)
-            results = list(ex.map(B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok,
-                                  small=True))
+            results = list(counted("scan and pass 1", ex.map(
+                B.scan_pass1_chunk, plan, chunks, rows, first, tables_ok, small=True
+            ), len(chunks)))
             scan = _reduce_scan(f for r in results for f in r["scans"])
             remembered.complete(scan)
             validate_scan(meta, scan)
@@ -540,17 +565,15 @@ def run_account_streamed(
             block_sums, block_notes = _reduce_pass1(iter(results))
             scan["valid"], scan["region_index"] = plan.valid, plan.region_index
             timings["scan_pass1_and_validate"] = time.perf_counter() - t0
-            step("routing")
             hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
-            step("pass 1")
             t = time.perf_counter()
             second = tuple(i for i in plan.indicators if i in SECOND_PASS)
             if second:
-                more_sums, more_notes = _reduce_pass1(
-                    ex.map(B.pass1_chunk, plan, chunks, rows, second, small=True)
-                )
+                more_sums, more_notes = _reduce_pass1(counted("pass 1", ex.map(
+                    B.pass1_chunk, plan, chunks, rows, second, small=True
+                ), len(chunks)))
                 block_sums.update(more_sums)
                 block_notes += more_notes
             timings["pass1_rest"] = time.perf_counter() - t
@@ -559,7 +582,9 @@ def run_account_streamed(
             # retention after it) read them again
             keep_valid = needs_global and plan.valid is None  # else the regions' pixels
             # (on one machine the routing started with the preparation: ``routing_early``)
-            scan = _reduce_scan(ex.map(B.scan_block, plan, blocks, keep_valid, small=True))
+            scan = _reduce_scan(counted(
+                "scan", ex.map(B.scan_block, plan, blocks, keep_valid, small=True), len(blocks)
+            ))
             remembered.complete(scan)
             validate_scan(meta, scan)
             if routing is not None:
@@ -571,7 +596,6 @@ def run_account_streamed(
                 scan["valid"], scan["region_index"] = plan.valid, plan.region_index
             elif ex.local:  # blocks in this process share the scan's mask (see open_block)
                 plan.valid, plan.region_index = scan["valid"], scan["region_index"]
-            step("routing")
             t = time.perf_counter()
             # Routing (whole grid, one long numba kernel that releases the GIL) runs on a
             # thread while the content hash and the block-wise indicators that do not need
@@ -584,7 +608,6 @@ def run_account_streamed(
                 )
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
-            step("pass 1")
             first = tuple(i for i in plan.indicators if routing is None or i != "soil_retention")
             if routing is None and landscape_beside_routing(meta.grid.width * meta.grid.height):
                 # no routing step: the landscape premium (whole grid) beside pass 1
@@ -592,9 +615,10 @@ def run_account_streamed(
                     _timed, _landscape_step, plan, scan["valid"], work,
                     out_dir is not None, scan["region_index"],
                 )
-            block_sums, block_notes = _reduce_pass1(
-                ex.map(B.pass1_chunk, plan, chunks, rows, first, small=True)
-            )
+            block_sums, block_notes = _reduce_pass1(counted(
+                "pass 1" if routing is None else "pass 1 beside the routing",
+                ex.map(B.pass1_chunk, plan, chunks, rows, first, small=True), len(chunks),
+            ))
             timings["pass1"] = time.perf_counter() - t
             if routing is not None:
                 # the landscape premium (whole grid, mostly in scipy) beside the rest of the
@@ -607,15 +631,19 @@ def run_account_streamed(
                         _timed, _landscape_step, plan, scan["valid"], work,
                         out_dir is not None, scan["region_index"],
                     )
+                step("routing")  # what is left of it
                 from_cache, timings["routing"] = routing.result()  # a hit on a cluster's path
+                step("routing", 1)
                 t = time.perf_counter()
-                soil_sums, soil_notes = _reduce_pass1(
-                    ex.map(B.pass1_chunk, plan, chunks, rows, ("soil_retention",), small=True)
-                )
+                soil_sums, soil_notes = _reduce_pass1(counted("soil retention", ex.map(
+                    B.pass1_chunk, plan, chunks, rows, ("soil_retention",), small=True
+                ), len(chunks)))
                 block_sums.update(soil_sums)
                 block_notes += soil_notes
                 timings["pass1_soil"] = time.perf_counter() - t
-        step("global")
+        premium = "landscape_premium" in plan.profile.indicators
+        if premium:
+            step("landscape premium")
         if landscape is None:
             global_sums, timings["landscape"] = _timed(
                 _landscape_step, plan, scan["valid"], work, out_dir is not None,
@@ -626,6 +654,8 @@ def run_account_streamed(
         # the whole-grid mask and region index are not needed any more
         scan["valid"] = plan.valid = scan["region_index"] = plan.region_index = None
         content_hash, timings["hash"] = hashing.result()
+        if premium:
+            step("landscape premium", 1)
         step("tables")
         t = time.perf_counter()
         for ind, (lay_sums, lay_meta) in global_sums.items():
@@ -638,13 +668,14 @@ def run_account_streamed(
         const = constant_factor(probe, notes)
         table = _table(plan, sums, meta_by_ind, sources, const)
         timings["tables"] = time.perf_counter() - t
+        step("tables", 1)
         paths: dict[str, Path] = {}
         if out_dir:
-            step("pass 2")
             t = time.perf_counter()
             paths.update(
                 _write_layers(
-                    ex, plan, blocks, factors, Path(out_dir) / "layers", meta_by_ind, kept.close
+                    ex, plan, blocks, factors, Path(out_dir) / "layers", meta_by_ind, kept.close,
+                    counted,
                 )
             )
             timings["pass2_write"] = time.perf_counter() - t
@@ -1567,12 +1598,14 @@ def _write_layers(
     folder: Path,
     meta: dict[str, dict[str, Any]],
     inputs_read: Callable[[], None] = lambda: None,
+    counted: Callable[[str, Iterable[Any], int], Iterable[Any]] = lambda _s, items, _n: items,
 ) -> dict[str, Path]:
     """Final layers written window by window (tiled GeoTIFF), then copied to COG.
 
     ``inputs_read`` is called once the blocks are written (no input is read after it): the
     run's kept-open inputs close there, and GDAL's block cache is back at its full size for
-    the COG copies."""
+    the COG copies. ``counted(stage, items, total)``: the items, each reported as done
+    (stages ``"layers"``, the blocks, and ``"cog"``, the layers)."""
     import rasterio
     from rasterio import shutil as rio_shutil
     from rasterio.windows import Window
@@ -1600,7 +1633,8 @@ def _write_layers(
     dsts = {n: rasterio.open(tmp / f"{n}.tif", "w", **profile) for n in names}
     try:
         for (start, stop), arrays in zip(
-            blocks, ex.map(B.pass2_block, plan, blocks, factors), strict=True
+            blocks, counted("layers", ex.map(B.pass2_block, plan, blocks, factors), len(blocks)),
+            strict=True,
         ):
             for n, arr in arrays.items():
                 dsts[n].write(arr, 1, window=Window(0, start, plan.grid.width, stop - start))
@@ -1609,7 +1643,7 @@ def _write_layers(
             d.close()
     inputs_read()
     paths = {}
-    for n in names:
+    for n in counted("cog", names, len(names)):
         ind, q = n.rsplit("_", 1)
         unit = (
             f"{meta[ind]['unit'] or INDICATORS[ind].physical_unit} per pixel"
