@@ -104,9 +104,9 @@ Progress = Callable[[str, int, int], None]  # (what the run is doing, done, of t
 #: of one piece).
 STAGES = MappingProxyType({
     "scan": "scan · 检查输入",
-    "scan and pass 1": "scan and pass 1 · 检查并计算",
+    "scan and pass 1": "scan + pass 1 · 检查并计算",
     "pass 1": "pass 1 · 逐块计算",
-    "pass 1 beside the routing": "pass 1, routing beside · 逐块计算（汇流同时进行）",
+    "pass 1 beside the routing": "pass 1 + routing · 计算与汇流",
     "routing": "routing · 汇流",
     "soil retention": "soil retention · 土壤保持",
     "landscape premium": "landscape premium · 景观溢价",

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from ecovalue.errors import EcovalueError, Problem, ValidationFailed
 
@@ -20,7 +21,10 @@ err = Console(stderr=True)
 
 def new_progress() -> Progress:
     """A progress bar on stderr: step name, bar, count, elapsed time."""
-    return Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(),
+    # a column of 30 terminal cells, measured by rich: a Chinese character takes two, which a
+    # str.format width (characters) did not count, so bilingual labels pushed the bar aside
+    return Progress(TextColumn("[bold]{task.description}",
+                               table_column=Column(width=30, no_wrap=True)), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
                     transient=False)
 
