@@ -461,12 +461,13 @@ def run_account_streamed(
         if progress:
             progress(STAGES[stage], done, total)
 
-    def counted(stage: str, results: Iterable[Any], total: int) -> Iterator[Any]:
-        """``results`` as they come, each one reported as done in ``stage``."""
+    def counted(stage: str, items: Iterable[Any], total: int) -> Iterator[Any]:
+        """``items`` as they come, each reported as done in ``stage`` once the caller has
+        handled it (asks for the next one, or ends the loop)."""
         step(stage, 0, total)
-        for done, result in enumerate(results, 1):
+        for done, item in enumerate(items, 1):
+            yield item
             step(stage, done, total)
-            yield result
 
     if scheduler and not out_dir and "soil_retention" in prof.indicators:
         raise InputError(
