@@ -184,7 +184,8 @@ class Context:
             self.progress("routing")
         # the DEM as loaded: the routing converts it itself (a DEM of float32 values is
         # routed in float32, the same bits)
-        return route(self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width, method=self.routing_method,
+        return route(self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
+                     method=self.routing_method,
                      formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
                      threads=default_threads())
 

@@ -1396,9 +1396,8 @@ def _flat_mask(z: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, int, int]:
     """:func:`_flat_mask_kernel` with its four grids allocated here: numpy's zeroed memory
     of this size comes in huge pages, numba's in 4 KiB ones (at 4000² the kernel's 208 MB were
     53 k page faults, 0.14–0.19 s of its 0.7 s)."""
-    n = z.size
-    grids = [np.zeros(n, dtype=np.int32) for _ in range(3)]  # mask, label, away
-    return _flat_mask_kernel(z, v, grids[0], np.zeros(n, dtype=np.uint8), grids[1], grids[2])
+    mask, label, away = (np.zeros(z.size, dtype=np.int32) for _ in range(3))
+    return _flat_mask_kernel(z, v, mask, np.zeros(z.size, dtype=np.uint8), label, away)
 
 
 def _flats(z: np.ndarray, v: np.ndarray, filled: bool) -> np.ndarray:
