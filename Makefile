@@ -8,10 +8,16 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed-stamp
 DEMO_RES ?= 200
 DEMO_OUT ?= demo-out
+DEMO_PORT ?= 8000
 # numpy's SIMD dispatch targets this CPU has (AVX2, AVX-512, …): the portable run turns them off
 NPY_SIMD = $(shell $(BIN)/python -c "import numpy._core._multiarray_umath as m; print(' '.join(t for t in m.__cpu_dispatch__ if m.__cpu_features__.get(t)))")
 
-.PHONY: setup lock demo test lint typecheck pytest test-numeric-portable bench-setup bench clean
+WEB := web/frontend
+WEB_DIST := src/ecovalue/web/static/dist
+WEB_STAMP := $(WEB_DIST)/meta.json
+WEB_SOURCES := $(WEB)/package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/*)
+
+.PHONY: setup lock demo demo-data web-assets test lint typecheck pytest test-numeric-portable bench-setup bench bench-web clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +26,15 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# the web platform's scripts and styles (MapLibre GL JS, ECharts, terra-draw from npm, pinned
+# in package-lock.json), bundled by esbuild into the package; served by the app, no CDN
+$(WEB_STAMP): $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 18+ (apt-get install nodejs npm) to build the web assets"; exit 1; }
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+web-assets: $(WEB_STAMP)
+
+setup: $(STAMP) $(WEB_STAMP)
 
 # refresh the lock after changing pyproject.toml's dependencies (then `make setup`)
 lock:
@@ -28,11 +42,15 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
 		--python-version 3.11 -o $(LOCK)
 
+# the demo city as a working platform: two accounted years, users of every role, register,
+# monitoring, reports, both runs published; then the site is served (Ctrl-C stops it)
 demo: setup
-	$(BIN)/ecovalue demo-data $(DEMO_OUT)/wuhan --resolution $(DEMO_RES) --force
-	$(BIN)/ecovalue account $(DEMO_OUT)/wuhan --out $(DEMO_OUT)/run
-	@echo
-	@echo "Open $(DEMO_OUT)/run/report.html (maps, charts, parameters) and $(DEMO_OUT)/run/results.xlsx (核算表)."
+	$(BIN)/ecovalue demo-platform $(DEMO_OUT) --resolution $(DEMO_RES) --serve --port $(DEMO_PORT)
+
+# the same without serving (for scripts); serve it later with
+# ECOVALUE_ENV=development ECOVALUE_DATABASE_URL=sqlite:///$(DEMO_OUT)/platform.db ecovalue serve
+demo-data: setup
+	$(BIN)/ecovalue demo-platform $(DEMO_OUT) --resolution $(DEMO_RES) --no-serve
 
 lint: setup
 	$(BIN)/ruff check src tests bench
@@ -57,6 +75,10 @@ bench-setup:
 
 bench: setup
 	$(BIN)/python bench/run.py --size 1000
+
+# the web platform's targets (tiles, page times, plot, concurrent readers): bench/web.py
+bench-web: setup
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

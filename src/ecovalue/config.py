@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Smallest overlap (m²) between two parcels that counts as a conflict; shared edges and
     # digitising slivers below it are tolerated. Assumed — user-settable.
     parcel_overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+    # Web map: an XYZ raster tile URL for a base map under the data layers (e.g. an intranet
+    # tile server, https://tiles.example/{z}/{x}/{y}.png) and its attribution. Empty = no
+    # base map: the site needs nothing from the internet.
+    web_basemap_url: str = ""
+    web_basemap_attribution: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -30,6 +30,7 @@ from ecovalue.platform.monitoring.routes import router as monitoring_router
 from ecovalue.platform.registry.routes import router as registry_router
 from ecovalue.platform.reporting.routes import router as reporting_router
 from ecovalue.platform.runs.routes import router as runs_router
+from ecovalue.web.mount import mount_web
 
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotAuthenticated, 401),
@@ -88,4 +89,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    mount_web(app)  # the web platform: pages, tiles, bundled scripts (docs/web.md)
     return app

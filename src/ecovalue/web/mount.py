@@ -1,0 +1,89 @@
+"""Mount the web platform into the FastAPI app: pages, data endpoints, tiles, static files.
+
+Errors raised by services keep the API's JSON answers under ``/api``, ``/web/data`` and
+``/tiles`` (scripts read them); on pages they become an HTML page in the site's frame with
+the service's message and problems, and "not signed in" becomes a redirect to the login
+page that returns to where the user was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from ecovalue.errors import EcovalueError
+from ecovalue.platform.deps import ANONYMOUS
+from ecovalue.web.data import router as data_router
+from ecovalue.web.pages.auth import router as auth_router
+from ecovalue.web.pages.downloads import router as downloads_router
+from ecovalue.web.pages.public import router as public_router
+from ecovalue.web.render import STATIC, Page, new_page, render
+
+SCRIPT_PREFIXES = ("/api", "/web/data", "/tiles", "/static", "/docs", "/redoc", "/openapi.json")
+Handler = Callable[[Request, Any], Awaitable[Response]]
+ROUTERS = (auth_router, public_router, downloads_router, data_router)
+
+
+def is_page(request: Request) -> bool:
+    """True for a page address (HTML errors), False for the API and script endpoints."""
+    return not request.url.path.startswith(SCRIPT_PREFIXES)
+
+
+def _page_of(request: Request) -> Page:
+    page = getattr(request.state, "page", None)
+    return page if isinstance(page, Page) else new_page(request, ANONYMOUS)
+
+
+def _error_page(request: Request, status: int, detail: str, problems: list[dict[str, str]]) -> Response:
+    if status == 401:
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    page = _page_of(request)
+    page.title_key = "error.title"
+    return render(page, "error.html.j2", status, status=status, detail=detail, problems=problems)
+
+
+def _html_errors(json_handler: Handler) -> Handler:
+    async def handle(request: Request, exc: Any) -> Response:
+        response = await json_handler(request, exc)
+        if not is_page(request):
+            return response
+        body = json.loads(bytes(response.body)) if hasattr(response, "body") else {}
+        detail = body.get("detail") if isinstance(body.get("detail"), str) else str(exc)
+        problems = body.get("problems") if isinstance(body.get("problems"), list) else []
+        if isinstance(exc, RequestValidationError):
+            problems = [{"where": ".".join(str(x) for x in e.get("loc", ())), "what": e.get("msg", ""),
+                         "expected": "", "fix": ""} for e in exc.errors()]
+        return _error_page(request, response.status_code, detail or "", problems)
+
+    return handle
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the site to ``app`` (after the API routers and error handlers are installed)."""
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC, check_dir=False)),
+              name="static")
+    for exc_class in (EcovalueError, StarletteHTTPException, RequestValidationError):
+        app.add_exception_handler(exc_class, _html_errors(app.exception_handlers.get(
+            exc_class) or _default_handler(exc_class)))
+
+
+def _default_handler(exc_class: type[Exception]) -> Handler:
+    if exc_class is RequestValidationError:
+        return request_validation_exception_handler  # type: ignore[return-value]
+    return http_exception_handler  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+// mapview page (being written)

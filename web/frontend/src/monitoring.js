@@ -1,0 +1,1 @@
+// monitoring page (being written)

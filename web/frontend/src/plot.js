@@ -1,0 +1,1 @@
+// plot page (being written)

@@ -1,0 +1,1 @@
+// register page (being written)
