@@ -79,6 +79,12 @@ class Translator:
             return ECOSYSTEM_TYPE_ZH.get(etype, etype)
         return self(f"ecosystem.{etype}") if self.has(f"ecosystem.{etype}") else etype
 
+    def use(self, code: str | None) -> str:
+        """A land use code (e.g. ``ecological_protection``) in words, or the code itself."""
+        if not code:
+            return ""
+        return self(f"use.{code}") if self.has(f"use.{code}") else code
+
     def region(self, name_zh: str, name_en: str | None) -> str:
         return name_zh if self.lang == "zh" or not name_en else name_en
 

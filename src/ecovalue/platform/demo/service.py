@@ -209,7 +209,9 @@ def _rights(session: Session, actor: Principal, parcel_id: int,
         "cropland": "agriculture", "forest": "forestry", "water": "fishery",
         "wetland": "ecological_protection"}.get(plan.resource_type, "agriculture")
     kind = "contracting" if plan.collective else "use_operation"
-    holder = (f"农户{i:03d}" if plan.collective else f"国有林场{i:03d}") + synthetic.DEMO
+    operator = {"forest": "国有林场", "water": "水产公司", "wetland": "湿地保护中心"}.get(
+        plan.resource_type, "生态公司")
+    holder = (f"农户{i:03d}" if plan.collective else f"{operator}{i:03d}") + synthetic.DEMO
     right = registry.grant_right(session, actor, parcel_id, kind, holder, Decimal(1),
                                  d(2008, 1, 1), d(2037, 12, 31), use, f"鄂(2008)武汉{i:05d}",
                                  Decimal(120_000 + 1_000 * i))
