@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from ecovalue.accounting.catalogue import INDICATORS  # noqa: F401  (templates: n.INDICATORS)
 from ecovalue.reports.xlsx import WAN, YI, display_unit
 
 DASH = "—"
