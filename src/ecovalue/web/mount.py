@@ -35,12 +35,13 @@ from ecovalue.web.pages.monitoring import router as monitoring_router
 from ecovalue.web.pages.public import router as public_router
 from ecovalue.web.pages.register import router as register_router
 from ecovalue.web.pages.reporting import router as reporting_router
+from ecovalue.web.pages.runs import router as runs_router
 from ecovalue.web.render import STATIC, Page, new_page, render
 
 SCRIPT_PREFIXES = ("/api", "/web/data", "/tiles", "/static", "/docs", "/redoc", "/openapi.json")
 Handler = Callable[[Request, Any], Awaitable[Response]]
 ROUTERS = (auth_router, public_router, downloads_router, maps_router, register_router, reporting_router,
-           monitoring_router, catalogue_router,
+           monitoring_router, catalogue_router, runs_router,
            data_router)
 
 
@@ -55,10 +56,10 @@ def _page_of(request: Request) -> Page:
 
 
 def _error_page(request: Request, status: int, detail: str, problems: list[dict[str, str]]) -> Response:
-    if status == 401:
+    page = _page_of(request)
+    if status == 401 or (status == 403 and page.anonymous and request.method == "GET"):
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/login?next={target}", status_code=303)
-    page = _page_of(request)
     page.title_key = "error.title"
     return render(page, "error.html.j2", status, status=status, detail=detail, problems=problems)
 

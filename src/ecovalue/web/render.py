@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from ecovalue.platform.auth.rules import Principal, Role
+from ecovalue.platform.deps import ANONYMOUS
 from ecovalue.web import numbers
 from ecovalue.web.i18n import LANG_COOKIE, Translator, language
 from ecovalue.web.session import (
@@ -81,7 +82,13 @@ class Page:
 
     @property
     def signed_in(self) -> bool:
+        """True for users with more than public rights (a public account reads what anyone does)."""
         return self.user.role != Role.public
+
+    @property
+    def anonymous(self) -> bool:
+        """True when nobody is signed in."""
+        return self.user is ANONYMOUS
 
     @property
     def lang(self) -> str:

@@ -165,7 +165,7 @@ def _ecosystem_sampler(run: RunResult, lc_table: Any) -> Callable[[float, float]
     inv = ~run.grid.transform
 
     def at(x: float, y: float) -> str | None:
-        col, row = (int(v) for v in inv * (x, y))
+        col, row = (int(v) for v in inv @ (x, y))
         if not (0 <= row < run.grid.height and 0 <= col < run.grid.width):
             return None
         eco = types.get(int(run.landcover[row, col]))
