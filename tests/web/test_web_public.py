@@ -10,8 +10,7 @@ from decimal import Decimal
 import httpx
 import pyogrio
 import pytest
-
-from tests.web.support import PHONE, WIDE, api, money_text, non_blank_fraction, region_sums, tab
+from tests.web.support import PHONE, api, money_text, non_blank_fraction, region_sums, tab
 
 YI = Decimal(10) ** 8
 

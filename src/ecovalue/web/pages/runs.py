@@ -8,7 +8,6 @@ already official — are shown next to the form).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
