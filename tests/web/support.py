@@ -22,13 +22,31 @@ PHONE = {"width": 390, "height": 844}
 PASSWORDS = {u.username: u.password for u in USERS}
 
 
+REFUSED_FORM = re.compile(r"^Failed to load resource: the server responded with a status of (409|422)")
+
+
 @dataclass
 class Tab:
-    """A browser page with the console errors it logged."""
+    """A browser page with the console errors it logged.
+
+    A refused form is answered with the page again and HTTP 409/422, which Chromium logs as
+    "Failed to load resource"; those (for page addresses only, never a script's request) are
+    not script errors and are left out of ``errors``.
+    """
 
     page: Any
     errors: list[str] = field(default_factory=list)
     base: str = ""
+
+    def console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        url = str((message.location or {}).get("url") or "")
+        path = url[len(self.base):] if url.startswith(self.base) else url
+        page_address = not path.startswith(("/web/data", "/tiles", "/static", "/api"))
+        if REFUSED_FORM.match(message.text) and page_address:
+            return
+        self.errors.append(f"{message.text} ({url})")
 
     def go(self, path: str, wait_map: bool = False) -> Any:
         response = self.page.goto(self.base + path)
@@ -55,7 +73,7 @@ def tab(browser: Any, base: str, user: str | None = None, viewport: dict[str, in
     ctx = browser.new_context(viewport=viewport, locale="zh-CN")
     page = ctx.new_page()
     t = Tab(page, base=base)
-    page.on("console", lambda m: t.errors.append(m.text) if m.type == "error" else None)
+    page.on("console", t.console)
     page.on("pageerror", lambda e: t.errors.append(f"page error: {e}"))
     try:
         if lang:

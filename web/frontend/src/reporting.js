@@ -15,9 +15,12 @@ function rowData(tr) {
 }
 
 let timer = null;
+let asked = 0;
 async function check(tr) {
   const msg = tr.querySelector("[data-row-msg]");
   const row = rowData(tr);
+  const mine = ++asked;
+  tr.dataset.asked = String(mine);
   if (!row.item && !row.quantity) {
     msg.textContent = "";
     tr.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
@@ -25,11 +28,13 @@ async function check(tr) {
   }
   const district = form.querySelector("[name=district_code]").value;
   const res = await request(pg.check_url, { method: "POST", body: { row, district_code: district, index: Number(tr.dataset.index) } });
+  if (tr.dataset.asked !== String(mine)) return; // a newer check of this row is under way
   msg.textContent = res.problems.map((p) => `${p.what} (${t("expected")}: ${p.expected})`).join("; ");
   msg.dataset.count = String(res.problems.length);
-  const unitBad = res.problems.some((p) => /unit|单位/i.test(p.what) || /unit/i.test(p.expected));
-  tr.querySelector("[name$=-unit]").toggleAttribute("aria-invalid", unitBad);
-  if (unitBad) tr.querySelector("[name$=-unit]").setAttribute("aria-invalid", "true");
+  const unitBad = res.problems.some((p) => /unit/i.test(p.expected));
+  const unit = tr.querySelector("[name$=-unit]");
+  if (unitBad) unit.setAttribute("aria-invalid", "true");
+  else unit.removeAttribute("aria-invalid");
 }
 
 function watch(tr) {
