@@ -473,19 +473,32 @@ def transfer_right(
         note=None if mortgages_follow else "mortgages released by agreement (民法典 第406条)",
     )
     if not mortgages_follow:
-        for m in mortgages:
-            _record(
-                session,
-                actor,
-                kind=TxKind.mortgage_release.value,
-                right_id=right.id,
-                mortgage_id=m.id,
-                counterparty=m.mortgagee,
-                effective_date=max(effective, m.start),
-                end_date=max(effective, m.start),
-                note=f"released by agreement at the transfer to {to_holder}",
-            )
+        _release_by_agreement(session, actor, right.id, mortgages, effective, to_holder)
     return new
+
+
+def _release_by_agreement(
+    session: Session,
+    actor: Principal,
+    right_id: int,
+    mortgages: Sequence[rules.Mortgage],
+    effective: dt.date,
+    to_holder: str,
+) -> None:
+    """当事人另有约定: each mortgage ends as of the transfer (or its own start, if later)."""
+    for m in mortgages:
+        on = max(effective, m.start)
+        _record(
+            session,
+            actor,
+            kind=TxKind.mortgage_release.value,
+            right_id=right_id,
+            mortgage_id=m.id,
+            counterparty=m.mortgagee,
+            effective_date=on,
+            end_date=on,
+            note=f"released by agreement at the transfer to {to_holder}",
+        )
 
 
 def lease_right(
