@@ -37,6 +37,7 @@ class Site:
     base: str
     database_url: str
     folder: Path
+    settings: object
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -72,10 +73,14 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     from ecovalue.api.app import create_app
     from ecovalue.config import Settings
 
-    mine = tmp_path_factory.mktemp("site") / "platform.db"
-    shutil.copy(demo_folder / "platform.db", mine)
-    url = f"sqlite:///{mine}"
-    settings = Settings(env="test", database_url=url, secret_key=secrets.token_urlsafe(32))
+    here = tmp_path_factory.mktemp("site")
+    for name in ("platform.db", "audit-keys.json", "audit-checkpoints.log"):
+        if (demo_folder / name).exists():
+            shutil.copy(demo_folder / name, here / name)
+    url = f"sqlite:///{here / 'platform.db'}"
+    settings = Settings(env="test", database_url=url, secret_key=secrets.token_urlsafe(32),
+                        audit_key_file=here / "audit-keys.json",
+                        audit_checkpoint_file=here / "audit-checkpoints.log")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
@@ -87,7 +92,7 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             raise RuntimeError("the test server did not start within 30 s")
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", url, demo_folder)
+        yield Site(f"http://127.0.0.1:{port}", url, demo_folder, settings)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

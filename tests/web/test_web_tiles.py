@@ -18,7 +18,8 @@ from pyproj import Transformer
 from tests.web.support import PASSWORDS, api
 
 from ecovalue.accounting.result import TABLE_COLUMNS
-from ecovalue.db.session import make_engine, make_sessionmaker, unit_of_work
+from ecovalue.db.session import make_engine, unit_of_work
+from ecovalue.platform.audit.service import audited_sessionmaker
 from ecovalue.platform.demo.service import principal
 from ecovalue.platform.runs import service as runs
 from ecovalue.raster import io as rio
@@ -97,7 +98,7 @@ def _login(c, user):
 
 def _unpublished_copy(site) -> int:
     """Store the published 2023 run's rows again as a new, unpublished run (same outputs)."""
-    factory = make_sessionmaker(make_engine(site.database_url))
+    factory = audited_sessionmaker(make_engine(site.database_url), site.settings)
     with unit_of_work(factory, "test") as s:
         run = runs.get_run(s, api(site.base, "/api/results/2023")["publication"]["run_id"])
         rows = runs.run_results(s, principal(s, "admin"), run.id)

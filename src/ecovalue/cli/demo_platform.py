@@ -40,20 +40,33 @@ def _fresh_sqlite(out: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def demo_settings(out: Path, url: str) -> Any:
+    """The demo installation's settings: development mode, its audit keys and checkpoint log
+    in OUT beside the database (the site is served with the same)."""
+    from ecovalue.config import Settings
+
+    return Settings(env="development", database_url=url, secret_key=secrets.token_urlsafe(32),
+                    audit_key_file=out / "audit-keys.json",
+                    audit_checkpoint_file=out / "audit-checkpoints.log")  # type: ignore[arg-type]
+
+
 def load(out: Path, resolution: float, seed: int, database_url: str | None) -> tuple[str, Any]:
     """Build and load everything; return the database URL and the demo users."""
     from ecovalue.db import migrate
-    from ecovalue.db.session import make_engine, make_sessionmaker, unit_of_work
+    from ecovalue.db.session import make_engine, unit_of_work
     from ecovalue.platform import schema  # noqa: F401  (all tables and the audit listener)
+    from ecovalue.platform.audit.service import audited_sessionmaker
     from ecovalue.platform.demo import service as demo
 
     out.mkdir(parents=True, exist_ok=True)
     url = database_url or _fresh_sqlite(out)
+    for name in ("audit-keys.json", "audit-checkpoints.log"):
+        (out / name).unlink(missing_ok=True)
     with _step(f"demo city at {resolution:g} m (two years of synthetic data)"):
         city = demo.build_city(out, resolution, seed)
     with _step("platform database"):
         migrate.upgrade(url)
-    factory = make_sessionmaker(make_engine(url))
+    factory = audited_sessionmaker(make_engine(url), demo_settings(out, url))
 
     def uow(work: Callable[[Any], Any]) -> Any:
         with unit_of_work(factory, actor="demo-loader") as session:
@@ -116,18 +129,15 @@ def demo_platform(
     console.print(f"Demo platform loaded in {time.perf_counter() - t0:.0f} s: database {url}")
     _print_users(users)
     if serve:
-        run_site(url, host, port)
+        run_site(demo_settings(out, url), host, port)
 
 
-def run_site(url: str, host: str, port: int) -> None:
-    """Serve the site on ``host:port`` until Ctrl-C (development mode, a fresh secret)."""
+def run_site(settings: Any, host: str, port: int) -> None:
+    """Serve the site on ``host:port`` until Ctrl-C."""
     import uvicorn
 
     from ecovalue.api.app import create_app
-    from ecovalue.config import Settings
 
-    settings = Settings(env="development", database_url=url,
-                        secret_key=secrets.token_urlsafe(32))  # type: ignore[arg-type]
     console.print(f"\n[bold green]Site: http://{host}:{port}/[/]  (API docs: http://{host}:{port}/docs)"
                   "  — Ctrl-C stops it.")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
