@@ -60,7 +60,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            load(shared, RESOLUTION_M, 0, None)
+            load(shared, RESOLUTION_M, 0, None, reports=False)
             (shared / "done").write_text("ok")
     return shared
 

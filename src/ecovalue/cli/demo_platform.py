@@ -50,7 +50,8 @@ def demo_settings(out: Path, url: str) -> Any:
                     audit_checkpoint_file=out / "audit-checkpoints.log")  # type: ignore[arg-type]
 
 
-def load(out: Path, resolution: float, seed: int, database_url: str | None) -> tuple[str, Any]:
+def load(out: Path, resolution: float, seed: int, database_url: str | None,
+         reports: bool = True) -> tuple[str, Any]:
     """Build and load everything; return the database URL and the demo users."""
     from ecovalue.db import migrate
     from ecovalue.db.session import make_engine, unit_of_work
@@ -77,13 +78,13 @@ def load(out: Path, resolution: float, seed: int, database_url: str | None) -> t
     with _step("department reports (approved, returned, waiting)"):
         uow(demo.load_reports)
     with _step(f"accounting {demo.YEARS[0]}"):
-        first = uow(lambda s: demo.account_year(s, city, demo.YEARS[0], out))
+        first = uow(lambda s: demo.account_year(s, city, demo.YEARS[0], out, reports))
     with _step(f"land-cover change for {demo.YEARS[1]}"):
         notes = demo.change_landcover(city, first)
     for n in notes:
         console.print(f"  [dim]{n}[/]")
     with _step(f"accounting {demo.YEARS[1]}"):
-        uow(lambda s: demo.account_year(s, city, demo.YEARS[1], out))
+        uow(lambda s: demo.account_year(s, city, demo.YEARS[1], out, reports))
     with _step("rights register: parcels, grants, transfers, leases, mortgages, equity"):
         city.parcels = uow(lambda s: demo.load_register(s, first, _landcover_table(city), seed))
     with _step("monitoring stations and a year of observations"):
@@ -119,13 +120,15 @@ def demo_platform(
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="an empty database to load (default: a new SQLite file in OUT)")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the site afterwards")] = False,
+    reports: Annotated[bool, typer.Option("--reports/--no-reports",
+                                          help="write each year's report.html and figures")] = True,
     host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
 ) -> None:
     """Build the demo city and load it into a platform database; optionally serve the site."""
     t0 = time.perf_counter()
     with input_errors():
-        url, users = load(out, resolution, seed, database_url)
+        url, users = load(out, resolution, seed, database_url, reports)
     console.print(f"Demo platform loaded in {time.perf_counter() - t0:.0f} s: database {url}")
     _print_users(users)
     if serve:

@@ -63,7 +63,7 @@ def districts(session: SessionDep, lang: str | None = None, year: int | None = N
             continue
         label_point = p.lonlat.representative_point()
         scaled = numbers.scaled(sums[p.code], scale)
-        feats.append(feature(p.lonlat, {
+        feats.append(feature(p.drawn, {
             "code": p.code, "label": t.region(p.name_zh, p.name_en),
             "label_point": [label_point.x, label_point.y], "gep": str(sums[p.code]),
             "value": float(scaled), "value_text": numbers.money(sums[p.code], scale),

@@ -28,6 +28,10 @@ from ecovalue.raster import io
 
 LONLAT = "EPSG:4326"
 PRECISION_DEG = 1e-6
+# Boundaries drawn in the browser are simplified as one coverage (shared edges stay shared,
+# no gaps or slivers between districts; shapely.coverage_simplify, GEOS ≥ 3.12) within about
+# 10 m (1e-4°): invisible at city and district zooms, a fifth of the vertices.
+DRAW_TOLERANCE_DEG = 1e-4
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,13 @@ class Place:
     name_en: str
     kind: str  # district | lake | reservoir
     geometry: BaseGeometry  # dataset CRS
-    lonlat: BaseGeometry
+    lonlat: BaseGeometry  # exact, for point-in-polygon questions
     area_km2: float
+    display: BaseGeometry | None = None  # simplified for drawing (None: ``lonlat``)
+
+    @property
+    def drawn(self) -> BaseGeometry:
+        return self.display if self.display is not None else self.lonlat
 
 
 @dataclass(frozen=True)
@@ -111,10 +120,12 @@ def _load(root: Path) -> Geography:
     vectors = V.load_vectors(root, manifest, grid, V.Needs(), problems)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
+    exact = [for_browser(reproject(r.geometry, grid.crs)) for r in regions]
+    drawn = shapely.coverage_simplify(exact, DRAW_TOLERANCE_DEG) if exact else []
     districts = tuple(
-        Place(r.code, r.name_zh, r.name_en, "district", r.geometry,
-              for_browser(reproject(r.geometry, grid.crs)), r.area_km2)
-        for r in regions)
+        Place(r.code, r.name_zh, r.name_en, "district", r.geometry, e, r.area_km2,
+              for_browser(shapely.make_valid(d)))
+        for r, e, d in zip(regions, exact, drawn, strict=True))
     water = tuple(_water(vectors, grid.crs))
     return Geography(grid.crs, districts, water)
 

@@ -84,8 +84,10 @@ def mount_web(app: FastAPI) -> None:
     """Add the site to ``app`` (after the API routers and error handlers are installed)."""
     for router in ROUTERS:
         app.include_router(router)
-    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC, check_dir=False)),
-              name="static")
+    # pages and their GeoJSON compress 5-10×; event streams are never buffered (Starlette
+    # excludes text/event-stream)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     for exc_class in (EcovalueError, StarletteHTTPException, RequestValidationError):
         app.add_exception_handler(exc_class, _html_errors(app.exception_handlers.get(
             exc_class) or _default_handler(exc_class)))

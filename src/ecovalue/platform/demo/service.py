@@ -293,7 +293,8 @@ def load_reports(session: Session) -> dict[str, int]:
     return {"submissions": 4}
 
 
-def account_year(session: Session, city: City, year: int, out: Path) -> RunResult:
+def account_year(session: Session, city: City, year: int, out: Path,
+                 reports: bool = True) -> RunResult:
     """Account a year with the approved department reports, keep its outputs, store the run
     (as ``runs.service.start_run`` does, with the outputs folder in the provenance)."""
     analyst = principal(session, "analyst")
@@ -303,8 +304,9 @@ def account_year(session: Session, city: City, year: int, out: Path) -> RunResul
     folder = out / f"run-{year}"
     if folder.exists():
         shutil.rmtree(folder)
-    write_outputs(result, folder, reports=False)
-    write_xlsx(result, folder / "results.xlsx")
+    write_outputs(result, folder, reports=reports)  # report.html and results.xlsx (核算表)
+    if not reports:
+        write_xlsx(result, folder / "results.xlsx")
     provenance = {"profile_id": prof.id, "dataset_path": str(city.datasets[year]),
                   "dataset_name": ds.info.name, "year": year, "hashes": result.hashes,
                   "synthetic": ds.synthetic, **counts, "notes": result.notes,
