@@ -43,11 +43,14 @@ def _fresh_sqlite(out: Path) -> str:
 def demo_settings(out: Path, url: str) -> Any:
     """The demo installation's settings: development mode, its audit keys and checkpoint log
     in OUT beside the database (the site is served with the same)."""
+    from pydantic import SecretStr
+
     from ecovalue.config import Settings
 
-    return Settings(env="development", database_url=url, secret_key=secrets.token_urlsafe(32),
+    return Settings(env="development", database_url=url,
+                    secret_key=SecretStr(secrets.token_urlsafe(32)),
                     audit_key_file=out / "audit-keys.json",
-                    audit_checkpoint_file=out / "audit-checkpoints.log")  # type: ignore[arg-type]
+                    audit_checkpoint_file=out / "audit-checkpoints.log")
 
 
 def load(out: Path, resolution: float, seed: int, database_url: str | None,

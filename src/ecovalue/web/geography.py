@@ -121,7 +121,8 @@ def _load(root: Path) -> Geography:
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     exact = [for_browser(reproject(r.geometry, grid.crs)) for r in regions]
-    drawn = shapely.coverage_simplify(exact, DRAW_TOLERANCE_DEG) if exact else []
+    drawn: list[BaseGeometry] = (list(shapely.coverage_simplify(exact, DRAW_TOLERANCE_DEG))
+                                 if exact else [])
     districts = tuple(
         Place(r.code, r.name_zh, r.name_en, "district", r.geometry, e, r.area_km2,
               for_browser(shapely.make_valid(d)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -71,7 +71,8 @@ def _html_errors(json_handler: Handler) -> Handler:
             return response
         body = json.loads(bytes(response.body)) if hasattr(response, "body") else {}
         detail = body.get("detail") if isinstance(body.get("detail"), str) else str(exc)
-        problems = body.get("problems") if isinstance(body.get("problems"), list) else []
+        problems: list[dict[str, str]] = list(body.get("problems") or []) \
+            if isinstance(body.get("problems"), list) else []
         if isinstance(exc, RequestValidationError):
             problems = [{"where": ".".join(str(x) for x in e.get("loc", ())), "what": e.get("msg", ""),
                          "expected": "", "fix": ""} for e in exc.errors()]
@@ -89,8 +90,8 @@ def mount_web(app: FastAPI) -> None:
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     for exc_class in (EcovalueError, StarletteHTTPException, RequestValidationError):
-        app.add_exception_handler(exc_class, _html_errors(app.exception_handlers.get(
-            exc_class) or _default_handler(exc_class)))
+        existing = cast(Handler | None, app.exception_handlers.get(exc_class))
+        app.add_exception_handler(exc_class, _html_errors(existing or _default_handler(exc_class)))
 
 
 def _default_handler(exc_class: type[Exception]) -> Handler:

@@ -35,7 +35,7 @@ def _category_items(page: Page, summary: results.Summary,
 
 def _district_table(page: Page, yr: results.YearResult,
                     prev: results.YearResult | None) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for place in geography(yr.run.dataset_path).districts:
         s = results.summarize(yr.rows, place.code)
         change = None

@@ -66,7 +66,7 @@ def _comparison(session: SessionDep, page: Page, run_id: int) -> dict[str, Any]:
     current = runs.current_publication(session, info.year)
     official = results.year_result(session, info.year) if current else None
     codes = sorted({r.region_code for r in rows} | {r.region_code for r in (official.rows if official else ())})
-    table = []
+    table: list[dict[str, Any]] = []
     for code in codes:
         mine = results.summarize(rows, code)
         theirs = results.summarize(official.rows, code) if official else None
@@ -75,7 +75,7 @@ def _comparison(session: SessionDep, page: Page, run_id: int) -> dict[str, Any]:
                       "published": theirs.total if theirs else None,
                       "change": mine.total - theirs.total if theirs else None})
     total = results.summarize(rows)
-    scale = numbers.money_scale([total.total, *(d["run"] for d in table)])
+    scale = numbers.money_scale([total.total, *(results.summarize(rows, c).total for c in codes)])
     return {"info": info, "table": table, "total": total, "official": official,
             "official_total": results.summarize(official.rows).total if official else None,
             "is_official": bool(current and current.run_id == run_id), "scale": scale,
