@@ -61,7 +61,9 @@ def prepare(work: Path, page_res: float, tile_res: float) -> dict[str, Any]:
     marker = work / f"tiles-{tile_res:g}m.json"
     if not marker.exists():
         marker.write_text(json.dumps(_tile_run(work, tile_res, settings)))
-    return {"url": url, "settings": settings, **json.loads(marker.read_text())}
+    ready = {"url": url, "settings": settings, **json.loads(marker.read_text())}
+    ready["web_layers_s"] = web_layers(settings, ready["tile_run"])
+    return ready
 
 
 def _tile_run(work: Path, res: float, settings: Any) -> dict[str, Any]:
@@ -92,6 +94,21 @@ def _tile_run(work: Path, res: float, settings: Any) -> dict[str, Any]:
         run_id = run.id
     return {"tile_run": run_id, "tile_resolution_m": res, "build_s": round(t_build, 1),
             "account_s": round(t_account, 1)}
+
+
+def web_layers(settings: Any, run_id: int) -> float:
+    """Seconds to build the run's web-optimized layer copies (0 when they exist already)."""
+    from ecovalue.db.session import make_engine, unit_of_work
+    from ecovalue.platform.audit.service import audited_sessionmaker
+    from ecovalue.platform.runs import service as runs
+    from ecovalue.web import layers, results
+
+    factory = audited_sessionmaker(make_engine(settings.database_url), settings)
+    with unit_of_work(factory, "bench", read_only=True) as s:
+        info = results.run_info(runs.get_run(s, run_id))
+    t0 = time.perf_counter()
+    layers.prepare(info)
+    return round(time.perf_counter() - t0, 1)
 
 
 class Server:

@@ -97,7 +97,18 @@ def load(out: Path, resolution: float, seed: int, database_url: str | None,
                   f"{counts['alerts']} alerts, {counts['flags']} quality flags[/]")
     with _step("publishing both years and building the catalogues"):
         uow(lambda s: demo.publish(s, city))
+    with _step("web-optimized map layers of both runs"):
+        _prepare_layers(uow, city)
     return url, users
+
+
+def _prepare_layers(uow: Callable[[Callable[[Any], Any]], Any], city: Any) -> None:
+    from ecovalue.platform.runs import service as runs
+    from ecovalue.web import layers, results
+
+    infos = uow(lambda s: [results.run_info(runs.get_run(s, i)) for i in city.run_ids.values()])
+    for info in infos:
+        layers.prepare(info)
 
 
 def _landcover_table(city: Any) -> Any:

@@ -11,6 +11,8 @@ cogeotiff/rio-tiler) reprojects the window from the dataset CRS (e.g. EPSG:4547)
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,49 @@ class TileRequest:
     scale: float
     breaks: tuple[float, ...]  # increasing class edges, len = classes + 1
     colors: tuple[RGBA, ...]  # one per class
+
+
+def web_optimized_copy(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` as a web-optimized COG: reprojected to Web Mercator (nearest) on the
+    tile grid itself (GDAL's COG driver, ``TILING_SCHEME=GoogleMapsCompatible``, 256-px
+    blocks, zoom levels down from the first one finer than the source), so a tile is one block
+    read with no warping: 3 ms instead of 180 ms for a 30 m layer here. Written to a temporary
+    name and renamed, so a reader never sees half a file."""
+    import rasterio
+    import rasterio.shutil
+
+    if not src.is_file():
+        raise DataFileError(f"{src}: layer file not found; the run's outputs were moved or deleted")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    with rasterio.open(src) as ds:
+        zoom = copy_zoom(abs(ds.transform.a), ds.width * ds.height)
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+        rasterio.shutil.copy(src, tmp, driver="COG", TILING_SCHEME="GoogleMapsCompatible",
+                             RESAMPLING="NEAREST", COMPRESS="DEFLATE", LEVEL=1,
+                             PREDICTOR="FLOATING_POINT", BLOCKSIZE=TILE_SIZE,
+                             ZOOM_LEVEL=str(zoom), NUM_THREADS="ALL_CPUS")
+    os.replace(tmp, dst)
+    return dst
+
+
+WEB_MERCATOR_Z0_M = 156_543.033928  # pixel size of zoom 0 at the equator (256-px tiles)
+COPY_PIXEL_BUDGET = 40_000_000  # pixels a copy may hold (float32 ≈ 160 MB before compression)
+
+
+def copy_zoom(source_cell_m: float, source_pixels: int) -> int:
+    """The zoom level of a layer's web copy: pixels a quarter of the source's (so the second
+    nearest-neighbour step moves a class edge by at most an eighth of a source pixel), coarser
+    while the copy would exceed ``COPY_PIXEL_BUDGET``, never coarser than the first level
+    finer than the source."""
+    upper = math.ceil(math.log2(WEB_MERCATOR_Z0_M / source_cell_m))
+    zoom = math.ceil(math.log2(4 * WEB_MERCATOR_Z0_M / source_cell_m))
+    while zoom > upper:
+        cell = WEB_MERCATOR_Z0_M / 2**zoom
+        if source_pixels * (source_cell_m / cell) ** 2 <= COPY_PIXEL_BUDGET:
+            break
+        zoom -= 1
+    return zoom
 
 
 def _reader(path: Path):  # type: ignore[no-untyped-def]

@@ -8,6 +8,9 @@ GeoJSON is filtered by ``bbox=w,s,e,n`` (longitude/latitude) when given.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import shapely
@@ -15,9 +18,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from ecovalue.errors import InputError
-from ecovalue.platform.deps import SessionDep
 from ecovalue.web import layers, numbers, places, results
-from ecovalue.web.deps import PageUser
+from ecovalue.web.deps import PageUser, SessionDep
 from ecovalue.web.geography import bbox_filter, collection, feature, geography
 from ecovalue.web.i18n import Translator, language
 from ecovalue.web.legend import district_legend
@@ -46,12 +48,34 @@ def _json(data: Any, cache: str = "private, no-store") -> JSONResponse:
     return JSONResponse(data, headers={"Cache-Control": cache})
 
 
+_geojson: dict[tuple[Any, ...], bytes] = {}
+_geojson_lock = threading.Lock()
+
+
+def _cached_json(key: tuple[Any, ...] | None, build: Callable[[], Any]) -> Response:
+    """A public GeoJSON answer, built once per key (published results never change); answers
+    filtered by a bounding box (key None) are built each time, so the memory stays bounded."""
+    with _geojson_lock:
+        body = _geojson.get(key) if key else None
+    if body is None:
+        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+        if key:
+            with _geojson_lock:
+                _geojson[key] = body
+    return Response(body, media_type="application/json", headers={"Cache-Control": PUBLIC_CACHE})
+
+
 @router.get("/web/data/districts.geojson")
 def districts(session: SessionDep, lang: str | None = None, year: int | None = None,
-              version: int | None = None, bbox: Bbox = None) -> JSONResponse:
+              version: int | None = None, bbox: Bbox = None) -> Response:
     """Districts with their published GEP of ``year`` (page unit, choropleth colour)."""
-    t = Translator(language(lang))
     yr = results.year_result(session, year or results.latest_year(session), version)
+    parse_bbox(bbox)  # a bad box is refused before anything is built
+    key = None if bbox else ("districts", yr.publication.id, language(lang))
+    return _cached_json(key, lambda: _districts(yr, Translator(language(lang)), bbox))
+
+
+def _districts(yr: results.YearResult, t: Translator, bbox: str | None) -> dict[str, Any]:
     geo = geography(yr.run.dataset_path)
     sums = {p.code: results.summarize(yr.rows, p.code).total for p in geo.districts}
     scale = numbers.money_scale(sums.values())
@@ -68,18 +92,22 @@ def districts(session: SessionDep, lang: str | None = None, year: int | None = N
             "label_point": [label_point.x, label_point.y], "gep": str(sums[p.code]),
             "value": float(scaled), "value_text": numbers.money(sums[p.code], scale),
             "color": lg.hex(float(scaled)), "area_km2": round(p.area_km2, 2)}))
-    return _json(collection(feats), PUBLIC_CACHE)
+    return collection(feats)
 
 
 @router.get("/web/data/water.geojson")
-def water(session: SessionDep, year: int | None = None, bbox: Bbox = None) -> JSONResponse:
+def water(session: SessionDep, year: int | None = None, bbox: Bbox = None) -> Response:
     """Lakes and reservoirs of the published run's dataset."""
     yr = results.year_result(session, year or results.latest_year(session))
     box = parse_bbox(bbox)
-    feats = [feature(p.lonlat, {"code": p.code, "name": p.name_zh, "kind": p.kind,
-                                "area_km2": round(p.area_km2, 3)})
-             for p in geography(yr.run.dataset_path).water if bbox_filter(box, p.lonlat)]
-    return _json(collection(feats), PUBLIC_CACHE)
+
+    def build() -> dict[str, Any]:
+        return collection(feature(p.lonlat, {"code": p.code, "name": p.name_zh, "kind": p.kind,
+                                             "area_km2": round(p.area_km2, 3)})
+                          for p in geography(yr.run.dataset_path).water
+                          if bbox_filter(box, p.lonlat))
+
+    return _cached_json(None if bbox else ("water", yr.run.id), build)
 
 
 @router.get("/web/data/stations.geojson")

@@ -13,8 +13,10 @@ classes come from the layer's overview (at most 1024 pixels on the long side).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.caches import default_cache_dir
 from ecovalue.errors import InputError
 from ecovalue.platform.auth.rules import ROLES_READING_ALL_UNPUBLISHED, Principal
 from ecovalue.platform.errors import NotFound, PermissionDenied
@@ -73,8 +76,23 @@ def layers_dir(run: RunInfo) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+_available: dict[tuple[int, str], tuple[Layer, ...]] = {}
+
+
 def available(run: RunInfo) -> list[Layer]:
-    """Every layer file of the run, in the catalogue's order (empty when none was kept)."""
+    """Every layer file of the run, in the catalogue's order (empty when none was kept);
+    remembered per run (a stored run's outputs do not change)."""
+    key = (run.id, str(run.outputs_dir))
+    with _lock:
+        found = _available.get(key)
+    if found is None:
+        found = tuple(_scan(run))
+        with _lock:
+            _available[key] = found
+    return list(found)
+
+
+def _scan(run: RunInfo) -> list[Layer]:
     folder = layers_dir(run)
     if folder is None:
         return []
@@ -125,15 +143,57 @@ def legend(lay: Layer) -> Legend:
     return found
 
 
+_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-layers")
+_building: dict[Path, Future[Path]] = {}
+
+
+def web_copy_path(lay: Layer) -> Path | None:
+    """Where the layer's web-optimized copy is kept (the cache folder; None when caches are
+    off): named by the layer file's path, size and time, so a changed file gets a new copy."""
+    root = default_cache_dir()
+    if root is None:
+        return None
+    st = lay.path.stat()
+    key = hashlib.sha256(f"{lay.path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    return root / "tiles" / f"{key[:32]}.tif"
+
+
+def tile_source(lay: Layer, wait: bool = False) -> Path:
+    """The file tiles are cut from: the web-optimized copy once it exists (it is built in the
+    background on first use, or now with ``wait``), the run's own COG until then."""
+    target = web_copy_path(lay)
+    if target is None:
+        return lay.path
+    if target.is_file():
+        return target
+    with _lock:
+        job = _building.get(target)
+        if job is None:
+            job = _builder.submit(tiles.web_optimized_copy, lay.path, target)
+            _building[target] = job
+    if wait:
+        return job.result()
+    return target if job.done() and job.exception() is None else lay.path
+
+
+def prepare(run: RunInfo) -> int:
+    """Build the web-optimized copies of every layer of a run now (after publishing)."""
+    found = available(run)
+    for lay in found:
+        tile_source(lay, wait=True)
+    return len(found)
+
+
 def tile(lay: Layer, z: int, x: int, y: int) -> bytes | None:
     """The PNG of tile z/x/y of a layer, or None outside it (kept in a bounded memory cache)."""
-    key = (lay.path, z, x, y)
+    source = tile_source(lay)
+    key = (source, z, x, y)
     with _lock:
         if key in _tiles:
             _tiles.move_to_end(key)
             return _tiles[key]
     lg = legend(lay)
-    png = tiles.render_tile(tiles.TileRequest(lay.path, z, x, y, lay.per_ha, lg.breaks, lg.colors))
+    png = tiles.render_tile(tiles.TileRequest(source, z, x, y, lay.per_ha, lg.breaks, lg.colors))
     with _lock:
         _tiles[key] = png
         while len(_tiles) > TILE_CACHE_TILES:

@@ -2,14 +2,12 @@
 // and its GEP trend with the quantity / price decomposition of each change.
 import { DATA, fmt, request, t } from "./common.js";
 import { COLORS, addDistricts, addLabels, addPoints, addPolygons, createMap, pointer } from "./map.js";
-import { chart } from "./charts.js";
 
 const pg = DATA.page;
 
 async function drawMap() {
   const el = document.getElementById("map");
-  const districts = await request(pg.districts_url);
-  const map = await createMap(el, pg.bounds);
+  const [districts, map] = await Promise.all([request(pg.districts_url), createMap(el, pg.bounds)]);
   addDistricts(map, districts, ["case", ["==", ["get", "code"], pg.district], ["get", "color"], "#ffffff"]);
   addLabels(map, districts.features.filter((f) => f.properties.code === pg.district));
   if (pg.parcels_url) {
@@ -25,7 +23,8 @@ async function drawMap() {
   window.evMap = map;
 }
 
-function drawTrend() {
+async function drawTrend() {
+  const { chart } = await import("./charts.js");
   const tr = pg.trend;
   chart(document.getElementById("chart-trend"), {
     tooltip: { trigger: "axis", valueFormatter: (v) => (v === null ? "—" : `${fmt(v)} ${pg.unit}`) },

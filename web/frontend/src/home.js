@@ -1,14 +1,13 @@
 // Public home: district choropleth of GEP (click → district page), composition and ranking.
 import { DATA, request } from "./common.js";
 import { addDistricts, addLabels, createMap, pointer } from "./map.js";
-import { pie, ranking } from "./charts.js";
 
 const home = DATA.page;
 
 async function drawMap() {
   const el = document.getElementById("map");
-  const data = await request(home.districts_url);
-  const map = await createMap(el, home.bounds);
+  // the boundaries load while the map starts
+  const [data, map] = await Promise.all([request(home.districts_url), createMap(el, home.bounds)]);
   addDistricts(map, data, ["get", "color"]);
   addLabels(map, data.features);
   pointer(map, ["districts-fill"]);
@@ -22,6 +21,9 @@ async function drawMap() {
 }
 
 drawMap();
-pie(document.getElementById("chart-categories"), home.categories, home.unit);
-ranking(document.getElementById("chart-ranking"), home.ranking.names, home.ranking.values, home.unit,
-  (i) => { window.location.href = `/district/${encodeURIComponent(home.ranking.codes[i])}`; });
+// the charts' code loads after the map has started (it is not needed for the first view)
+import("./charts.js").then(({ pie, ranking }) => {
+  pie(document.getElementById("chart-categories"), home.categories, home.unit);
+  ranking(document.getElementById("chart-ranking"), home.ranking.names, home.ranking.values, home.unit,
+    (i) => { window.location.href = `/district/${encodeURIComponent(home.ranking.codes[i])}`; });
+});

@@ -4,6 +4,7 @@ import * as maplibregl from "maplibre-gl";
 import { DATA } from "./common.js";
 
 maplibregl.setWorkerUrl("/static/dist/maplibre-gl-worker.mjs");
+if (document.getElementById("map")) maplibregl.prewarm(); // start the workers before the map
 
 export const COLORS = {
   outline: "#35524a",

@@ -59,9 +59,9 @@ async function identify(map, e) {
 }
 
 async function main() {
-  const map = await createMap(document.getElementById("map"), pg.bounds);
+  const [map, districts] = await Promise.all([createMap(document.getElementById("map"), pg.bounds),
+    request(pg.districts_url)]);
   window.evMap = map;
-  const districts = await request(pg.districts_url);
   addDistricts(map, districts, null);
   addLabels(map, districts.features);
   addPolygons(map, "water", await request(pg.water_url), COLORS.water, 0.25);

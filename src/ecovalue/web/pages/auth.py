@@ -13,9 +13,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ecovalue.platform.auth import service as auth
-from ecovalue.platform.deps import LimiterDep, SessionDep, SettingsDep
+from ecovalue.platform.deps import LimiterDep, SettingsDep
 from ecovalue.platform.errors import NotAuthenticated, TooManyAttempts
-from ecovalue.web.deps import Csrf, PageDep
+from ecovalue.web.deps import Csrf, PageDep, SessionDep
 from ecovalue.web.i18n import LANG_COOKIE, LANGS
 from ecovalue.web.render import finish, render
 from ecovalue.web.session import ONE_YEAR_S, SESSION_COOKIE, is_https, safe_next

@@ -10,10 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from ecovalue.platform.catalogue import service as catalogue
 from ecovalue.platform.catalogue.rules import CLASS_ZH
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import NotFound
 from ecovalue.web import numbers
-from ecovalue.web.deps import PageDep
+from ecovalue.web.deps import PageDep, SessionDep
 from ecovalue.web.render import render
 
 router = APIRouter(include_in_schema=False)

@@ -18,9 +18,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ecovalue.accounting.catalogue import CATEGORIES
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import NotFound
 from ecovalue.web import results
+from ecovalue.web.deps import SessionDep
 from ecovalue.web.geography import geography
 
 router = APIRouter(include_in_schema=False)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from ecovalue.platform.deps import SessionDep
 from ecovalue.web import layers, places, results
-from ecovalue.web.deps import PageDep
+from ecovalue.web.deps import PageDep, SessionDep
 from ecovalue.web.geography import geography
 from ecovalue.web.render import render
 

@@ -15,13 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ecovalue.errors import Problem, ValidationFailed
 from ecovalue.platform.auth.rules import Principal
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import PermissionDenied, RuleViolation
 from ecovalue.platform.monitoring import rules
 from ecovalue.platform.monitoring import service as monitoring
 from ecovalue.platform.monitoring.rules import PARAMETERS, WATER_CLASS_LABELS, WATER_LIMITS
 from ecovalue.web import places
-from ecovalue.web.deps import Csrf, PageDep
+from ecovalue.web.deps import Csrf, PageDep, SessionDep
 from ecovalue.web.forms import problem_dicts
 from ecovalue.web.render import Page, render
 

@@ -14,11 +14,10 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from ecovalue.accounting.catalogue import CATEGORIES
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import NotFound
 from ecovalue.platform.runs import service as runs
 from ecovalue.web import numbers, places, results
-from ecovalue.web.deps import PageDep
+from ecovalue.web.deps import PageDep, SessionDep
 from ecovalue.web.geography import geography
 from ecovalue.web.legend import district_legend
 from ecovalue.web.render import Page, render

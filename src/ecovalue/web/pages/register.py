@@ -20,12 +20,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ecovalue.errors import InputError, Problem, ValidationFailed
 from ecovalue.platform.auth.rules import Principal, require_register_write
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import PermissionDenied, RuleViolation
 from ecovalue.platform.registry import service as registry
 from ecovalue.platform.registry.rules import DEFAULT_RED_LINE_ALLOWED_USES, RightKind, TxKind
 from ecovalue.web import places
-from ecovalue.web.deps import Csrf, PageDep
+from ecovalue.web.deps import Csrf, PageDep, SessionDep
 from ecovalue.web.forms import FormReader, problem_dicts
 from ecovalue.web.geography import collection
 from ecovalue.web.render import Page, render

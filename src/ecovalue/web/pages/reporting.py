@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from ecovalue.accounting.catalogue import ECOSYSTEM_TYPES, INDICATORS
 from ecovalue.errors import Problem, ValidationFailed
 from ecovalue.platform.auth.rules import REVIEWER_ROLES, Role
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import PermissionDenied, RuleViolation
 from ecovalue.platform.reporting import service as reporting
 from ecovalue.platform.reporting.rules import REPORT_MODES, STATISTICS_ITEMS, row_problems
-from ecovalue.web.deps import Csrf, PageDep, PageUser
+from ecovalue.web.deps import Csrf, PageDep, PageUser, SessionDep
 from ecovalue.web.forms import FormReader, problem_dicts
 from ecovalue.web.render import Page, render
 

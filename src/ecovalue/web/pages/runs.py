@@ -15,11 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ecovalue.errors import Problem, ValidationFailed
 from ecovalue.platform.auth.rules import Role
-from ecovalue.platform.deps import SessionDep
 from ecovalue.platform.errors import RuleViolation
 from ecovalue.platform.runs import service as runs
 from ecovalue.web import numbers, results
-from ecovalue.web.deps import Csrf, PageDep
+from ecovalue.web.deps import Csrf, PageDep, SessionDep
 from ecovalue.web.forms import FormReader, problem_dicts
 from ecovalue.web.render import Page, render
 
