@@ -77,7 +77,7 @@ def districts(session: SessionDep, lang: str | None = None, year: int | None = N
 
 def _districts(yr: results.YearResult, t: Translator, bbox: str | None) -> dict[str, Any]:
     geo = geography(yr.run.dataset_path)
-    sums = {p.code: results.summarize(yr.rows, p.code).total for p in geo.districts}
+    sums = {p.code: results.summary_of(yr, p.code).total for p in geo.districts}
     scale = numbers.money_scale(sums.values())
     lg = district_legend([float(numbers.scaled(v, scale)) for v in sums.values()])
     box = parse_bbox(bbox)

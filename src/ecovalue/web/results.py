@@ -169,6 +169,21 @@ class Summary:
     physical: dict[str, tuple[Decimal, str]]  # indicator -> (quantity, unit)
 
 
+_summaries: dict[tuple[int, str | None], Summary] = {}
+
+
+def summary_of(yr: YearResult, district: str | None = None) -> Summary:
+    """:func:`summarize` of a published year's rows, kept by run (its rows never change)."""
+    key = (yr.run.id, district)
+    with _lock:
+        found = _summaries.get(key)
+    if found is None:
+        found = summarize(yr.rows, district)
+        with _lock:
+            _summaries[key] = found
+    return found
+
+
 def in_region(code: str, district: str | None) -> bool:
     return district is None or code == district or code.startswith(district)
 
@@ -227,7 +242,7 @@ def series(session: Session, district: str | None = None) -> list[tuple[YearResu
     out = []
     for pub in sorted(current_publications(session), key=lambda p: p.year):
         yr = year_result(session, pub.year)
-        out.append((yr, summarize(yr.rows, district)))
+        out.append((yr, summary_of(yr, district)))
     return out
 
 

@@ -36,10 +36,10 @@ def _district_table(page: Page, yr: results.YearResult,
                     prev: results.YearResult | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for place in geography(yr.run.dataset_path).districts:
-        s = results.summarize(yr.rows, place.code)
+        s = results.summary_of(yr, place.code)
         change = None
         if prev is not None:
-            before = results.summarize(prev.rows, place.code)
+            before = results.summary_of(prev, place.code)
             change = results.decompose(before, s, prev.publication.year, yr.publication.year)
         out.append({"code": place.code, "name": page.t.region(place.name_zh, place.name_en),
                     "area_km2": place.area_km2, "summary": s, "change": change})
@@ -62,13 +62,13 @@ def home(page: PageDep, session: SessionDep, year: int | None = None,
         return render(page, "empty.html.j2", message_key="home.nothing_published")
     year = year or pubs[0].year
     yr = results.year_result(session, year, version)
-    summary = results.summarize(yr.rows)
+    summary = results.summary_of(yr)
     prev = _previous(session, year)
     districts = _district_table(page, yr, prev)
     scale = numbers.money_scale([summary.total, *(d["summary"].total for d in districts)])
     change = None
     if prev is not None:
-        change = results.decompose(results.summarize(prev.rows), summary,
+        change = results.decompose(results.summary_of(prev), summary,
                                    prev.publication.year, year)
     values = [float(numbers.scaled(d["summary"].total, scale)) for d in districts]
     script = {
@@ -113,7 +113,7 @@ def district(code: str, page: PageDep, session: SessionDep,
         raise NotFound(f"no district with code '{code}' in the published {year} result")
     page.title_key = "district.title"
     points = results.series(session, code)
-    summary = results.summarize(yr.rows, code)
+    summary = results.summary_of(yr, code)
     trend = results.changes(points)
     scale = numbers.money_scale([summary.total, *(s.total for _, s in points)])
     rows = [r for r in yr.rows if results.in_region(r.region_code, code)]
