@@ -19,7 +19,7 @@ from ecovalue.platform.errors import PermissionDenied, RuleViolation
 from ecovalue.platform.monitoring import rules
 from ecovalue.platform.monitoring import service as monitoring
 from ecovalue.platform.monitoring.rules import PARAMETERS, WATER_CLASS_LABELS, WATER_LIMITS
-from ecovalue.web import places
+from ecovalue.web import numbers, places
 from ecovalue.web.deps import Csrf, PageDep, SessionDep
 from ecovalue.web.forms import problem_dicts
 from ecovalue.web.render import Page, render
@@ -126,7 +126,7 @@ def station_page(code: str, page: PageDep, session: SessionDep,
     flagged = sum(1 for p in points if p.flags)
     script = {"kind": station.kind, "parameter": chosen,
               "name": PARAMETERS[chosen].name_zh if chosen else "",
-              "unit": PARAMETERS[chosen].unit if chosen else "",
+              "unit": numbers.unit(PARAMETERS[chosen].unit) if chosen else "",
               "series": [{"t": p.observed_at.isoformat(), "v": float(p.value),
                           "flags": list(p.flags)} for p in series],
               "limits": _limits(chosen, station.water_body) if chosen else [],
