@@ -106,8 +106,8 @@ def fuzz(
     report = FuzzReport()
     t0 = time.monotonic()
     operations = [op.ok() for op in schema.get_all_operations()]
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        for op in operations:
+    for op in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             if op.label in skip or time.monotonic() - t0 > budget_s:
                 continue
 

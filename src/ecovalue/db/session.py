@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecovalue.db.base import Immutable
-from ecovalue.errors import InputError
+from ecovalue.db.bounds import row_problems
+from ecovalue.errors import InputError, ValidationFailed
 
 
 class EcoSession(Session):
@@ -36,6 +37,15 @@ def _refuse_changes_to_immutable(session: Session, flush_context: Any, instances
                 f"{type(obj).__name__} rows are immutable once written; record a new row "
                 "that supersedes this one instead of editing or deleting it"
             )
+
+
+@event.listens_for(EcoSession, "before_flush")
+def _refuse_values_out_of_bounds(session: Session, flush_context: Any, instances: Any) -> None:
+    # SQLite would store what PostgreSQL refuses (long strings, NUL, huge numbers): refuse it
+    # on both, so the two backends hold exactly the same data (ecovalue.db.bounds).
+    problems = [p for obj in list(session.new) + list(session.dirty) for p in row_problems(obj)]
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
