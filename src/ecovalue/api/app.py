@@ -2,8 +2,8 @@
 
 Errors raised by services become HTTP answers here, with the service's message (which
 names the bad value, what was expected and how to fix it), always in the one body shape of
-:class:`ecovalue.platform.responses.ErrorBody`. The interactive docs (``/docs``, ``/redoc``)
-are served from assets inside the installed packages, so they work with no network.
+:class:`ecovalue.platform.responses.ErrorBody`. The interactive docs (``/docs``)
+are served from assets inside an installed package, so they work with no network.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import (
-    get_redoc_html,
-    get_swagger_ui_html,
-    get_swagger_ui_oauth2_redirect_html,
-)
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
@@ -136,7 +132,10 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _docs(app: FastAPI) -> None:
-    """Swagger UI and ReDoc from the assets of the ``fastapi-offline`` package: no CDN."""
+    """Swagger UI from the assets of the ``fastapi-offline`` package: no CDN, no network.
+
+    (ReDoc is not offered: its page loads its logo from the internet.)
+    """
     assets = files("fastapi_offline") / "static"
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
     title = app.title
@@ -157,16 +156,6 @@ def _docs(app: FastAPI) -> None:
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def swagger_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title=f"{title} — ReDoc",
-            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
