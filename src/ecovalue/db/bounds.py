@@ -50,44 +50,35 @@ ADMIN_CODE_PATTERN = r"^[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{3}(?:[0-9]{3})?)?
 NAME_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:*/·^ -]*$"
 
 
-def text(max_length: int, min_length: int = 1) -> Any:
-    """A string of ``min_length``..``max_length`` characters without NUL (a ``String(n)``)."""
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
-    ]
+def _text(max_length: int, min_length: int = 1) -> StringConstraints:
+    """``min_length``..``max_length`` characters without NUL (a ``String(n)`` column)."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
 
 
-def code(max_length: int) -> Any:
+def _code(max_length: int) -> StringConstraints:
     """A record code of at most ``max_length`` characters (see :data:`CODE_PATTERN`)."""
-    return Annotated[
-        str, StringConstraints(min_length=1, max_length=max_length, pattern=CODE_PATTERN)
-    ]
+    return StringConstraints(min_length=1, max_length=max_length, pattern=CODE_PATTERN)
 
 
-def identifier(max_length: int) -> Any:
+def _identifier(max_length: int) -> StringConstraints:
     """An id of the engine's catalogue: an indicator, a statistics item, a unit spelling."""
-    return Annotated[
-        str, StringConstraints(min_length=1, max_length=max_length, pattern=NAME_ID_PATTERN)
-    ]
+    return StringConstraints(min_length=1, max_length=max_length, pattern=NAME_ID_PATTERN)
 
 
-def decimal(precision: int, scale: int, minimum: Decimal | None = None) -> Any:
+def _decimal(precision: int, scale: int, minimum: Decimal | None = None) -> Any:
     """A Decimal that a ``NUMERIC(precision, scale)`` column holds exactly.
 
     At most ``precision - scale`` digits before the point and ``scale`` after it: more
     decimals are refused, not rounded (a value is never changed silently).
     """
     limit = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
-    return Annotated[
-        Decimal,
-        Field(
-            ge=-limit if minimum is None else minimum,
-            le=limit,
-            max_digits=precision,
-            decimal_places=scale,
-            allow_inf_nan=False,
-        ),
-    ]
+    return Field(
+        ge=-limit if minimum is None else minimum,
+        le=limit,
+        max_digits=precision,
+        decimal_places=scale,
+        allow_inf_nan=False,
+    )
 
 
 def _in_years(value: Any) -> Any:
@@ -110,11 +101,30 @@ AdminCode = Annotated[
         examples=["420102"],
     ),
 ]
-RegionCode = code(32)
+Text20 = Annotated[str, _text(20)]
+Text40 = Annotated[str, _text(40)]
+Text60 = Annotated[str, _text(60)]
+Text64 = Annotated[str, _text(64)]
+Text80 = Annotated[str, _text(80)]
+Text120 = Annotated[str, _text(120)]
+Text200 = Annotated[str, _text(200)]
+Text2000 = Annotated[str, _text(2000)]
+Title200 = Annotated[str, _text(200, min_length=0)]  # may be empty
+Note2000 = Annotated[str, _text(2000, min_length=0)]  # may be empty
+RegionCode = Annotated[str, _code(32)]
+Code40 = Annotated[str, _code(40)]
+Code60 = Annotated[str, _code(60)]
+Ident20 = Annotated[str, _identifier(20)]
+Ident40 = Annotated[str, _identifier(40)]
+Ident60 = Annotated[str, _identifier(60)]
+Ident80 = Annotated[str, _identifier(80)]
 Srid = Annotated[int, Field(ge=1024, le=998999, description="an EPSG code")]
-Money = decimal(20, 2)
-Share = decimal(9, 6, minimum=Decimal(0))
-Quantity = decimal(28, 6)
+#: 元 in a NUMERIC(20, 2) column; Amount: the same, not negative (prices, loans, rents).
+Money = Annotated[Decimal, _decimal(20, 2)]
+Amount = Annotated[Decimal, _decimal(20, 2, minimum=Decimal(0))]
+#: Physical quantities: NUMERIC(28, 6) (reports), NUMERIC(30, 6) (catalogue, results).
+Quantity = Annotated[Decimal, _decimal(28, 6)]
+Quantity30 = Annotated[Decimal, _decimal(30, 6)]
 Coordinate = Annotated[float, Field(ge=-COORDINATE_MAX, le=COORDINATE_MAX, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]

@@ -28,14 +28,14 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from ecovalue.accounting.plot import to_grid_crs
-from ecovalue.db.bounds import MAX_VERTICES, Coordinate, text
+from ecovalue.db.bounds import MAX_VERTICES, Coordinate, Text64
 from ecovalue.errors import InputError
 
 Position = Annotated[list[Coordinate], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4, max_length=MAX_VERTICES)]
 Rings = Annotated[list[Ring], Field(min_length=1, max_length=1000)]
 CrsName = Annotated[
-    text(64),
+    Text64,
     Field(description="CRS of the coordinates, e.g. 'EPSG:4490' (CGCS2000 lon/lat); "
           "default: the target's CRS", examples=["EPSG:4490"]),
 ]  # fmt: skip

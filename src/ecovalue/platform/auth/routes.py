@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 
-from ecovalue.db.bounds import AdminCode, text
+from ecovalue.db.bounds import AdminCode, Text80
 from ecovalue.platform.auth import service
 from ecovalue.platform.auth.rules import Role
 from ecovalue.platform.deps import CurrentUser, LimiterDep, SessionDep, SettingsDep
@@ -30,7 +30,7 @@ class UserCreate(BaseModel):
     password: Password
     role: Role
     district_code: AdminCode | None = None
-    department: text(80) | None = None  # type: ignore[valid-type]
+    department: Text80 | None = None
 
 
 class UserPublic(BaseModel):

@@ -12,13 +12,19 @@ from pydantic import BaseModel, Field
 from ecovalue.db.bounds import (
     MAX_ROWS,
     AdminCode,
+    Code60,
     Id,
+    Money,
+    Note2000,
+    Quantity30,
     RegionCode,
+    Text40,
+    Text60,
+    Text80,
+    Text120,
+    Text200,
     Version,
     Year,
-    code,
-    decimal,
-    text,
 )
 from ecovalue.platform.catalogue import service
 from ecovalue.platform.catalogue.tables import CatalogueVersion
@@ -36,24 +42,24 @@ class CensusRow(BaseModel):
     product_class: ProductClass = Field(
         description="provisioning/regulating/cultural or 物质产品/调节服务/文化服务"
     )
-    sub_item: text(60) = Field(description="an indicator id or census:<name>")  # type: ignore[valid-type]
-    sub_item_zh: text(120) | None = None  # type: ignore[valid-type]
+    sub_item: Text60 = Field(description="an indicator id or census:<name>")
+    sub_item_zh: Text120 | None = None
     region_code: RegionCode
-    region_name: text(120) | None = None  # type: ignore[valid-type]
-    quantity: decimal(30, 6)  # type: ignore[valid-type]
-    unit: text(40)  # type: ignore[valid-type]
-    quality_grade: text(40) | None = None  # type: ignore[valid-type]
-    location: text(200) | None = None  # type: ignore[valid-type]
-    department: text(80)  # type: ignore[valid-type]
-    value_current: decimal(20, 2) | None = Field(None, description="元, current prices")  # type: ignore[valid-type]
+    region_name: Text120 | None = None
+    quantity: Quantity30
+    unit: Text40
+    quality_grade: Text40 | None = None
+    location: Text200 | None = None
+    department: Text80
+    value_current: Money | None = Field(None, description="元, current prices")
     parcel_ids: Annotated[list[Id], Field(max_length=1000)] = []
 
 
 class BuildCreate(BaseModel):
     run_id: Id | None = None
     census: Annotated[list[CensusRow], Field(max_length=MAX_ROWS)] = []
-    note: text(2000, min_length=0) = ""  # type: ignore[valid-type]
-    departments: Annotated[dict[code(60), text(80)], Field(max_length=200)] | None = Field(  # type: ignore[valid-type]
+    note: Note2000 = ""
+    departments: Annotated[dict[Code60, Text80], Field(max_length=200)] | None = Field(
         None, description="responsible department by indicator id, overriding the defaults"
     )
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecovalue.db.session import EcoSession, unit_of_work
@@ -177,22 +177,25 @@ def claim(
         )
         if candidate is None:
             return None
-        taken = session.execute(
-            update(Job)
-            .where(
-                Job.id == candidate,
-                or_(
-                    Job.status == JobStatus.queued.value,
-                    (Job.status == JobStatus.running.value) & (Job.lease_expires < now),
-                ),
-            )
-            .values(
-                status=JobStatus.running.value,
-                worker=worker,
-                lease_expires=now + lease_s,
-                attempts=Job.attempts + 1,
-                started_at=dt.datetime.now(dt.UTC),
-            )
+        taken = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Job)
+                .where(
+                    Job.id == candidate,
+                    or_(
+                        Job.status == JobStatus.queued.value,
+                        (Job.status == JobStatus.running.value) & (Job.lease_expires < now),
+                    ),
+                )
+                .values(
+                    status=JobStatus.running.value,
+                    worker=worker,
+                    lease_expires=now + lease_s,
+                    attempts=Job.attempts + 1,
+                    started_at=dt.datetime.now(dt.UTC),
+                )
+            ),
         )
         if taken.rowcount != 1:
             return None  # another worker was faster
@@ -208,10 +211,15 @@ def renew(factory: sessionmaker[EcoSession], job_id: int, worker: str, lease_s: 
     Raises LeaseLost when the worker no longer holds the job.
     """
     with factory.begin() as session:
-        changed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.running.value)
-            .values(lease_expires=time.time() + lease_s)
+        changed = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id, Job.worker == worker, Job.status == JobStatus.running.value
+                )
+                .values(lease_expires=time.time() + lease_s)
+            ),
         ).rowcount
         cancel_requested = bool(
             session.scalar(select(Job.cancel_requested).where(Job.id == job_id))

@@ -13,13 +13,16 @@ from pydantic import BaseModel, Field
 from ecovalue.db.bounds import (
     MAX_ROWS,
     AdminCode,
+    Code40,
     Id,
+    Ident20,
     Latitude,
     Longitude,
     Moment,
-    code,
-    identifier,
-    text,
+    Text20,
+    Text40,
+    Text80,
+    Text200,
 )
 from ecovalue.errors import InputError
 from ecovalue.platform.deps import CurrentUser, SessionDep
@@ -33,21 +36,21 @@ from ecovalue.platform.monitoring.rules import (
 from ecovalue.platform.monitoring.tables import Alert, Station
 from ecovalue.platform.responses import READ, WRITE, Timestamp, errors
 
-StationCode = code(40)
+StationCode = Code40
 StationPath = Annotated[StationCode, Path(description="the station's code")]
-ParameterId = Literal[tuple(PARAMETERS)]  # type: ignore[valid-type]
+ParameterId = Ident20  # a parameter id of GET /api/monitoring/parameters
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
 
 
 class StationCreate(BaseModel):
     code: StationCode
-    name: text(200)  # type: ignore[valid-type]
+    name: Text200
     kind: StationKind = Field(description="air, water_section, forest_plot or wetland_plot")
     district_code: AdminCode
     lon: Longitude = Field(description="CGCS2000 longitude, degrees")
     lat: Latitude = Field(description="CGCS2000 latitude, degrees")
-    river: text(80) | None = None  # type: ignore[valid-type]
+    river: Text80 | None = None
     water_body: WaterBody | None = Field(None, description="river or lake (GB 3838 TP/TN limits)")
     upstream_district: AdminCode | None = None
     downstream_district: AdminCode | None = None
@@ -75,12 +78,10 @@ class StationPublic(BaseModel):
 
 class ObservationIn(BaseModel):
     station_code: StationCode
-    parameter: identifier(20) = Field(
-        description="a parameter id of GET /api/monitoring/parameters"
-    )  # type: ignore[valid-type]
-    observed_at: text(40) = Field(description="ISO 8601; without offset China Standard Time")  # type: ignore[valid-type]
-    value: text(40) = Field(description="the value as measured, e.g. '7.2'")  # type: ignore[valid-type]
-    unit: text(20) = Field(description="its unit, e.g. mg/L")  # type: ignore[valid-type]
+    parameter: Ident20 = Field(description="a parameter id of GET /api/monitoring/parameters")
+    observed_at: Text40 = Field(description="ISO 8601; without offset China Standard Time")
+    value: Text40 = Field(description="the value as measured, e.g. '7.2'")
+    unit: Text20 = Field(description="its unit, e.g. mg/L")
 
 
 class IngestResult(BaseModel):
@@ -100,12 +101,12 @@ class PointPublic(BaseModel):
 class AlertPublic(BaseModel):
     id: int
     station_code: str
-    kind: Literal["water_class", "aqi"]
+    kind: str = Field(description="water_class or aqi")
     observed_at: Timestamp
     value: int
     threshold: int
     detail: str
-    status: Literal["open", "acknowledged"]
+    status: str = Field(description="open or acknowledged")
     acknowledged_by: str | None
 
 

@@ -15,7 +15,18 @@ import shapely.geometry
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from ecovalue.db.bounds import AdminCode, Day, Id, Srid, code, decimal, identifier, text
+from ecovalue.db.bounds import (
+    AdminCode,
+    Amount,
+    Code40,
+    Code60,
+    Day,
+    Id,
+    Ident60,
+    Srid,
+    Text80,
+    Text200,
+)
 from ecovalue.platform.deps import CurrentUser, SessionDep, SettingsDep
 from ecovalue.platform.geojson import CrsName, GeometryIn, in_target_crs
 from ecovalue.platform.registry import service
@@ -24,13 +35,12 @@ from ecovalue.platform.responses import READ, WRITE, errors
 
 router = APIRouter(prefix="/api/registry", tags=["registry"])
 
-RegisterCode = code(40)
+RegisterCode = Code40
 RegisterPath = Annotated[RegisterCode, Path(description="the register's code, e.g. WH")]
-Name = text(200)
-Amount = decimal(20, 2, minimum=Decimal(0))
+Name = Text200
 Share = Annotated[Decimal, Field(gt=0, le=1, max_digits=7, decimal_places=6,
                                  description="a share of the right: 0 < share ≤ 1")]  # fmt: skip
-Use = identifier(60)
+Use = Ident60
 
 
 class RegisterCreate(BaseModel):
@@ -49,7 +59,7 @@ class OwnerCreate(BaseModel):
 
 
 class ParcelCreate(BaseModel):
-    code: code(60)  # type: ignore[valid-type]
+    code: Code60
     resource_type: ResourceType
     admin_code: AdminCode = Field(description="6, 9 or 12 digits of the parcel's division")
     owner_id: Id
@@ -77,7 +87,7 @@ class GrantCreate(BaseModel):
     start_date: Day
     end_date: Day | None = None
     use: Use | None = None
-    certificate_no: text(80) | None = None  # type: ignore[valid-type]
+    certificate_no: Text80 | None = None
     amount: Amount | None = Field(None, description="price in 元")
 
 

@@ -208,18 +208,18 @@ def register_parcel(
                     "correct the boundary or the existing parcel",
                 )
             )
-    area = rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)) if not problems else None
-    if area is not None and area <= 0:
+    area_m2 = rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)) if not problems else None
+    if area_m2 is not None and area_m2 <= 0:
         problems.append(
             Problem(
                 "geometry",
-                f"has an area of {area} m² in EPSG:{register.srid}",
+                f"has an area of {area_m2} m² in EPSG:{register.srid}",
                 "a parcel of at least 0.01 m²",
                 "check the coordinates are in the register's CRS (metres) or declare their CRS",
             )
         )
     _fail(problems)
-    assert owner is not None and area is not None
+    assert owner is not None and area_m2 is not None
     minx, miny, maxx, maxy = geometry.bounds
     parcel = Parcel(
         register_id=register.id,
@@ -228,7 +228,7 @@ def register_parcel(
         admin_code=admin_code,
         red_line=red_line,
         owner_id=owner.id,
-        area_m2=area,
+        area_m2=area_m2,
         geometry=geometry,
         minx=minx,
         miny=miny,

@@ -8,7 +8,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ecovalue.db.bounds import MAX_ROWS, AdminCode, Id, Quantity, RegionCode, Year, identifier, text
+from ecovalue.db.bounds import (
+    MAX_ROWS,
+    AdminCode,
+    Id,
+    Ident20,
+    Ident40,
+    Ident80,
+    Quantity,
+    RegionCode,
+    Text40,
+    Text80,
+    Text200,
+    Text2000,
+    Year,
+)
 from ecovalue.platform.deps import CurrentUser, SessionDep
 from ecovalue.platform.reporting import service
 from ecovalue.platform.reporting.service import SubmissionView
@@ -22,19 +36,19 @@ class RowIn(BaseModel):
         description="statistics (statistics.csv items) or reported (reported.csv quantities)"
     )
     region_code: RegionCode
-    item: identifier(80) = Field(  # type: ignore[valid-type]
+    item: Ident80 = Field(
         description="a statistics item (e.g. gdp, product:timber) or, for reported rows, the indicator"
     )
-    indicator: identifier(40) | None = None  # type: ignore[valid-type]
-    ecosystem_type: identifier(20) | None = Field(  # type: ignore[valid-type]
+    indicator: Ident40 | None = None
+    ecosystem_type: Ident20 | None = Field(
         None, description="forest, shrub, grassland, wetland, water, farmland, urban, bare or all"
     )
     quantity: Quantity
-    unit: text(40) = Field(description="e.g. m**3, t, CNY, 万m³")  # type: ignore[valid-type]
+    unit: Text40 = Field(description="e.g. m**3, t, CNY, 万m³")
     mode: Literal["replace", "complement"] | None = Field(
         None, description="reported rows: replace the model's quantity or complement it"
     )
-    source: text(200) | None = None  # type: ignore[valid-type]
+    source: Text200 | None = None
 
 
 class RowPublic(BaseModel):
@@ -50,11 +64,11 @@ class RowPublic(BaseModel):
 
 
 class ReportCreate(BaseModel):
-    department: text(80)  # type: ignore[valid-type]
+    department: Text80
     district_code: AdminCode
     year: Year
     rows: Annotated[list[RowIn], Field(min_length=1, max_length=MAX_ROWS)]
-    note: text(2000) | None = None  # type: ignore[valid-type]
+    note: Text2000 | None = None
 
 
 class ReviewCreate(BaseModel):
@@ -62,7 +76,7 @@ class ReviewCreate(BaseModel):
         description="approved: the numbers enter the next run; returned: the department "
         "corrects them and submits a new version (reason required)"
     )
-    reason: text(2000) | None = None  # type: ignore[valid-type]
+    reason: Text2000 | None = None
 
 
 class ReportPublic(BaseModel):

@@ -20,6 +20,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import tomli_w
@@ -152,7 +153,7 @@ def write_overlay(
     return out
 
 
-def _without_none(value: object) -> object:
+def _without_none(value: Any) -> Any:
     """TOML has no null: drop None values (the manifest's optional fields)."""
     if isinstance(value, dict):
         return {k: _without_none(v) for k, v in value.items() if v is not None}

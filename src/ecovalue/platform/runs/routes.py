@@ -18,12 +18,18 @@ from ecovalue.accounting.plot import check_plot_geometry
 from ecovalue.db.bounds import (
     INT_MAX,
     AdminCode,
+    Code60,
     Id,
+    Ident40,
+    Ident80,
+    Note2000,
+    Text40,
+    Text120,
+    Text200,
+    Text2000,
+    Title200,
     Version,
     Year,
-    code,
-    identifier,
-    text,
 )
 from ecovalue.platform.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
 from ecovalue.platform.geojson import CrsName, GeometryIn, in_target_crs
@@ -43,10 +49,8 @@ DatasetName = Annotated[
           description="a dataset folder relative to a dataset root (GET /api/datasets)",
           examples=["wuhan"]),
 ]  # fmt: skip
-ProfileId = Annotated[
-    identifier(80), Field(description="a parameter profile id", examples=["cn-2022"])
-]
-IndicatorId = identifier(40)
+ProfileId = Annotated[Ident80, Field(description="a parameter profile id", examples=["cn-2022"])]
+IndicatorId = Ident40
 
 
 class ResultRow(BaseModel):
@@ -84,7 +88,7 @@ class PublishedResult(BaseModel):
 
 
 class PublishCreate(BaseModel):
-    reason: text(2000) = Field(description="why this version is published")  # type: ignore[valid-type]
+    reason: Text2000 = Field(description="why this version is published")
 
 
 class Change(BaseModel):
@@ -144,7 +148,7 @@ class PolygonChangeIn(BaseModel):
 
 
 class ReservoirIn(BaseModel):
-    name: text(120) = "new reservoir"  # type: ignore[valid-type]
+    name: Text120 = "new reservoir"
     capacity_wan_m3: float = Field(gt=0, le=1e7, description="total storage, 万m³")
     geometry: GeometryIn | None = Field(None, description="default: the plot")
     crs: CrsName | None = None
@@ -152,35 +156,35 @@ class ReservoirIn(BaseModel):
 
 class ParameterIn(BaseModel):
     value: float = Field(allow_inf_nan=False)
-    unit: text(40) | None = None  # type: ignore[valid-type]
+    unit: Text40 | None = None
     price_year: Year | None = None
-    source: text(200) | None = None  # type: ignore[valid-type]
+    source: Text200 | None = None
 
 
 class ScenarioHead(BaseModel):
-    name: code(60) = "scenario"  # type: ignore[valid-type]
-    title_zh: text(200, min_length=0) = ""  # type: ignore[valid-type]
-    title_en: text(200, min_length=0) = ""  # type: ignore[valid-type]
-    description: text(2000, min_length=0) = ""  # type: ignore[valid-type]
-    seed: int = Field(0, ge=0, le=INT_MAX)
+    name: Code60 = "scenario"
+    title_zh: Title200 = ""
+    title_en: Title200 = ""
+    description: Note2000 = ""
+    seed: int = Field(default=0, ge=0, le=INT_MAX)
 
 
 class ScenarioIn(BaseModel):
     """A planned change in the plot (the scenario file's TOML/JSON form, geometries inline)."""
 
-    scenario: ScenarioHead = Field(default_factory=ScenarioHead)
+    scenario: ScenarioHead = ScenarioHead()
     conversion: Annotated[list[ConversionIn], Field(max_length=100)] = []
     polygon: Annotated[list[PolygonChangeIn], Field(max_length=100)] = []
     reservoir: Annotated[list[ReservoirIn], Field(max_length=20)] = []
     parameters: Annotated[
-        dict[identifier(80), Annotated[float, Field(allow_inf_nan=False)] | ParameterIn],  # type: ignore[valid-type]
+        dict[Ident80, Annotated[float, Field(allow_inf_nan=False)] | ParameterIn],
         Field(max_length=200),
     ] = {}
     rasters_on_change: Annotated[
         dict[
-            identifier(40),
+            Ident40,
             Literal["class_mean", "keep"] | Annotated[float, Field(allow_inf_nan=False)],
-        ],  # type: ignore[valid-type]
+        ],
         Field(max_length=20),
     ] = {}
 
