@@ -55,6 +55,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 READ = (401, 403, 404, 422)
 #: Statuses of a route that writes with a token.
 WRITE = (401, 403, 404, 409, 413, 422)
+#: Statuses of a write that creates a record referring to no other (a register, an owner).
+CREATE = (401, 403, 409, 413, 422)
 #: Statuses of a public read (no token needed; a bad token is still refused).
 PUBLIC_READ = (401, 404, 422)
 

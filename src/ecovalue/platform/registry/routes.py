@@ -31,7 +31,7 @@ from ecovalue.platform.deps import CurrentUser, SessionDep, SettingsDep
 from ecovalue.platform.geojson import CrsName, GeometryIn, in_target_crs
 from ecovalue.platform.registry import service
 from ecovalue.platform.registry.rules import OwnerKind, ResourceType, RightKind, TxKind
-from ecovalue.platform.responses import READ, WRITE, errors
+from ecovalue.platform.responses import CREATE, READ, WRITE, errors
 
 router = APIRouter(prefix="/api/registry", tags=["registry"])
 
@@ -170,7 +170,7 @@ class TransactionPublic(BaseModel):
     amount: Decimal | None
 
 
-@router.post("/registers", response_model=Created, status_code=201, responses=errors(*WRITE))
+@router.post("/registers", response_model=Created, status_code=201, responses=errors(*CREATE))
 def create_register(body: RegisterCreate, session: SessionDep, user: CurrentUser) -> Created:
     """Create a register (administrators); its code must be new (409 otherwise)."""
     reg = service.create_register(
@@ -179,7 +179,7 @@ def create_register(body: RegisterCreate, session: SessionDep, user: CurrentUser
     return Created(id=reg.id, kind="register")
 
 
-@router.post("/owners", response_model=Created, status_code=201, responses=errors(*WRITE))
+@router.post("/owners", response_model=Created, status_code=201, responses=errors(*CREATE))
 def add_owner(body: OwnerCreate, session: SessionDep, user: CurrentUser) -> Created:
     """Record an owner (administrators, district officials)."""
     owner = service.add_owner(session, user, body.kind, body.name, body.representative_body)

@@ -239,7 +239,7 @@ def _dataset(ref: DatasetRef) -> DatasetPublic:
                          year=info.year, crs=info.crs, synthetic=info.synthetic)  # fmt: skip
 
 
-@router.get("/datasets", response_model=list[DatasetPublic], responses=errors(*READ), tags=["jobs"])
+@router.get("/datasets", response_model=list[DatasetPublic], responses=errors(401), tags=["jobs"])
 def datasets(settings: SettingsDep, user: CurrentUser) -> list[DatasetPublic]:
     """The datasets under the configured roots (``ECOVALUE_DATASET_ROOTS``) that runs may use."""
     return [_dataset(ref) for ref in list_datasets(settings.roots)]
