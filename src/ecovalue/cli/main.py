@@ -212,9 +212,11 @@ def _mount_platform() -> None:
     """Add the platform commands (serve, db, users, audit, registry) when that layer is installed."""
     try:
         from ecovalue.cli.platform import audit_app, db_app, registry_app, serve, users_app
+        from ecovalue.cli.platform import worker as platform_worker
     except ImportError:
         return
     app.command("serve")(serve)
+    app.command("worker")(platform_worker)
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
