@@ -19,9 +19,9 @@ from sqlalchemy.orm import sessionmaker
 
 from ecovalue.config import Settings
 from ecovalue.db.session import EcoSession, make_engine
-from ecovalue.platform.audit.service import audited_sessionmaker
 from ecovalue.errors import EcovalueError
 from ecovalue.platform import schema  # noqa: F401  (every table + the audit listener)
+from ecovalue.platform.audit.service import audited_sessionmaker
 from ecovalue.platform.jobs import service
 from ecovalue.platform.jobs.service import Claimed, Heartbeat, JobCancelled, JobStatus, LeaseLost
 from ecovalue.platform.runs.jobs import EXECUTORS, JobContext
