@@ -867,3 +867,50 @@ def test_progress_reports_every_stage_and_its_blocks(
     stages = stages_of(events)
     assert stages[0] == S.STAGES["scan and pass 1"] and S.STAGES["routing"] not in stages
     assert stages[-2:] == [S.STAGES["landscape premium"], S.STAGES["tables"]]
+
+
+# ------------------------------------------------------------------ every indicator accounted
+
+
+def test_the_streamed_ways_cover_every_catalogue_indicator_once() -> None:
+    from ecovalue.accounting import streaming_blocks as B
+    from ecovalue.accounting.catalogue import INDICATORS
+
+    ways = B.streamed_ways()
+    assert set(ways) == set(INDICATORS)
+    assert ways["recreation"] == "statistics" and ways["air_purification"] == "pollutants"
+    assert ways["soil_retention"] == "local" and ways["landscape_premium"] == "global"
+
+
+def test_an_indicator_dropped_from_the_streamed_lists_is_an_error_not_a_smaller_gep(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.accounting import streaming_blocks as B
+    from ecovalue.errors import EngineError
+
+    root, _mem = tiny
+    monkeypatch.setattr(B, "LOCAL", tuple(i for i in B.LOCAL if i != "climate_regulation"))
+    # the check the module runs when it loads
+    with pytest.raises(EngineError, match=r"no way to compute \['climate_regulation'\]"):
+        B.check_streamed_ways()
+    # and the check at the end of a run (before: GEP without climate regulation, exit 0)
+    with pytest.raises(EngineError, match=r"streamed engine computed no result for \['climate_regulation'\]"):
+        run_account_streamed(root)
+
+
+def test_the_in_memory_engine_checks_the_same_at_the_end_of_a_run(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.accounting import pipeline
+    from ecovalue.errors import EngineError
+
+    root, _mem = tiny
+    monkeypatch.setattr(
+        pipeline, "COMPUTE", {k: v for k, v in pipeline.COMPUTE.items() if k != "water_conservation"}
+    )
+    with pytest.raises(EngineError, match=r"in-memory engine computed no result for \['water_conservation'\]"):
+        run_account(root)
+    # a reason is enough: named not applicable, the run goes on
+    pipeline.check_every_indicator(["sand_fixation"], [], {"sand_fixation": "no wind data"}, "x")
+    with pytest.raises(EngineError):
+        pipeline.check_every_indicator(["sand_fixation"], [], {"sand_fixation": " "}, "x")

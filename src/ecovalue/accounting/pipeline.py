@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from ecovalue.accounting.result import (
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, load_dataset
 from ecovalue.datasets.validation import needs_for_profile
-from ecovalue.errors import InputError, NotApplicable
+from ecovalue.errors import EngineError, InputError, NotApplicable
 from ecovalue.raster.routing_cache import RoutingCache
 
 Progress = Callable[[str, int, int], None]  # (step name, step number, total steps)
@@ -128,8 +128,10 @@ def run_account(
     for i, ind in enumerate(indicators, start=1):
         step(ind, i)
         t = time.perf_counter()
+        compute = COMPUTE.get(ind)
         try:
-            layers[ind] = COMPUTE[ind](ctx)
+            if compute is not None:
+                layers[ind] = compute(ctx)
         except NotApplicable as exc:
             not_applicable[ind] = str(exc)
         timings[ind] = time.perf_counter() - t
@@ -137,6 +139,7 @@ def run_account(
     t = time.perf_counter()
     layers, sources = apply_reported(ctx, layers, not_applicable)
     timings["reported"] = time.perf_counter() - t
+    check_every_indicator(indicators, layers, not_applicable, "in-memory")
     step("aggregation", total)
     t = time.perf_counter()
     table = build_table(ctx, layers, sources, constant_factor(ctx, notes), block_rows)
@@ -157,6 +160,23 @@ def run_account(
         hashes={"dataset": ds.content_hash, "profile": prof.hash, "code": code_version()},
         timings=timings, gdp=gdp_by_region(ctx), routing_from_cache=ctx.routing_from_cache,
     )
+
+
+def check_every_indicator(
+    indicators: Iterable[str], computed: Iterable[str], not_applicable: Mapping[str, str], engine: str
+) -> None:
+    """The end-of-run check of both engines: every indicator of the profile was computed (it has
+    a layer or zonal sums, zero or not) or is named not applicable with its reason. Raises
+    :class:`EngineError` naming the ones that were neither: the run would otherwise publish a
+    GEP without them and say nothing."""
+    done = set(computed)
+    missing = [i for i in indicators if i not in done and not str(not_applicable.get(i, "")).strip()]
+    if missing:
+        raise EngineError(
+            f"the {engine} engine computed no result for {missing} and named no reason why they "
+            "are not applicable; GEP would leave them out silently, so the run stops. This is a "
+            "defect of ecovalue (please report it with the profile and the dataset's manifest)"
+        )
 
 
 def constant_factor(ctx: Context, notes: list[str]) -> Decimal:

@@ -70,6 +70,7 @@ from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.pipeline import (
+    check_every_indicator,
     code_version,
     constant_factor,
     dataset_prices,
@@ -135,7 +136,7 @@ LANDSCAPE_BYTES_PER_PIXEL = 45
 #: pass 1 share one reading of the rasters, these follow in a pass of their own, which reads
 #: only the rasters they use. (The soil retention needs the global LS factor: a shared reading
 #: happens only when the LS was read from the routing cache before it.)
-SECOND_PASS = ("flood_regulation", *B.STATISTICS)
+SECOND_PASS = (*B.POLYGONS, *B.STATISTICS)
 
 
 def landscape_beside_routing(pixels: int, available: int | None = None) -> bool:
@@ -665,6 +666,7 @@ def run_account_streamed(
         sums, sources, rep_notes = _apply_reported(
             plan, probe, sums, scan["counts"], meta_by_ind, factors, not_applicable
         )
+        check_every_indicator(prof.indicators, sums, not_applicable, "streamed")
         note_order = _notes(meta_by_ind, block_notes, probe.notes, cap_notes, rep_notes)
         const = constant_factor(probe, notes)
         table = _table(plan, sums, meta_by_ind, sources, const)
@@ -733,7 +735,7 @@ def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], 
             notes.append(
                 "prices were not restated to the accounting year: the dataset has no price index"
             )
-    block_wise = tuple(i for i in prof.indicators if i != "landscape_premium")
+    block_wise = tuple(i for i in prof.indicators if i not in B.GLOBAL)
     plan = B.Plan(
         root=meta.root,
         info=meta.info,

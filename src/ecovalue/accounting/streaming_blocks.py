@@ -22,39 +22,77 @@ import pandas as pd
 from affine import Affine
 
 from ecovalue.accounting import aggregation as agg
+from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.context import Context, Layer
+from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.parameters import ParameterRegister
 from ecovalue.accounting.profiles import Profile
 from ecovalue.accounting.result import Region
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, Feature
 from ecovalue.datasets.manifest import DatasetInfo
-from ecovalue.errors import InputError
+from ecovalue.errors import EngineError, InputError
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
 
-# Indicators computed per block by the in-memory kernels unchanged (purely per-pixel inputs).
-LOCAL = (
-    "water_conservation",
-    "soil_retention",
-    "sand_fixation",
-    "carbon_sequestration",
-    "oxygen_release",
-    "climate_regulation",
-    "pest_control",
-)
+# How the streamed engine computes each catalogue indicator, derived from the catalogue and the
+# indicator functions (never listed by hand: an indicator in no list would be dropped from GEP
+# without a word). The check below runs at import; every run checks again at its end
+# (``pipeline.check_every_indicator``).
 #: Indicators summed per pollutant (caps by reported emissions/loads apply per region later).
-POLLUTANTS = ("air_purification", "water_purification")
-STATISTICS = (
-    "agriculture",
-    "forestry",
-    "livestock",
-    "fishery",
-    "other_products",
-    "water_supply",
-    "hydropower",
-    "recreation",
+POLLUTANTS: tuple[str, ...] = tuple(POLLUTANT_MODELS)
+#: Statistics-based indicators: region totals spread over the pixels of their ecosystem types
+#: (the catalogue's physical method says "statistics:"), spread with whole-region pixel counts.
+STATISTICS: tuple[str, ...] = tuple(
+    i for i, spec in INDICATORS.items() if spec.physical_method.startswith("statistics:")
 )
+#: Polygon storage spread over each polygon's pixels (whole-polygon pixel counts from the scan).
+POLYGONS: tuple[str, ...] = ("flood_regulation",)
+#: Whole-grid steps of ``streaming.py`` (nearest green/blue pixel within a distance).
+GLOBAL: tuple[str, ...] = ("landscape_premium",)
+#: Everything else: computed per block by the in-memory function unchanged (per-pixel inputs;
+#: the soil retention with its slice of the global LS factor).
+LOCAL: tuple[str, ...] = tuple(
+    i for i in INDICATORS if i not in (*POLLUTANTS, *STATISTICS, *POLYGONS, *GLOBAL)
+)
+
+
+def streamed_ways() -> dict[str, str]:
+    """Catalogue indicator → how the streamed engine computes it ("local", "pollutants",
+    "statistics", "polygons", "global")."""
+    ways: dict[str, str] = {}
+    for way, members in (("local", LOCAL), ("pollutants", POLLUTANTS), ("statistics", STATISTICS),
+                         ("polygons", POLYGONS), ("global", GLOBAL)):
+        for ind in members:
+            ways.setdefault(ind, way)
+    return ways
+
+
+def check_streamed_ways() -> None:
+    """Raise :class:`EngineError` unless every catalogue indicator has exactly one way to be
+    computed in the streamed engine and the per-block ones have the function they run."""
+    from ecovalue.accounting.indicators import COMPUTE
+
+    ways = streamed_ways()
+    none = [i for i in INDICATORS if i not in ways]
+    counted = [*LOCAL, *POLLUTANTS, *STATISTICS, *POLYGONS, *GLOBAL]
+    twice = sorted({i for i in counted if counted.count(i) > 1})
+    no_function = [i for i in (*LOCAL, *STATISTICS) if i not in COMPUTE]
+    unknown = sorted(set(counted) - set(INDICATORS))
+    if none or twice or no_function or unknown:
+        raise EngineError(
+            "the streamed engine's indicator lists do not cover the catalogue: "
+            + "; ".join(
+                f"{what} {items}" for what, items in (
+                    ("no way to compute", none), ("in two lists", twice),
+                    ("no indicator function", no_function), ("not in the catalogue", unknown),
+                ) if items
+            )
+            + " (accounting/streaming_blocks.py); a dropped indicator would leave GEP short"
+        )
+
+
+check_streamed_ways()
 N_TYPES = len(ECOSYSTEM_TYPES)
 #: Rows per aggregation chunk: ``run_account``'s default ``block_rows``. Sums are accumulated
 #: chunk by chunk in grid order, as ``aggregation.zonal_sums`` does in memory.
@@ -545,7 +583,7 @@ def iter_layers(
             yield ind, lay
         elif ind in POLLUTANTS:
             yield ind, _pollutant_layers(ctx, ind, by_class)
-        elif ind == "flood_regulation":
+        elif ind in POLYGONS:
             yield ind, _flood_layer(plan, ctx)
         elif ind in plan.spread:
             yield ind, _spread_layer(ctx, plan.spread[ind])
@@ -588,8 +626,6 @@ def _pollutant_layers(
     """Per pollutant, its quantity and value per pixel, as ``indicators._pollutants`` computes
     them before the caps (which apply per region to the sums); with ``by_class``, a
     :class:`ByClass` where the rate is a land-cover column whose checks pass."""
-    from ecovalue.accounting.indicators import POLLUTANT_MODELS
-
     model = POLLUTANT_MODELS[ind]
     present = _classes_present(ctx)
     out: dict[str, tuple[np.ndarray, np.ndarray] | ByClass] = {}
