@@ -64,24 +64,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecovalue.accounting import aggregation as agg
 from ecovalue.accounting import streaming_blocks as B
 from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.pipeline import (
+    IndicatorSums,
     check_every_indicator,
     code_version,
     constant_factor,
     dataset_prices,
     gdp_by_region,
+    indicator_rows,
     parameters_used,
+    result_tables,
 )
 from ecovalue.accounting.profiles import Profile, load_profile
+from ecovalue.accounting.reported import Sources
 from ecovalue.accounting.result import (
-    CATEGORY_ZH,
-    ECOSYSTEM_TYPE_ZH,
-    TABLE_COLUMNS,
+    SUB_ITEM_COLUMNS,
     ParameterUsed,
     Region,
     RunResult,
@@ -181,6 +182,8 @@ class StreamedResult:
     n_blocks: int = 0
     routing_from_cache: bool = False
     """True when the LS factor was read from the routing cache instead of computed."""
+    sub_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SUB_ITEM_COLUMNS)))
+    """The table's indicators with sub-items, by sub-item (``RunResult.sub_items``)."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts (as ``RunResult.totals``)."""
@@ -238,6 +241,7 @@ class StreamedResult:
             hashes=self.hashes,
             timings=self.timings,
             gdp=self.gdp,
+            sub_items=self.sub_items,
         )
 
 
@@ -669,7 +673,7 @@ def run_account_streamed(
         check_every_indicator(prof.indicators, sums, not_applicable, "streamed")
         note_order = _notes(meta_by_ind, block_notes, probe.notes, cap_notes, rep_notes)
         const = constant_factor(probe, notes)
-        table = _table(plan, sums, meta_by_ind, sources, const)
+        table, sub_items = _table(plan, probe, sums, meta_by_ind, sources, const)
         timings["tables"] = time.perf_counter() - t
         step("tables", 1)
         paths: dict[str, Path] = {}
@@ -712,6 +716,7 @@ def run_account_streamed(
         dataset_title_en=meta.info.title_en,
         synthetic=meta.info.synthetic,
         n_blocks=len(blocks),
+        sub_items=sub_items,
     )
 
 
@@ -1400,26 +1405,27 @@ def _apply_caps(
     sums: dict[str, Any],
     counts: np.ndarray,
     meta: dict[str, dict[str, Any]],
-) -> tuple[dict[str, np.ndarray], dict[str, Any], list[str]]:
-    """Per-pollutant caps by region (``models.common.cap_by_region`` on region sums)."""
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Per-pollutant caps by region (``models.common.cap_by_region`` on region sums): each
+    pollutant's physical sums scaled per region, the scales kept for pass 2."""
     n_reg = len(plan.regions)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     factors: dict[str, Any] = {}
     notes: list[str] = []
+    has_px = counts.reshape(n_reg, N_TYPES).sum(axis=1) > 0
     for ind, s in sums.items():
         if ind not in B.POLLUTANTS:
             out[ind] = s
             continue
         model = POLLUTANT_MODELS[ind]
-        columns, item, switch = model.columns, model.cap_item, model.cap_switch
-        total = np.zeros_like(next(iter(s.values())))
+        item, switch = model.cap_item, model.cap_switch
         scales: dict[str, np.ndarray] = {}
         capped_any: list[str] = []
-        has_px = counts.reshape(n_reg, N_TYPES).sum(axis=1) > 0
-        for pol in columns:
+        out[ind] = {}
+        for pol in model.columns:
             scale = np.ones(n_reg)
             if probe.profile.switches.get(switch, False):
-                region_q = s[pol][0].reshape(n_reg, N_TYPES).sum(axis=1)
+                region_q = s[pol].reshape(n_reg, N_TYPES).sum(axis=1)
                 for r, cap in probe.stat_by_region(f"{item}:{pol}").items():
                     if cap < 0 or not np.isfinite(cap):
                         raise InputError(
@@ -1432,8 +1438,7 @@ def _apply_caps(
                     if scale[r] < 1.0:
                         capped_any.append(f"{plan.regions[r].code}:{pol}")
             scales[pol] = scale
-            total = total + s[pol] * np.repeat(scale, N_TYPES)[None, :]
-        out[ind] = total
+            out[ind][pol] = s[pol] * np.repeat(scale, N_TYPES)
         factors[ind] = {"scale": scales}
         if capped_any:
             meta[ind]["notes"].append(
@@ -1445,87 +1450,72 @@ def _apply_caps(
 def _apply_reported(
     plan: B.Plan,
     probe: Context,
-    sums: dict[str, np.ndarray],
+    sums: dict[str, Any],
     counts: np.ndarray,
     meta: dict[str, dict[str, Any]],
     factors: dict[str, Any],
     not_applicable: dict[str, str],
-) -> tuple[dict[str, np.ndarray], dict[tuple[int, str], str], list[str]]:
-    """``reported.apply_reported`` on (region, type) sums: each row is an affine map per key."""
-    from ecovalue.accounting.indicators import UNIT_PRICE
+) -> tuple[dict[str, Any], Sources, list[str]]:
+    """``reported.apply_reported`` on (region, type) sums: each row's :func:`reported.decide`
+    maps applied to the sums, and composed per key and part for pass 2 (``factors[ind]
+    ["affine"][part]`` = ``[a, b]``: new = a · old + b per pixel; ``"value_affine"`` the value's
+    of an indicator without sub-items)."""
+    from ecovalue.accounting.indicators import FIXED_SPLIT, sub_item_prices
+    from ecovalue.accounting.reported import WHOLE, decide, run_rows, type_indices
 
     n_keys = len(plan.regions) * N_TYPES
-    out = {k: v.copy() for k, v in sums.items()}
-    for ind in out:
-        factors.setdefault(ind, {})["affine"] = [
-            np.ones(n_keys),
-            np.zeros(n_keys),
-            np.ones(n_keys),
-            np.zeros(n_keys),
-        ]
-    rep = plan.reported
-    rep = rep[rep["year"] == plan.year] if not rep.empty else rep
-    sources: dict[tuple[int, str], str] = {}
+    out: dict[str, Any] = {
+        k: ({p: a.copy() for p, a in v.items()} if isinstance(v, dict) else v.copy())
+        for k, v in sums.items()
+    }
     notes: list[str] = []
     codes = {r.code: i for i, r in enumerate(plan.regions)}
-    for _, row in rep.iterrows():
-        ind, code, q = str(row["indicator"]), str(row["region_code"]), float(row["quantity"])
-        dept, mode, et = str(row["department"]), str(row["mode"]), str(row["ecosystem_type"] or "")
-        et = "" if et in ("all", "nan") else et
-        if ind not in plan.profile.indicators:
-            notes.append(
-                f"reported {ind} for {code} by {dept} ignored: the profile does not include {ind}"
-            )
-            continue
-        r = codes[code]
-        mask = np.zeros(n_keys, bool)
-        types = [ECOSYSTEM_TYPES.index(et)] if et else list(range(N_TYPES))
-        mask[[r * N_TYPES + e for e in types]] = True
-        n = int(counts[mask].sum())
-        if n == 0:
-            raise InputError(
-                f"reported {ind} for region {code} ({dept}): the region has no pixels of ecosystem "
-                f"type '{et or 'any'}'; correct the ecosystem_type column of the reported table"
-            )
+    rows = run_rows(plan.reported, plan.year, plan.profile.indicators, codes, notes)
+    sources: Sources = {}
+
+    def identity() -> list[np.ndarray]:
+        return [np.ones(n_keys), np.zeros(n_keys)]
+
+    for row in rows:
+        ind = row.indicator
+        with_parts = bool(INDICATORS[ind].sub_items)
         if ind not in out:
-            out[ind] = np.zeros((2, n_keys))
+            out[ind] = {} if with_parts else np.zeros((2, n_keys))
             meta[ind] = {"method": "reported", "source": "reported", "unit": "", "notes": []}
-            factors[ind] = {
-                "affine": [np.ones(n_keys), np.zeros(n_keys), np.ones(n_keys), np.zeros(n_keys)]
-            }
-        s, aff = out[ind], factors[ind]["affine"]
-        model_sum = float(s[0][mask].sum())
-        unit = meta[ind]["unit"]
-        if mode == "complement" and model_sum > 0:
-            notes.append(
-                f"reported {ind} for {code} by {dept} (complement) not used: the model already has "
-                f"{model_sum:.6g} {unit or ''} there"
-            )
+        f = factors.setdefault(ind, {})
+        aff = f.setdefault("affine", {})
+        s = out[ind]
+        parts = s if with_parts else {WHOLE: s[0]}
+        mask = np.zeros(n_keys, bool)
+        mask[[row.region * N_TYPES + e for e in type_indices(row)]] = True
+        model = {p: float(a[mask].sum()) for p, a in parts.items()}
+        d = decide(
+            row, model, int(counts[mask].sum()), sub_item_prices(probe, ind),
+            FIXED_SPLIT[ind](probe) if ind in FIXED_SPLIT else None,
+            partial(_unit_value, ind, s, probe),
+        )
+        if d.note:
+            notes.append(d.note)
             continue
-        if model_sum > 0:
-            ratio = q / model_sum
-            a_p, b_p, a_v, b_v = ratio, 0.0, ratio, 0.0
-        else:
-            phys, val = float(s[0].sum()), float(s[1].sum())
-            unit_value = val / phys if phys > 0 else _unit_price(ind, probe, UNIT_PRICE)
-            a_p, b_p, a_v, b_v = 0.0, q / n, 0.0, q / n * unit_value
-        for i, (a, b) in enumerate(((a_p, b_p), (a_v, b_v))):
-            s[i][mask] = a * s[i][mask] + b * counts[mask]
-            aff[2 * i][mask] *= a
-            aff[2 * i + 1][mask] = a * aff[2 * i + 1][mask] + b
+        for part, (a, b) in d.maps.items():
+            arr = parts.setdefault(part, np.zeros(n_keys))
+            arr[mask] = a * arr[mask] + b * counts[mask]
+            pa = aff.setdefault(part, identity())
+            pa[0][mask] *= a
+            pa[1][mask] = a * pa[1][mask] + b
+            if not with_parts:  # the value follows, as in memory
+                s[1][mask] = a * s[1][mask] + b * d.unit_value * counts[mask]
+                va = f.setdefault("value_affine", identity())
+                va[0][mask] *= a
+                va[1][mask] = a * va[1][mask] + b * d.unit_value
         not_applicable.pop(ind, None)
-        sources[(r, ind)] = f"reported:{dept}"
-        notes.append(f"{ind} for {code}: {mode} by reported quantity {q:.6g} from {dept}")
+        sources[(row.region, ind, row.sub_item, row.ecosystem_type)] = f"reported:{row.department}"
+        notes.append(f"{ind}{' ' + row.sub_item if row.sub_item else ''} for {row.code}: {row.mode} "
+                     f"by reported quantity {row.quantity:.6g} from {row.department}")
+    for ind in out:
+        factors.setdefault(ind, {}).setdefault("affine", {})
+        factors[ind]["prices"] = sub_item_prices(probe, ind)
     return out, sources, notes
-
-
-def _unit_price(ind: str, probe: Context, unit_price: Any) -> float:
-    if ind in unit_price:
-        return float(unit_price[ind](probe))
-    raise InputError(
-        f"reported {ind}: no unit value is known to value the reported quantity (the model has no "
-        f"{ind} anywhere and the indicator has no single price); report it in a region the model covers"
-    )
 
 
 def _notes(
@@ -1541,53 +1531,44 @@ def _notes(
     return out + block_notes + probe_notes + cap_notes + rep_notes
 
 
+def _unit_value(ind: str, s: np.ndarray, probe: Context) -> float:
+    """``reported.unit_value_of`` from an indicator's physical and value sums."""
+    from ecovalue.accounting.indicators import UNIT_PRICE
+    from ecovalue.accounting.reported import unit_value_of
+
+    def price() -> float | None:
+        return float(UNIT_PRICE[ind](probe)) if ind in UNIT_PRICE else None
+
+    return unit_value_of(ind, float(s[0].sum()), float(s[1].sum()), price)
+
+
 def _table(
     plan: B.Plan,
-    sums: dict[str, np.ndarray],
+    probe: Context,
+    sums: dict[str, Any],
     meta: dict[str, dict[str, Any]],
-    sources: dict[tuple[int, str], str],
+    sources: Sources,
     factor: Decimal,
-) -> pd.DataFrame:
-    """The tidy results table, built exactly as ``pipeline.build_table`` from the sums."""
-    rows = []
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy results table and the sub-item table, built by ``pipeline.indicator_rows``
+    from the sums, as the in-memory engine builds them."""
+    from ecovalue.accounting.indicators import sub_item_prices
+    from ecovalue.accounting.reported import WHOLE
+
+    rows: list[tuple[Any, ...]] = []
+    sub_rows: list[tuple[Any, ...]] = []
     for ind in INDICATORS:
         if ind not in sums:
             continue
-        spec, m = INDICATORS[ind], meta[ind]
-        phys, val = sums[ind]
-        for k in np.nonzero((phys != 0) | (val != 0))[0]:
-            r, e = divmod(int(k), N_TYPES)
-            region = plan.regions[r]
-            current = agg.to_money(val[k])
-            rows.append(
-                (
-                    region.code,
-                    region.name_zh,
-                    region.name_en,
-                    plan.year,
-                    ind,
-                    spec.name_zh,
-                    spec.name_en,
-                    spec.category,
-                    CATEGORY_ZH[spec.category],
-                    ECOSYSTEM_TYPES[e],
-                    ECOSYSTEM_TYPE_ZH[ECOSYSTEM_TYPES[e]],
-                    float(phys[k]),
-                    m["unit"] or spec.physical_unit,
-                    current,
-                    (current * factor).quantize(agg.CENT),
-                    m["method"],
-                    sources.get((r, ind), m["source"]),
-                )
-            )
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    order = {c: i for i, c in enumerate(INDICATORS)}
-    table["_o"] = table["indicator"].map(order)
-    return (
-        table.sort_values(["region_code", "_o", "ecosystem_type"])
-        .drop(columns="_o")
-        .reset_index(drop=True)
-    )
+        m, s = meta[ind], sums[ind]
+        if isinstance(s, dict):
+            isums = IndicatorSums(ind, s, {}, sub_item_prices(probe, ind), m["unit"], m["method"])
+        else:
+            isums = IndicatorSums(ind, {WHOLE: s[0]}, {WHOLE: s[1]}, {}, m["unit"], m["method"])
+        a, b = indicator_rows(plan.regions, plan.year, isums, factor, sources, m["source"])
+        rows += a
+        sub_rows += b
+    return result_tables(rows, sub_rows)
 
 
 # ------------------------------------------------------------------ pass 2: GeoTIFFs
