@@ -227,10 +227,20 @@ class Context:
             self.progress("routing")
         # the DEM as loaded: the routing converts it itself (a DEM of float32 values is
         # routed in float32, the same bits)
-        return route(self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
+        return route(self.ds.rasters["dem"], self.routing_valid, self.ds.grid.cell_width,
                      method=self.routing_method,
                      formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
                      threads=default_threads())
+
+    @property
+    def routing_valid(self) -> np.ndarray:
+        """The pixels the routing runs on: every pixel where the DEM has data, inside the
+        regions or not (real DEMs extend beyond the districts: flow from upslope outside them
+        reaches the pixels inside, and a district's outer boundary is no edge of the slope).
+        The account itself stays inside the regions (:attr:`valid`). A dataset without the
+        DEM's own mask (built by hand) routes on :attr:`valid`."""
+        mask = self.ds.raster_valid.get("dem")
+        return mask if mask is not None and mask.shape == self.valid.shape else self.valid
 
     @property
     def routing_method(self) -> str:
@@ -247,7 +257,7 @@ class Context:
         if self.progress:
             self.progress("routing")
         ls, self.routing_from_cache = route_ls_cached(
-            self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
+            self.ds.rasters["dem"], self.routing_valid, self.ds.grid.cell_width,
             method=self.routing_method,
             formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
             cache=self.routing_cache, threads=default_threads(),

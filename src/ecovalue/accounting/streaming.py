@@ -525,14 +525,14 @@ def run_account_streamed(
                     region_index,
                 )
 
-            def routing_early(valid: np.ndarray, missed: str | None, dem: Any) -> Any:
-                # the routing needs only the DEM and the regions' pixels (the valid ones of a
-                # run that passes validation): it starts as soon as they are known, on a
-                # thread of its own, while this thread still loads the kernels and then the
-                # scan runs; a failed validation stops it (``finally``). ``dem``: as read for
-                # the cache's key (None: not read there)
+            def routing_early(missed: str | None, dem: Any) -> Any:
+                # the routing needs only the DEM (every pixel where it has data): it starts
+                # as soon as the cache has been asked, on a thread of its own, while this
+                # thread still loads the kernels and then the scan runs; a failed validation
+                # stops it (``finally``). ``dem``: its values and mask as read for the cache's
+                # key (None: not read there)
                 return ex.beside(
-                    _timed, _routing_step, plan, valid, work, True, ex.threads, cache, missed,
+                    _timed, _routing_step, plan, work, True, ex.threads, cache, missed,
                     stop_routing, stores, dem,
                 )
 
@@ -609,8 +609,8 @@ def run_account_streamed(
             hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
             if needs_routing and routing is None:
                 routing = ex.submit(
-                    _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads,
-                    cache, key, None, stores,
+                    _timed, _routing_step, plan, work, ex.local, ex.threads, cache, key, None,
+                    stores,
                 )
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
@@ -866,7 +866,6 @@ def _needs_routing(plan: B.Plan) -> bool:
 
 def _routing_step(
     plan: B.Plan,
-    valid: np.ndarray,
     work: Path,
     share_arrays: bool,
     threads: int,
@@ -874,9 +873,13 @@ def _routing_step(
     missed: str | None = None,
     stop: threading.Event | None = None,
     stores: list[threading.Thread] | None = None,
-    dem: np.ndarray | None = None,
+    dem: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
+
+    The routing runs on every pixel where the DEM has data, inside the regions or not (as
+    ``Context.routing_valid`` in memory): upslope area beyond the districts counts, and a
+    district's boundary is no edge of the slope; the blocks account inside the regions.
 
     It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
     through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
@@ -886,20 +889,21 @@ def _routing_step(
     ``stores``: the new entry is written to the cache on a thread of its own, appended there,
     while the blocks go on with the LS (4000²: 128 MB and its digest, ≈ 0.4–0.5 s that are
     not on the run's longest chain any more); the caller joins it before it returns. None:
-    written before this function returns. ``dem``: the DEM as :func:`streaming_blocks.
-    read_block_values` gives it, when the caller has read it already (for the cache's key).
+    written before this function returns. ``dem``: the DEM and its mask as
+    :func:`streaming_blocks.read_block` gives them, when the caller has read them already (for
+    the cache's key).
     """
-    if dem is None:
-        dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
+    values, valid = dem if dem is not None else B.read_block(plan, "dem", 0, plan.grid.height)
+    dem = None  # (the DEM is held once, as ``values``)
     if missed is not None and cache is not None:
         from ecovalue.raster.hydrology import route_ls
 
         ls = route_ls(
-            dem, valid, plan.grid.cell_width, method=plan.routing_method,
+            values, valid, plan.grid.cell_width, method=plan.routing_method,
             formulation=_formulation(plan), threads=threads, stop=stop,
         )
         from_cache = False
-        args = (cache, missed, ls, _ls_params(plan), dem.shape)
+        args = (cache, missed, ls, _ls_params(plan), values.shape)
         if stores is None:
             store(*args)
         else:
@@ -908,7 +912,7 @@ def _routing_step(
             stores.append(writer)
     else:
         ls, from_cache = route_ls_cached(
-            dem,
+            values,
             valid,
             plan.grid.cell_width,
             method=plan.routing_method,
@@ -917,7 +921,7 @@ def _routing_step(
             cache=cache,
             stop=stop,
         )
-    del dem
+    del values, valid
     if share_arrays:
         plan.ls = ls
     else:
@@ -1024,10 +1028,17 @@ class _Remembered:
     def converted(self, key: str, dtype: type, read: Callable[[], bytes]) -> bytes:
         """The digest of raster ``key`` converted to ``dtype`` (e.g. the routing cache key's
         float64 DEM): remembered, else ``read()`` and remembered."""
+        return self._remembered(key, self.what(key, np.dtype(dtype).str), read)
+
+    def mask(self, key: str, read: Callable[[], bytes]) -> bytes:
+        """The digest of raster ``key``'s own data mask (nodata, NaN; e.g. the routing cache
+        key's DEM mask): remembered, else ``read()`` and remembered."""
+        return self._remembered(key, "band 1 data mask (nodata, non-finite) as bool", read)
+
+    def _remembered(self, key: str, what: str, read: Callable[[], bytes]) -> bytes:
         if self.cache is None:
             return read()
         stamp = self.stamps.get(key)
-        what = self.what(key, np.dtype(dtype).str)
         found = self.cache.get(stamp, what)
         if found is None:
             found = read()
@@ -1040,14 +1051,14 @@ def _regions_key_and_ls(
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
     one_reading: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-    to_route: Callable[[np.ndarray, str | None, np.ndarray | None], Any] | None = None,
+    to_route: Callable[[str | None, tuple[np.ndarray, np.ndarray] | None], Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any, Any]:
     """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
     when absent or damaged: then removed and routed again) with the seconds its read took.
 
     ``one_reading(region_index, valid)`` is called once the run is known to take one reading
     of its rasters (no routing, or an entry of the key in the cache) and its result returned
-    second to last (None when not called). ``to_route(valid, key, dem)`` is called as soon as
+    second to last (None when not called). ``to_route(key, dem)`` is called as soon as
     the LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without
     a cache; ``dem`` the DEM when it was read for the key, else None) and its result returned
     last (None when not called)."""
@@ -1060,7 +1071,7 @@ def _regions_key_and_ls(
     t_ls = time.perf_counter() - t
     routing = None
     if to_route is not None and ls is None:
-        routing = to_route(valid, key, dem)
+        routing = to_route(key, dem)
     return region_index, valid, key, ls, t_ls, started, routing
 
 
@@ -1068,17 +1079,18 @@ def _regions_and_key(
     plan: B.Plan,
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
-) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, str | None, tuple[np.ndarray, np.ndarray] | None]:
     """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
-    them, with ``cache`` the routing cache's key of the DEM on that mask, and the DEM when it
-    was read for the key (a DEM whose digest no earlier run remembered; else None), so a
-    routing that follows need not read it again.
+    them, with ``cache`` the routing cache's key of the DEM on its own mask, and the DEM with
+    its mask when they were read for the key (a DEM whose digests no earlier run remembered;
+    else None), so a routing that follows need not read it again.
 
-    In a run that passes validation the mask is the valid mask: the scan's valid pixels are
-    those inside a region where every raster has data, and a pixel inside a region without
-    data is a validation error (a hole). So the routing, its cache key and the landscape
-    premium can take it before the scan has read the rasters (the key equals the one of the
-    scan's mask, and a rerun finds the entries an earlier run stored)."""
+    In a run that passes validation the regions' mask is the valid mask: the scan's valid
+    pixels are those inside a region where every raster has data, and a pixel inside a region
+    without data is a validation error (a hole). So the landscape premium can take it before
+    the scan has read the rasters. The routing runs on the DEM's own mask (every pixel where
+    the DEM has data, :func:`_routing_step`), which the key digests as the in-memory engine's
+    key does, so a rerun of either engine finds the entries the other stored."""
     from ecovalue.raster.digest import grid_digest
 
     region_index = B.rasterize(
@@ -1087,17 +1099,27 @@ def _regions_and_key(
     )
     valid = region_index >= 0
     key = None
-    read: list[np.ndarray] = []  # the DEM, when dem_digest reads it
+    read: list[tuple[np.ndarray, np.ndarray]] = []  # the DEM and its mask, once read
+
+    def dem() -> tuple[np.ndarray, np.ndarray]:
+        if not read:
+            read.append(B.read_block(plan, "dem", 0, plan.grid.height))
+        return read[0]
+
     if cache is not None:
 
-        def dem_digest() -> bytes:  # of the DEM's float64 values, converted row by row
-            read.append(B.read_block_values(plan, "dem", 0, plan.grid.height))
-            return grid_digest(read[0], np.float64)
+        def values_digest() -> bytes:  # of the DEM's float64 values, converted row by row
+            return grid_digest(dem()[0], np.float64)
+
+        def mask_digest() -> bytes:
+            return grid_digest(dem()[1])
 
         key = cache.key_of(
             (np.dtype(np.float64).str, plan.grid.shape),
-            remembered.converted("dem", np.float64, dem_digest) if remembered else dem_digest(),
-            (valid.dtype.str, valid.shape), grid_digest(valid), _ls_params(plan),
+            remembered.converted("dem", np.float64, values_digest) if remembered else values_digest(),
+            (np.dtype(np.bool_).str, plan.grid.shape),
+            remembered.mask("dem", mask_digest) if remembered else mask_digest(),
+            _ls_params(plan),
         )
     return region_index, valid, key, read[0] if read else None
 
