@@ -21,7 +21,7 @@ engine's (``datasets.validation.reported_conflicts``).
 
 Both engines apply the same decisions (:func:`decide`): each row is an affine map
 ``new = a · old + b`` of one or more parts' physical quantity on the row's pixels, which the
-in-memory engine applies to pixels and the streamed engine to zonal sums.
+in-memory engine applies to pixels and the streamed engine to zonal sums (decision 0030).
 """
 
 from __future__ import annotations

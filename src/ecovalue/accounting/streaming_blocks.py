@@ -39,7 +39,7 @@ from ecovalue.raster.grid import Grid
 # How the streamed engine computes each catalogue indicator, derived from the catalogue and the
 # indicator functions (never listed by hand: an indicator in no list would be dropped from GEP
 # without a word). The check below runs at import; every run checks again at its end
-# (``pipeline.check_every_indicator``).
+# (``pipeline.check_every_indicator``; decision 0033).
 #: Indicators summed per pollutant (caps by reported emissions/loads apply per region later).
 POLLUTANTS: tuple[str, ...] = tuple(POLLUTANT_MODELS)
 #: Statistics-based indicators: region totals spread over the pixels of their ecosystem types

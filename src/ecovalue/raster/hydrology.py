@@ -1139,7 +1139,7 @@ def _edge_horn_sums(z, valid, r, c, rows, cols):  # type: ignore[no-untyped-def]
     the weighted mean difference per cell, so an interior cell would get exactly Horn's
     numbers and a plane its exact gradient at every cell, edges and corners included (the
     centre-value rule gave a 6 % plane 4.5 % on its side columns, 3 % on its top and bottom
-    rows and 2.37 % in its corners; issue 22)."""
+    rows and 2.37 % in its corners; decision 0031)."""
     sx = 0.0
     wx = 0.0
     sy = 0.0
