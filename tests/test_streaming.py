@@ -393,7 +393,7 @@ def test_a_first_run_stores_its_routing_beside_the_blocks_and_returns_once_store
 def test_a_first_run_starts_its_routing_while_the_kernels_load(
     tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the routing needs only the DEM and the regions' pixels: it starts from the preparation
+    # the routing needs only the DEM and its mask: it starts from the preparation
     # thread as soon as they are known, not after the main thread has loaded the kernels
     import time
 
@@ -426,14 +426,18 @@ def test_a_first_run_with_a_cache_reads_the_whole_dem_once(
     from ecovalue.accounting import streaming_blocks as B
 
     whole: list[str] = []
-    real = B.read_block_values
 
-    def counted(plan: Any, key: str, start: int, stop: int) -> Any:
-        if start == 0 and stop == plan.grid.height:
-            whole.append(key)
-        return real(plan, key, start, stop)
+    def counting(real: Any) -> Any:
+        def counted(plan: Any, key: str, start: int, stop: int) -> Any:
+            if start == 0 and stop == plan.grid.height:
+                whole.append(key)
+            return real(plan, key, start, stop)
 
-    monkeypatch.setattr(B, "read_block_values", counted)
+        return counted
+
+    # the routing reads the DEM with its mask (read_block), the digests without (…_values)
+    monkeypatch.setattr(B, "read_block_values", counting(B.read_block_values))
+    monkeypatch.setattr(B, "read_block", counting(B.read_block))
     cache = RoutingCache(tmp_path / "cache")
     first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
     assert not first.routing_from_cache and whole.count("dem") == 1
