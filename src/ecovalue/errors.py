@@ -44,6 +44,12 @@ class NotApplicable(EcovalueError):
     """
 
 
+class EngineError(EcovalueError, RuntimeError):
+    """An accounting engine broke one of its own invariants (e.g. an indicator of the profile
+    was neither computed nor named not applicable): a defect of the software, not of the input;
+    the run stops instead of publishing an incomplete number."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation problem: where it is, what is wrong, what was expected, how to fix it."""

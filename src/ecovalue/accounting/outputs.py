@@ -54,6 +54,21 @@ def write_csv(result: RunResult | StreamedResult, path: Path,
     return path
 
 
+SUB_ITEMS_CSV = "results_by_sub_item.csv"
+
+
+def write_sub_items_csv(result: RunResult | StreamedResult, path: Path) -> Path:
+    """The results of the indicators with sub-items by sub-item (``RunResult.sub_items``:
+    pollutants, flood storage types, cooling processes, soil retention's benefits, as the
+    published accounts show them); money as exact decimal strings. Each indicator's row of
+    results.csv is the sum of its sub-item rows here."""
+    df = result.sub_items.copy()
+    for col in ("value_current", "value_constant"):
+        df[col] = df[col].map(str)
+    df.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
 def summary(result: RunResult | StreamedResult, **extra: Any) -> dict[str, Any]:
     """summary.json of a run of either engine; ``extra`` adds engine-specific entries."""
     totals = result.totals()
@@ -110,6 +125,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "results.csv": write_csv(result, out / "results.csv", ranges),
+        SUB_ITEMS_CSV: write_sub_items_csv(result, out / SUB_ITEMS_CSV),
         "summary.json": write_summary(result, out / "summary.json"),
     }
     write_layers(result, out / "layers")

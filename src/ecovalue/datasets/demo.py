@@ -1032,7 +1032,8 @@ def _manifest(year: int, seed: int, resolution: float) -> dict[str, Any]:
 
 
 def _raster_writer(out: Path, ctx: _Ctx) -> Callable[[str, np.ndarray], None]:
-    """A function writing one raster as a COG with the SYNTHETIC tag, nodata outside districts."""
+    """A function writing one raster as a COG with the SYNTHETIC tag, nodata outside districts
+    (but the DEM: a real DEM extends beyond the districts, and the routing uses it there)."""
     from ecovalue.raster import io as rio
 
     inside = ctx.district > 0
@@ -1046,7 +1047,7 @@ def _raster_writer(out: Path, ctx: _Ctx) -> Callable[[str, np.ndarray], None]:
                 path, np.where(inside, arr, 0).astype(np.uint8), ctx.grid, nodata=0, tags=tags
             )
             return
-        data = np.where(inside, arr, np.float32(np.nan)).astype(np.float32)
+        data = (arr if key == "dem" else np.where(inside, arr, np.float32(np.nan))).astype(np.float32)
         rio.write(path, data, ctx.grid, nodata=float("nan"), tags=tags)
 
     return emit

@@ -52,6 +52,9 @@ class Dataset:
     landcover_sources: dict[str, str] = field(default_factory=dict)
     root: Path | None = None
     content_hash: str = ""
+    raster_valid: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each raster's own data mask over the whole grid (the file's nodata; NaN), e.g. the DEM's
+    beyond the regions, which the routing uses (upslope area outside the districts counts)."""
 
     @property
     def synthetic(self) -> bool:
@@ -71,13 +74,15 @@ class Dataset:
         problems: list[Problem] = []
         region_index = V.rasterize_regions(regions, grid)
         valid = region_index >= 0
+        masks: dict[str, np.ndarray] = {}
         for key, arr in rasters.items():
             if arr.shape != grid.shape:
                 problems.append(Problem(f"raster '{key}'", f"shape {arr.shape}", f"the grid shape {grid.shape}",
                                         "resample the array onto the grid"))
                 continue
             if key != "landcover" and np.issubdtype(arr.dtype, np.floating):
-                valid &= np.isfinite(arr)
+                masks[key] = np.isfinite(arr)
+                valid &= masks[key]
         table = V.normalise_landcover_table(landcover_table, {c: u for c, (u, *_r) in V.LANDCOVER_COLUMNS.items()},
                                             "landcover table", problems)
         if "landcover" in rasters and table is not None:
@@ -89,7 +94,7 @@ class Dataset:
             statistics=statistics if statistics is not None else empty,
             reported=reported if reported is not None else pd.DataFrame(columns=V.REPORTED_COLUMNS),
             prices=prices if prices is not None else pd.DataFrame(columns=V.PRICES_COLUMNS),
-            price_index=dict(price_index or {}), vectors=dict(vectors or {}),
+            price_index=dict(price_index or {}), vectors=dict(vectors or {}), raster_valid=masks,
         )
         ds.content_hash = ds.compute_hash()
         errors = [p for p in problems if p.severity == "error"]
@@ -154,7 +159,7 @@ def open_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Data
         statistics=tables.statistics, reported=tables.reported, prices=tables.prices,
         price_index=tables.price_index, vectors=vectors,
         landcover_sources=dict(manifest.tables["landcover"].sources) if "landcover" in manifest.tables else {},
-        root=root,
+        root=root, raster_valid=raster_valid,
     )
     ds.content_hash = ds.compute_hash()
     return ds, problems

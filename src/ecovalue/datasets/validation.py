@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 STATISTICS_COLUMNS = ["region_code", "year", "item", "indicator", "quantity", "unit", "source"]
 REPORTED_COLUMNS = ["region_code", "year", "indicator", "ecosystem_type", "quantity", "unit",
-                    "department", "mode", "source"]
+                    "department", "mode", "source", "sub_item"]  # source, sub_item optional
 PRICES_COLUMNS = ["item", "value", "unit", "price_year", "region", "source"]
 MAX_LISTED = 8  # how many offending items a message lists before "…"
 
@@ -579,8 +579,10 @@ def load_reported(root: Path, manifest: Manifest, problems: list[Problem]) -> pd
     df = _read_csv(root, manifest, "reported", REPORTED_COLUMNS[:8], problems, required=False)
     if df is None:
         return None
-    if "source" not in df.columns:
-        df["source"] = ""
+    for col in ("source", "sub_item"):
+        if col not in df.columns:
+            df[col] = ""
+    df["sub_item"] = df["sub_item"].astype(object).where(df["sub_item"].notna(), "").astype(str).str.strip()
     df["quantity"] = pd.to_numeric(df["quantity"], errors="coerce")
     df["ecosystem_type"] = df["ecosystem_type"].astype(object).where(df["ecosystem_type"].notna(), "").astype(str)
     df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
@@ -610,12 +612,63 @@ def check_reported(df: pd.DataFrame, region_codes: list[str], where: str) -> lis
         if et and et != "all" and et not in ECOSYSTEM_TYPES:
             problems.append(Problem(line, f"ecosystem_type '{et}'", f"empty, 'all' or one of {list(ECOSYSTEM_TYPES)}",
                                     "correct the ecosystem type"))
+        sub = str(row.get("sub_item", "") or "")
+        subs = [x.id for x in spec.sub_items]
+        if sub and sub not in subs:
+            problems.append(Problem(
+                line, f"sub_item '{sub}' of {spec.id}",
+                f"empty (the indicator's total) or one of {subs}" if subs else "empty: the indicator has no sub-items",
+                "correct the sub_item column (docs/dataset-format.md lists each indicator's sub-items)"))
         try:
             df.at[i, "quantity"] = row["quantity"] * conversion_factor(str(row["unit"]), spec.physical_unit, line)
             df.at[i, "unit"] = spec.physical_unit
         except UnitError as exc:
             problems.append(Problem(line, str(exc), f"a unit convertible to {spec.physical_unit}",
                                     "correct the unit"))
+    return problems
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two scopes of ecosystem type or sub-item overlap: equal, or one of them is '' (all)."""
+    return a == b or not a or not b
+
+
+def _num(x: Any) -> str:
+    try:
+        return f"{float(x):g}"
+    except (TypeError, ValueError):
+        return repr(x)
+
+
+def reported_conflicts(df: pd.DataFrame, where: str) -> list[Problem]:
+    """Two reported rows for the same pixels — same year, region and indicator, overlapping
+    ecosystem types ('' / 'all' = every type) and sub-items ('' = the total) — in any mode:
+    the one applied last would win silently, so each pair is an error naming both lines."""
+    problems: list[Problem] = []
+    if df.empty:
+        return problems
+    et = df["ecosystem_type"].astype(object).where(df["ecosystem_type"].notna(), "").astype(str)
+    et = et.where(~et.isin(["all", "nan"]), "")
+    sub = (df["sub_item"].astype(object).where(df["sub_item"].notna(), "").astype(str)
+           if "sub_item" in df.columns else pd.Series("", index=df.index))
+    keys = zip(df["year"], df["region_code"].astype(str), df["indicator"].astype(str), strict=True)
+    groups: dict[tuple[Any, str, str], list[Any]] = {}
+    for i, key in zip(df.index, keys, strict=True):
+        groups.setdefault(key, []).append(i)
+    for (year, code, ind), idx in groups.items():
+        for n, i in enumerate(idx):
+            for j in idx[:n]:
+                if not (_overlap(et[i], et[j]) and _overlap(sub[i], sub[j])):
+                    continue
+                scope = " ".join(x for x in (et[i] or et[j], sub[i] or sub[j]) if x) or "all types"
+                problems.append(Problem(
+                    f"{where} lines {int(j) + 2} and {int(i) + 2}",
+                    f"two rows report {ind} for region {code} in {year} for the same pixels ({scope}; "
+                    f"{df.at[j, 'mode']} {_num(df.at[j, 'quantity'])} by {df.at[j, 'department']}, "
+                    f"{df.at[i, 'mode']} {_num(df.at[i, 'quantity'])} by {df.at[i, 'department']})",
+                    "one number per region, indicator, ecosystem type and sub-item",
+                    "keep the row that is right and delete the other, or split them by ecosystem_type "
+                    "or sub_item so that they cover different pixels"))
     return problems
 
 
@@ -702,6 +755,7 @@ def load_tables(root: Path, manifest: Manifest, region_codes: list[str], needs: 
         problems += check_statistics(stats, region_codes, needs, where=table_path(manifest, "statistics"))
     if reported is not None:
         problems += check_reported(reported, region_codes, table_path(manifest, "reported"))
+        problems += reported_conflicts(reported, table_path(manifest, "reported"))
     if stats is not None and prices is not None and needs.years:
         problems += check_prices(stats, prices, needs, table_path(manifest, "prices"))
     return Tables(

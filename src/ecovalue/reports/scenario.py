@@ -1,7 +1,8 @@
 """Outputs of a before/after scenario: comparison CSV, maps of value gained and lost, one-page HTML.
 
-The summary (``summary.html``) is written for an approver: the plot's GEP before and after, the
-change inside the plot and outside it (where an indicator's effect reaches beyond the plot, the
+The summary (``summary.html``) is written for an approver: it leads with what the project loses
+(each indicator whose value falls, the largest loss first, with its physical quantity), then
+what it gains; then the plot's GEP before and after, the change inside the plot and outside it (where an indicator's effect reaches beyond the plot, the
 page says which and why), a table by indicator in Chinese and English, the land-cover changes,
 two maps and the notes. Everything is embedded in the one file (PNG as data URIs, a CJK font
 subset), like report.html.
@@ -193,6 +194,13 @@ def _context(res: ScenarioResult, images: dict[str, bytes]) -> dict[str, Any]:
         }
         for r in res.rows
     ]
+    def change(r: Any) -> dict[str, Any]:
+        return {
+            "zh": r.name_zh, "en": r.name_en, "unit": r.physical_unit,
+            "dp": fmt_float(r.delta_physical_in_plot + r.delta_physical_outside),
+            "dv": fmt_money(r.delta_value_total), "method": r.method,
+        }
+
     names = res.class_names
     records: list[dict[Any, Any]] = res.transitions.to_dict("records")
     trans = [
@@ -214,6 +222,8 @@ def _context(res: ScenarioResult, images: dict[str, bytes]) -> dict[str, Any]:
         plot_km2=f"{res.plot_baseline.plot_area_km2:.4g}",
         covered_km2=f"{res.plot_baseline.covered_area_km2:.4g}",
         rows=rows,
+        losses=[change(r) for r in res.losses],
+        gains=[change(r) for r in res.gains],
         transitions=trans,
         outside=[
             {

@@ -495,6 +495,30 @@ def _sheet_detail(wb: Workbook, result: RunResult) -> None:
     _autowidth(ws, 1, max_width=40)
 
 
+def _sheet_sub_items(wb: Workbook, result: RunResult) -> None:
+    """分项: the indicators the published accounts show by sub-item (pollutants, storage types,
+    cooling processes, soil retention's benefits), by region, summed over ecosystem types;
+    each indicator's value is the sum of its sub-items' (RunResult.sub_items)."""
+    subs = getattr(result, "sub_items", None)
+    if subs is None or subs.empty:
+        return
+    ws = wb.create_sheet("分项")
+    _title(ws, "分项核算表 / Results by sub-item",
+           "每项按其单价核算；指标价值量为各分项之和 / each sub-item at its own price; an indicator's "
+           "value is the sum of its sub-items'", 8)
+    _header(ws, 3, ["区名称", "指标", "分项", "实物量", "实物量单位", "价值量(当年价,元)",
+                    "价值量(不变价,元)", "数据来源"])
+    row = 4
+    keys = ["region_code", "region_name_zh", "indicator", "indicator_zh", "sub_item", "sub_item_zh"]
+    for (_code, name, _ind, ind_zh, _sub, sub_zh), g in subs.groupby(keys, sort=False):
+        sources = sorted(set(g["source"]))
+        _row(ws, row, [name, ind_zh, sub_zh, float(g["physical_quantity"].sum()),
+                       display_unit(str(g["physical_unit"].iloc[0])), sum(g["value_current"], ZERO),
+                       sum(g["value_constant"], ZERO), "; ".join(sources)], fmt={4: "#,##0.####"})
+        row += 1
+    _autowidth(ws, 3)
+
+
 def about_rows(result: RunResult) -> list[tuple[str, str]]:
     """(label, text) provenance rows shared by the 说明 sheet and the HTML report."""
     h = result.hashes
@@ -628,6 +652,7 @@ def write_xlsx(result: RunResult, path: Path, ranges: UncertaintyResult | None =
     _sheet_ecosystem(wb, result)
     _sheet_parameters(wb, result)
     _sheet_detail(wb, result)
+    _sheet_sub_items(wb, result)
     _sheet_about(wb, result)
     if result.synthetic:
         for ws in wb.worksheets:
