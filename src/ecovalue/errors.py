@@ -25,6 +25,10 @@ class DataFileError(EcovalueError, OSError):
     """A file is missing, unreadable or of the wrong kind."""
 
 
+class OutputError(EcovalueError, OSError):
+    """An output folder cannot be created or written."""
+
+
 class UnitError(InputError):
     """A unit is missing, unknown or incompatible with what was expected."""
 

@@ -85,6 +85,8 @@ def summary(result: RunResult | StreamedResult, **extra: Any) -> dict[str, Any]:
         "totals": totals,
         "regions": [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "area_km2": r.area_km2}
                     for r in result.regions],
+        "warnings": [{"severity": w.severity, "where": w.where, "what": w.what, "expected": w.expected,
+                      "fix": w.fix} for w in result.warnings],
         "not_applicable": result.not_applicable,
         "notes": result.notes,
         "hashes": result.hashes,

@@ -23,6 +23,7 @@ import pandas as pd
 import ecovalue
 from ecovalue.accounting import aggregation as agg
 from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.checks import result_warnings
 from ecovalue.accounting.context import Context, Layer
 from ecovalue.accounting.indicators import COMPUTE
 from ecovalue.accounting.parameters import Parameter, ParameterRegister, make_parameter
@@ -41,7 +42,7 @@ from ecovalue.accounting.result import (
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, load_dataset
 from ecovalue.datasets.validation import needs_for_profile
-from ecovalue.errors import EngineError, InputError, NotApplicable
+from ecovalue.errors import EngineError, InputError, NotApplicable, Problem
 from ecovalue.raster.routing_cache import RoutingCache
 
 Progress = Callable[[str, int, int], None]  # (step name, step number, total steps)
@@ -74,19 +75,27 @@ def dataset_prices(ds: Dataset) -> dict[str, Parameter]:
 def prepare(
     dataset: Dataset | str | Path, profile: Profile | str | Path, year: int | None = None
 ) -> tuple[Dataset, Profile, int, list[str]]:
-    """Load the profile and (if given a path) the dataset, validated for the profile's needs."""
+    """Load the profile and (if given a path) the dataset, validated for the profile's needs;
+    the warnings as text (:func:`prepare_checked` gives them as problems)."""
+    ds, prof, year_, problems = prepare_checked(dataset, profile, year)
+    return ds, prof, year_, [str(p) for p in problems]
+
+
+def prepare_checked(
+    dataset: Dataset | str | Path, profile: Profile | str | Path, year: int | None = None
+) -> tuple[Dataset, Profile, int, list[Problem]]:
+    """:func:`prepare` with the warnings of the profile and the dataset as problems."""
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    warnings: list[str] = []
     if isinstance(dataset, Dataset):
         ds = dataset
+        problems = list(ds.warnings) + [w for w in prof.warnings if w not in ds.warnings]
     else:
         from ecovalue.datasets.manifest import read_manifest
 
         manifest, _ = read_manifest(dataset)
         y = year or (manifest.dataset.year if manifest else 0)
         ds, problems = load_dataset(dataset, needs_for_profile(prof, (y,)))
-        warnings = [str(p) for p in problems]
-    return ds, prof, year or ds.info.year, warnings
+    return ds, prof, year or ds.info.year, problems
 
 
 def run_account(
@@ -106,9 +115,9 @@ def run_account(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ds, prof, year, warnings = prepare(dataset, profile, year)
+    ds, prof, year, warnings = prepare_checked(dataset, profile, year)
     timings["load_and_validate"] = time.perf_counter() - t0
-    notes = list(warnings)
+    notes: list[str] = []
     if year != ds.info.year:
         notes.append(f"the rasters describe {ds.info.year}; statistics and prices are of {year}")
     params = prof.parameters.with_overrides(dataset_prices(ds))
@@ -164,6 +173,7 @@ def run_account(
         hashes={"dataset": ds.content_hash, "profile": prof.hash, "code": code_version()},
         timings=timings, gdp=gdp_by_region(ctx), routing_from_cache=ctx.routing_from_cache,
         sub_items=sub_items,
+        warnings=warnings + result_warnings(table, ds.regions, indicators, not_applicable),
     )
 
 

@@ -17,7 +17,7 @@ total at the model's pollutant mix was wrong by −73 % on a real table (issue 2
 
 Two rows for the same pixels (year, region, indicator, overlapping ecosystem types and
 sub-items) are an error: which number is right is the departments' decision, not the
-engine's (``datasets.validation.reported_conflicts``).
+engine's (``datasets.tables.reported_conflicts``).
 
 Both engines apply the same decisions (:func:`decide`): each row is an affine map
 ``new = a · old + b`` of one or more parts' physical quantity on the row's pixels, which the
@@ -37,7 +37,7 @@ from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.context import Context, Layer, parts_layer
 from ecovalue.accounting.indicators import FIXED_SPLIT, UNIT_PRICE, common_price, sub_item_prices
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
-from ecovalue.datasets.validation import reported_conflicts
+from ecovalue.datasets.tables import reported_conflicts
 from ecovalue.errors import InputError, ValidationFailed
 
 WHOLE = ""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecovalue.errors import Problem
 from ecovalue.raster.grid import Grid
 
 # Columns of RunResult.table, in order.
@@ -127,6 +128,10 @@ class RunResult:
     gdp: dict[str, Decimal] = field(default_factory=dict)  # region code -> GDP 元
     routing_from_cache: bool = False  # the LS factor was read from the routing cache
     sub_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SUB_ITEM_COLUMNS)))
+    warnings: list[Problem] = field(default_factory=list)
+    """What the user must look at before trusting the numbers: the inputs' and the profile's
+    warnings (validation) and the results' (``accounting.checks``); printed at the top of the
+    run, in ``summary.json`` and in the report."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts for the whole area and each region, as Decimals (元)."""

@@ -66,6 +66,7 @@ import pandas as pd
 
 from ecovalue.accounting import streaming_blocks as B
 from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.checks import result_warnings
 from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
 from ecovalue.accounting.pipeline import (
@@ -91,7 +92,7 @@ from ecovalue.accounting.streaming_meta import dataset_hash, open_meta, validate
 from ecovalue.allocator import keep_freed_memory
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset
-from ecovalue.errors import InputError, NotApplicable
+from ecovalue.errors import InputError, NotApplicable, Problem
 from ecovalue.raster import io
 from ecovalue.raster.digest import join_row_digests
 from ecovalue.raster.file_digests import DigestCache, FileStamp, facts_code_hash
@@ -184,6 +185,8 @@ class StreamedResult:
     """True when the LS factor was read from the routing cache instead of computed."""
     sub_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SUB_ITEM_COLUMNS)))
     """The table's indicators with sub-items, by sub-item (``RunResult.sub_items``)."""
+    warnings: list[Problem] = field(default_factory=list)
+    """As ``RunResult.warnings``."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts (as ``RunResult.totals``)."""
@@ -242,6 +245,7 @@ class StreamedResult:
             timings=self.timings,
             gdp=self.gdp,
             sub_items=self.sub_items,
+            warnings=self.warnings,
         )
 
 
@@ -695,7 +699,7 @@ def run_account_streamed(
         memory.close()
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
-    all_notes = list(dict.fromkeys(meta.warnings + notes + note_order))
+    all_notes = list(dict.fromkeys(notes + note_order))
     return StreamedResult(
         dataset_name=meta.info.name,
         year=year,
@@ -717,6 +721,7 @@ def run_account_streamed(
         synthetic=meta.info.synthetic,
         n_blocks=len(blocks),
         sub_items=sub_items,
+        warnings=meta.warnings + result_warnings(table, meta.regions, prof.indicators, not_applicable),
     )
 
 
@@ -794,10 +799,13 @@ def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
+        "hole_regions": {},
+        "inside_regions": None,
         "nonint": 0,
         "codes": set(),
         "inside": 0,
         "counts": None,
+        "water_balance": None,
         "polygons": {},
         "valid": None,
         "region_index": None,
@@ -815,8 +823,17 @@ def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
         for key, (n, row, col) in r["holes"].items():
             a = out["holes"].get(key)
             out["holes"][key] = (n, row, col) if a is None else (a[0] + n, a[1], a[2])
+            h = out["hole_regions"].get(key)
+            out["hole_regions"][key] = r["hole_regions"][key] + (0 if h is None else h)
+        ir = r.get("inside_regions")
+        if ir is not None:
+            out["inside_regions"] = ir if out["inside_regions"] is None else out["inside_regions"] + ir
         out["nonint"] += r["nonint"]
         out["codes"] |= r["codes"]
+        if r.get("water_balance") is not None:  # (pixels, negative, ΣP, ΣET) in water conservation's scope
+            wb = out["water_balance"]
+            out["water_balance"] = r["water_balance"] if wb is None else tuple(
+                a + b for a, b in zip(wb, r["water_balance"], strict=True))
         out["inside"] += r["inside"]
         if "counts" in r:
             out["counts"] = r["counts"] if out["counts"] is None else out["counts"] + r["counts"]

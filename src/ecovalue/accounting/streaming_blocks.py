@@ -32,6 +32,7 @@ from ecovalue.accounting.result import Region
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, Feature
 from ecovalue.datasets.manifest import DatasetInfo
+from ecovalue.datasets.validation import water_balance_facts
 from ecovalue.errors import EngineError, InputError
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
@@ -423,7 +424,7 @@ def _scan_facts(
     from ecovalue.raster.pixelwise import class_rows, range_facts
 
     stop = start + ds.grid.height
-    out: dict[str, Any] = {"ranges": {}, "holes": {}, "nonint": 0, "codes": set()}
+    out: dict[str, Any] = {"ranges": {}, "holes": {}, "hole_regions": {}, "nonint": 0, "codes": set()}
     for key, arr in ds.rasters.items():
         m = masks[key]
         if key == "landcover":
@@ -443,11 +444,14 @@ def _scan_facts(
         if holes.any():
             r, c = (int(x[0]) for x in np.nonzero(holes))
             out["holes"][key] = (int(holes.sum()), start + r, c)
+            # per region, for the message's shares (datasets.validation.coverage_problem)
+            out["hole_regions"][key] = np.bincount(ds.region_index[holes], minlength=len(plan.regions))
     lc = ds.rasters["landcover"]
     rows, n_missing = class_rows(lc, plan.landcover_table["code"].to_numpy(), inside)
     # only the codes the table lacks are needed (the reduce step names them)
     out["codes"] = set(np.unique(lc[inside & (rows < 0)]).tolist()) if n_missing else set()
     out["inside"] = int(inside.sum())
+    out["inside_regions"] = np.bincount(ds.region_index[inside], minlength=len(plan.regions))
     rows_valid = None
     if not n_missing:
         # every valid pixel's code has a row (valid ⊆ inside): the rows of the valid pixels
@@ -456,6 +460,10 @@ def _scan_facts(
         n_keys = len(plan.regions) * N_TYPES
         out["counts"] = np.bincount(keys[keys >= 0], minlength=n_keys).astype(np.int64)
         out["polygons"] = _polygon_counts(plan, ds, rows_valid)
+        if "water_conservation" in plan.profile.indicators and {"precipitation", "aet"} <= set(ds.rasters):
+            out["water_balance"] = water_balance_facts(
+                ds.rasters["precipitation"], ds.rasters["aet"], rows_valid, plan.landcover_table,
+                plan.profile.scopes.get("water_conservation", INDICATORS["water_conservation"].ecosystem_types))
     if keep_valid:
         out["valid"] = ds.valid
         out["region_index"] = ds.region_index.astype(region_dtype(len(plan.regions)))

@@ -588,12 +588,14 @@ def _deltas(
                 if progress:
                     progress("uncertainty draws", b, draws)
         else:
+            step = max(1, draws // 100)
             for d in range(draws):
-                if progress and d % max(1, draws // 100) == 0:
-                    progress("uncertainty draws", d, draws)
                 vals = ev.values(recompute, {p: samples[p][d] for p in pids})
                 for ind in recompute:
                     out[ind][d] = vals[ind] - base[ind]
+                done = d + 1  # reported once the draw is done: the bar ends at draws/draws
+                if progress and (done % step == 0 or done == draws):
+                    progress("uncertainty draws", done, draws)
         notes.append(
             f"uncertainty: recomputed per draw (not linear in their sampled parameters): "
             f"{', '.join(recompute)}"

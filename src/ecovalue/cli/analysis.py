@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ecovalue.cli.common import console, err
+from ecovalue.cli.common import check_out_folder, console, err
 from ecovalue.cli.common import input_errors as _errors
 from ecovalue.cli.common import step_progress as _bar
 
@@ -64,6 +64,7 @@ def uncertainty(
     from ecovalue.accounting.outputs import write_outputs
     from ecovalue.accounting.uncertainty import run_uncertainty, write_uncertainty_tables
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with _bar("uncertainty") as progress:
@@ -109,6 +110,7 @@ def series(
     """Account several years of one region and decompose each district's GEP change."""
     from ecovalue.accounting.series import run_series, write_series
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with _bar("series") as progress:
@@ -163,6 +165,7 @@ def seea(
     """SEEA EA extent, condition, supply and asset accounts, and natural-resource asset accounts."""
     from ecovalue.accounting.seea import run_seea, write_seea
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with err.status("accounting both years…"):

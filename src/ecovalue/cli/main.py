@@ -16,17 +16,22 @@ from rich.table import Table
 
 from ecovalue.cli.cache import CacheDir, MaxGb, NoCache, open_cache
 from ecovalue.cli.common import (
+    ErrorReportingGroup,
+    check_out_folder,
     console,
     err,
+    grouped,
     input_errors,
     new_progress,
     print_problems,
+    print_warnings,
     step_progress,
 )
 from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES
 
 app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=ErrorReportingGroup,
+                  pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -44,7 +49,12 @@ def validate(
     profile: Annotated[str, typer.Option(help="profile id or file: decides which inputs are required")] = "cn-2022",
     year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
 ) -> None:
-    """Check a dataset and report every problem at once; exit 1 if any is an error."""
+    """Check a dataset and report every problem at once; exit 1 if any is an error.
+
+    It runs every check ``account`` runs before computing (the profile's parameters, the
+    dataset against the profile's needs, the plausibility of every input), with the same
+    messages.
+    """
     from ecovalue.accounting.profiles import load_profile
     from ecovalue.datasets.loader import open_dataset
     from ecovalue.datasets.manifest import read_manifest
@@ -55,14 +65,16 @@ def validate(
     y = year or (manifest.dataset.year if manifest else 0)
     with err.status("validating…"):
         ds, problems = open_dataset(dataset, needs_for_profile(prof, (y,)))
-    if problems:
-        print_problems(problems)
     n_err = sum(p.severity == "error" for p in problems)
     if n_err or ds is None:
-        err.print(f"[red]{n_err} error(s)[/]; fix them and run `ecovalue validate` again.")
+        print_problems(problems)
+        err.print(f"[red]{len(grouped([p for p in problems if p.severity == 'error']))} error(s)[/]; fix them and "
+                  "run `ecovalue validate` again.")
         raise typer.Exit(1)
+    print_warnings(problems, "in the inputs")
+    n_warn = len(grouped(problems))
     console.print(f"[green]OK[/]: {dataset} — {len(ds.regions)} regions, grid {ds.grid.width}×{ds.grid.height} "
-                  f"at {ds.grid.cell_width:g} m, {len(problems)} warning(s).")
+                  f"at {ds.grid.cell_width:g} m, {n_warn} warning(s){' (above)' if n_warn else ''}.")
 
 
 @app.command()
@@ -93,6 +105,7 @@ def account(
     """
     from ecovalue.cli.streaming import choose_engine, run_streamed
 
+    check_out_folder(out)
     cache = open_cache(cache_dir, no_cache, cache_max_gb)
     chosen, why = choose_engine(engine, dataset, workers, scheduler)
     if chosen == "streamed":
@@ -127,6 +140,8 @@ def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
     from decimal import Decimal
 
+    warnings = list(result.warnings)
+    print_warnings(warnings, "in this run")
     totals = result.totals()
     yi = Decimal("1e8")
     t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
@@ -147,6 +162,9 @@ def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
         console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
     for ind, why in result.not_applicable.items():
         console.print(f"[yellow]not applicable[/] {ind}: {why}")
+    if warnings:
+        err.print(f"[bold yellow]⚠ {len(grouped(warnings))} warning(s) above the table[/] (also in summary.json and "
+                  "report.html)")
 
 
 @app.command("demo-data")

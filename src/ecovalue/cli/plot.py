@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ecovalue.cli.common import console, err, input_errors
+from ecovalue.cli.common import check_out_folder, console, err, input_errors
 
 DatasetArg = Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")]
 PlotOpt = Annotated[
@@ -76,6 +76,8 @@ def plot(
     from ecovalue.accounting.pipeline import run_account
     from ecovalue.accounting.plot import check_plot_geometry, plot_gep, read_plot_file, write_plot
 
+    if out is not None:
+        check_out_folder(out)
     with input_errors():
         geom, crs = read_plot_file(plot_file)
         check_plot_geometry(geom)  # fail fast, before the account runs
@@ -105,6 +107,7 @@ def scenario(
     from ecovalue.accounting.scenarios import load_scenario, run_scenario
     from ecovalue.reports.scenario import write_scenario_outputs
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with input_errors():
         scen = load_scenario(scenario_file)
