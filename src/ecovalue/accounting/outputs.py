@@ -15,11 +15,13 @@ import numpy as np
 
 from ecovalue.accounting.result import RunResult
 from ecovalue.raster import io
+from ecovalue.units import format_unit
 
 if TYPE_CHECKING:
     from ecovalue.accounting.streaming import StreamedResult
     from ecovalue.accounting.uncertainty import UncertaintyResult
 
+PIXEL_VALUE_UNIT = "元 per pixel (current prices)"  # the unit tag of every *_value.tif
 SYNTHETIC_NOTICE = "SYNTHETIC: the rasters of this dataset are synthetic demo data, not observations / 合成演示数据，非真实观测"
 
 
@@ -50,6 +52,7 @@ def write_csv(result: RunResult | StreamedResult, path: Path,
             df[c] = df[c].map(lambda v: "" if v is None or v != v else str(v))
     df["value_current"] = df["value_current"].map(str)
     df["value_constant"] = df["value_constant"].map(str)
+    df["physical_unit"] = df["physical_unit"].map(format_unit)  # units as users read them
     df.to_csv(path, index=False, encoding="utf-8")
     return path
 
@@ -93,9 +96,9 @@ def write_layers(result: RunResult, folder: Path) -> list[Path]:
         tags = {"indicator": ind, "synthetic_inputs": "yes" if result.synthetic else "no",
                 "year": str(result.year), "profile": result.profile_id}
         out.append(io.write(folder / f"{ind}_physical.tif", layer.physical.astype(np.float32), result.grid,
-                            nodata=float("nan"), tags={**tags, "unit": f"{layer.physical_unit} per pixel"}))
+                            nodata=float("nan"), tags={**tags, "unit": f"{format_unit(layer.physical_unit)} per pixel"}))
         out.append(io.write(folder / f"{ind}_value.tif", layer.value.astype(np.float32), result.grid,
-                            nodata=float("nan"), tags={**tags, "unit": "CNY per pixel (current prices)"}))
+                            nodata=float("nan"), tags={**tags, "unit": PIXEL_VALUE_UNIT}))
     return out
 
 

@@ -127,8 +127,10 @@ def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
     from decimal import Decimal
 
+    from ecovalue.units import YI_YUAN, format_amount
+
     totals = result.totals()
-    yi = Decimal("1e8")
+    yi = YI_YUAN.yuan
     t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
     t.add_column("region / 区域")
     for c in ("物质供给", "调节服务", "文化服务", "GEP"):
@@ -138,10 +140,10 @@ def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
         sub = tab[tab["region_code"] == r.code]
         parts = [sum(sub.loc[sub["category"] == c, "value_current"], Decimal(0)) / yi
                  for c in ("provisioning", "regulating", "cultural")]
-        t.add_row(f"{r.name_zh} {r.name_en}", *(f"{p:,.2f}" for p in parts), f"{sum(parts):,.2f}")
+        t.add_row(f"{r.name_zh} {r.name_en}", *(format_amount(p) for p in parts), format_amount(sum(parts)))
     cats = totals["by_category"]
-    t.add_row("[bold]合计 Total[/]", *(f"{cats[c] / yi:,.2f}" for c in ("provisioning", "regulating", "cultural")),
-              f"[bold]{totals['gep_current'] / yi:,.2f}[/]")
+    t.add_row("[bold]合计 Total[/]", *(format_amount(cats[c] / yi) for c in ("provisioning", "regulating", "cultural")),
+              f"[bold]{format_amount(totals['gep_current'] / yi)}[/]")
     console.print(t)
     if result.synthetic:
         console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
@@ -183,6 +185,7 @@ def profiles(
     """List shipped profiles, or show one profile's indicators and parameters with sources."""
     from ecovalue.accounting.catalogue import INDICATORS
     from ecovalue.accounting.profiles import available_profiles, load_profile
+    from ecovalue.units import format_unit
 
     if show is None:
         for pid in available_profiles():
@@ -196,14 +199,14 @@ def profiles(
         t.add_column(col)
     for ind in p.indicators:
         s = INDICATORS[ind]
-        t.add_row(ind, s.name_zh, s.name_en, s.category, s.physical_unit)
+        t.add_row(ind, s.name_zh, s.name_en, s.category, format_unit(s.physical_unit))
     console.print(t)
     pt = Table(title="parameters")
     pt.add_column("id", no_wrap=True, min_width=30)
     for col in ("value", "unit", "price year", "status", "source"):
         pt.add_column(col, overflow="fold")
     for pid, par in p.parameters.items():
-        pt.add_row(pid, str(par.value), par.unit, str(par.price_year or ""),
+        pt.add_row(pid, str(par.value), format_unit(par.unit), str(par.price_year or ""),
                    f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status, par.source)
     console.print(pt)
 

@@ -1,6 +1,6 @@
 """Maps of a run: value per pixel of each indicator and a district choropleth of GEP.
 
-Indicator maps show value density in 元/ha (value per pixel ÷ pixel area), so colours
+Indicator maps show value density in 元/hm² (value per pixel ÷ pixel area in hectares), so colours
 do not change with the raster resolution. Values are binned into quantile classes
 (zero gets its own class when present) because ecosystem-service values are strongly
 skewed: a linear scale would paint almost every pixel the lowest colour. Maps are
@@ -31,6 +31,7 @@ from ecovalue.accounting.result import RunResult
 from ecovalue.errors import InputError
 from ecovalue.reports.fonts import figure_png, new_figure
 from ecovalue.reports.xlsx import IndicatorInfo, district_summary, indicator_info
+from ecovalue.units import format_tick
 
 MAX_MAP_PIXELS = 600
 N_CLASSES = 7
@@ -86,15 +87,6 @@ def quantile_breaks(values: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarra
     if breaks.size < 2:
         breaks = np.array([breaks[0] - 0.5, breaks[0] + 0.5])
     return breaks
-
-
-def format_number(v: float) -> str:
-    """Short tick label: thousands separators for large numbers, 3 significant digits else."""
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.3g}"
 
 
 def _rings(geom: Any) -> Iterable[np.ndarray]:
@@ -196,8 +188,8 @@ def indicator_map(result: RunResult, indicator: str, width_in: float = 4.6) -> F
                        interpolation="nearest", origin="upper")  # fmt: skip
         cb = fig.colorbar(im, ax=ax, orientation="horizontal", spacing="uniform", ticks=breaks,
                           shrink=0.9, aspect=30, pad=0.02)  # fmt: skip
-        cb.ax.set_xticklabels([format_number(b) for b in breaks], fontsize=7, rotation=30)
-        cb.set_label("元/ha（当年价，分位数分级）CNY per ha, quantile classes", fontsize=8)
+        cb.ax.set_xticklabels([format_tick(b) for b in breaks], fontsize=7, rotation=30)
+        cb.set_label("元/hm²（当年价，分位数分级）yuan per hm², quantile classes", fontsize=8)
     draw_outlines(ax, [r.geometry for r in result.regions])
     draw_scale_and_north(ax, bounds)
     _mark_synthetic(fig, result.synthetic)
@@ -234,7 +226,7 @@ def _choropleth_panel(
     cb = fig.colorbar(sm, ax=ax, orientation="horizontal", shrink=0.9, aspect=30, pad=0.02,
                       spacing="uniform", ticks=ticks)  # fmt: skip
     if ticks is not None:
-        cb.ax.set_xticklabels([format_number(b) for b in ticks], rotation=30)
+        cb.ax.set_xticklabels([format_tick(b) for b in ticks], rotation=30)
     cb.set_label(label, fontsize=8)
     cb.ax.tick_params(labelsize=7)
 
@@ -258,9 +250,9 @@ def district_choropleth(result: RunResult) -> Figure:
     fig = new_figure(w, min(w / 2 * (top - bottom) / max(right - left, 1) + 1.2, 9.0))
     ax1, ax2 = fig.subplots(1, 2)
     _choropleth_panel(fig, ax1, result, gep_yi, f"{result.year}年各区GEP  GEP by district",
-                      "亿元（当年价）100 million CNY, current prices")  # fmt: skip
+                      "亿元（当年价）100 million yuan, current prices")  # fmt: skip
     _choropleth_panel(fig, ax2, result, per_km2, "地均GEP  GEP per km²",
-                      "万元/km²  10 000 CNY per km²")  # fmt: skip
+                      "万元/km²  10 000 yuan per km²")  # fmt: skip
     _mark_synthetic(fig, result.synthetic)
     return fig
 

@@ -30,6 +30,7 @@ from ecovalue.platform.errors import NotFound, PermissionDenied
 from ecovalue.platform.registry.tables import Parcel
 from ecovalue.platform.runs.service import get_run
 from ecovalue.platform.runs.tables import RunResultRow
+from ecovalue.units import format_unit
 
 BUILDERS = frozenset({Role.administrator, Role.analyst})
 
@@ -262,7 +263,7 @@ def export_xlsx(session: Session, actor: Principal, year: int, version: int | No
                     e.region_code,
                     e.region_name or "",
                     e.quantity,
-                    e.unit,
+                    format_unit(e.unit),
                     e.quality_grade or "",
                     e.location or "",
                     "、".join(v.parcel_codes),
