@@ -125,25 +125,17 @@ def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
 
 
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
-    from decimal import Decimal
+    from ecovalue.reports.totals import HEADERS_ZH, totals_rows
 
-    from ecovalue.units import YI_YUAN, format_amount
-
-    totals = result.totals()
-    yi = YI_YUAN.yuan
     t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
     t.add_column("region / 区域")
-    for c in ("物质供给", "调节服务", "文化服务", "GEP"):
+    for c in HEADERS_ZH:
         t.add_column(c, justify="right")
-    tab = result.table
-    for r in result.regions:
-        sub = tab[tab["region_code"] == r.code]
-        parts = [sum(sub.loc[sub["category"] == c, "value_current"], Decimal(0)) / yi
-                 for c in ("provisioning", "regulating", "cultural")]
-        t.add_row(f"{r.name_zh} {r.name_en}", *(format_amount(p) for p in parts), format_amount(sum(parts)))
-    cats = totals["by_category"]
-    t.add_row("[bold]合计 Total[/]", *(format_amount(cats[c] / yi) for c in ("provisioning", "regulating", "cultural")),
-              f"[bold]{format_amount(totals['gep_current'] / yi)}[/]")
+    for row in totals_rows(result):
+        if row.total:
+            t.add_row("[bold]合计 Total[/]", *row.cells[:-1], f"[bold]{row.cells[-1]}[/]")
+        else:
+            t.add_row(f"{row.name_zh} {row.name_en}", *row.cells)
     console.print(t)
     if result.synthetic:
         console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
