@@ -218,12 +218,13 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, plot, streaming
+    from ecovalue.cli import analysis, cache, plot, streaming, warmup
 
     cache.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)
+    warmup.register(app)
 
 
 _mount_platform()
