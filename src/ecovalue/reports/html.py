@@ -181,7 +181,9 @@ def font_face_css(text: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(cjk_font_path()), lazy=True)
+    # the subset keeps the whole font's bounding boxes: recomputing them costs a third of the
+    # subsetting and changes no glyph
+    font = TTFont(str(cjk_font_path()), lazy=True, recalcBBoxes=False)
     options = subset.Options()
     options.flavor = "woff"  # zlib-compressed; woff2 would need the brotli package
     subsetter = subset.Subsetter(options)
