@@ -71,5 +71,9 @@ bench-setup:
 bench: setup
 	$(BIN)/python bench/run.py --size 1000
 
+# make demo's account: first run and rerun, without and with the set-up's warm-up (docs/benchmarks.md)
+first-run-bench: setup
+	$(BIN)/python bench/first_run.py
+
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

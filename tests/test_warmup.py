@@ -1,7 +1,7 @@
 """``ecovalue warm-up`` (run by ``make setup``) compiles every kernel ``make demo``'s account
-needs: afterwards the account at 200 m — first run and rerun, either engine — loads every
-kernel from numba's cache and compiles none, and the warm-up leaves no routing-cache entry
-nor output behind."""
+needs: afterwards the account at 200 m — first run and rerun, either engine — and that of
+a small grid load every kernel from numba's cache and compile none, and the warm-up leaves
+no routing-cache entry nor output behind."""
 
 from __future__ import annotations
 
@@ -46,11 +46,13 @@ def test_after_the_warm_up_the_demo_account_compiles_nothing(tmp_path: Path) -> 
     assert not any((tmp_path / "tmp").iterdir()), "the warm-up left files behind"
     assert any((tmp_path / "matplotlib").iterdir()), "matplotlib's font list was not built"
 
-    demo = tmp_path / "demo"
-    _run(["demo-data", str(demo), "--resolution", "200"], env)
+    demo, small = tmp_path / "demo", tmp_path / "small"
+    _run(["demo-data", str(demo), "--resolution", "200"], env)  # make demo's
+    _run(["demo-data", str(small), "--resolution", "4000"], env)  # a small grid: other paths
     debug = {**env, "NUMBA_DEBUG_CACHE": "1"}
-    for n, engine in enumerate(("memory", "memory", "streamed", "streamed")):  # first runs, reruns
-        out = _run(["account", str(demo), "--engine", engine, "--no-reports", "--out",
+    runs = [(demo, "memory"), (demo, "memory"), (demo, "streamed"), (demo, "streamed"), (small, "memory")]
+    for n, (dataset, engine) in enumerate(runs):  # first runs, reruns (the routing cached)
+        out = _run(["account", str(dataset), "--engine", engine, "--no-reports", "--out",
                     str(tmp_path / f"run{n}")], debug)  # fmt: skip
         compiled = [line for line in out.splitlines() if "data saved" in line]
         assert not compiled, f"{engine} account {n} compiled after the warm-up:\n" + "\n".join(compiled)

@@ -3,16 +3,19 @@
 The engine's hot loops are numba kernels compiled on first use and kept in numba's cache
 (``@njit(cache=True)``: a ``__pycache__`` folder beside each module, or ``$NUMBA_CACHE_DIR``);
 compiling them costs a first account ≈ 30 s. ``make setup`` runs this command after the
-install, so that cost is paid there: it builds the demo city at 1 km in a temporary folder —
-large enough for every path a bigger grid takes (the fill in bands on threads, the routing in
-several bands), small enough to run in seconds once compiled — and runs its account on both
-engines (the in-memory one of ``make demo`` and plot-level work, and the streamed one of
-large grids, in several blocks and with its layers), each a first time and again as a
-rerun that finds its routing in a cache, and writes its report, which also builds matplotlib's font list and loads the
-CJK font. Nothing is kept but those caches: no routing cache entry, no output.
+install, so that cost is paid there. In a temporary folder it builds the demo city at 1 km
+(large enough for the paths a bigger grid takes: the depression fill in bands on threads)
+and runs its account on both engines — the in-memory one of ``make demo`` and plot-level
+work, and the streamed one of large grids, in several blocks and with its layers — each a
+first time and again as a rerun that finds its routing in a cache (a read-only array, which
+numba compiles for apart); then the account of the demo at 3 km (fewer rows than two fill
+bands: the fill in one piece, as small datasets have it); then the report, which also
+builds matplotlib's font list and loads the CJK font. Nothing is kept but those caches: no
+routing-cache entry of the user's, no output.
 
 numba's cache is keyed by each module's source file and the CPU, so after an update of
-ecovalue (or on another machine) the next warm-up, or first run, compiles again.
+ecovalue (or on another machine) the next warm-up, or first run, compiles again; ``make
+setup`` runs it again whenever a module with kernels changed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ecovalue.cli.common import console
 
 RESOLUTION = 1000.0  # metres: 170 × 150 pixels of the demo city
 BLOCK_ROWS = 64  # three blocks of the streamed engine
+SMALL_RESOLUTION = 3000.0  # 53 rows: the depression fill in one piece, as small datasets have it
 
 
 def _numba_cache_folder() -> str:
@@ -63,12 +67,13 @@ def warm_up(
 
         step(0)
         root = build_demo(Path(tmp) / "demo", resolution=resolution)
-        # a routing cache of its own: a rerun reads the LS from it (a read-only array, which
-        # numba compiles for apart), and the user's cache gets no entry
+        # a routing cache of its own: a rerun reads the LS from it; the user's gets no entry
         cache = RoutingCache(Path(tmp) / "cache")
         step(1)
         result = run_account(root, "cn-2022", cache=cache)
         run_account(root, "cn-2022", cache=cache)
+        # a grid of fewer rows than two fill bands is filled in one piece (another kernel)
+        run_account(build_demo(Path(tmp) / "small", resolution=SMALL_RESOLUTION), "cn-2022", cache=None)
         step(2)
         # several blocks and the layers, as a large grid has them (a block's arrays can be views)
         for c in (None, cache):
