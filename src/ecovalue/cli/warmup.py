@@ -53,17 +53,17 @@ def warm_up(
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ecovalue-warm-up-") as tmp:
-        steps = (
-            "the demo city",
-            "the account in memory, a first run and a rerun (numba kernels)",
-            "the streamed account, a first run and a rerun (block kernels)",
-            "the report (matplotlib's font list, the CJK font)",
+        steps = (  # (what it is called in the summary, what it does)
+            ("demo", "the demo city"),
+            ("in memory", "the account in memory, a first run and a rerun (numba kernels)"),
+            ("streamed", "the streamed account, a first run and a rerun (block kernels)"),
+            ("report", "the report (matplotlib's font list, the CJK font)"),
         )
         timings = []
 
         def step(n: int) -> None:
             timings.append(time.perf_counter())
-            console.print(f"warm-up {n + 1}/{len(steps)}: {steps[n]}…")
+            console.print(f"warm-up {n + 1}/{len(steps)}: {steps[n][1]}…")
 
         step(0)
         root = build_demo(Path(tmp) / "demo", resolution=resolution)
@@ -82,10 +82,10 @@ def warm_up(
         step(3)
         write_all(result, Path(tmp) / "report")
         timings.append(time.perf_counter())
-    took = ", ".join(f"{s.split(' (')[0]} {b - a:.1f} s" for s, a, b in zip(steps, timings, timings[1:],
+    took = ", ".join(f"{short} {b - a:.1f} s" for (short, _), a, b in zip(steps, timings, timings[1:],
                                                                              strict=False))  # fmt: skip
     console.print(f"Warm-up done in {time.perf_counter() - t0:.1f} s ({took}); "
-                  f"compiled kernels are in {_numba_cache_folder()}")  # fmt: skip
+                  f"compiled kernels are in {_numba_cache_folder()}", soft_wrap=True)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
