@@ -8,13 +8,14 @@ one, so tokens simply stop working after a restart.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that appear in examples and templates; accepting one would let anyone forge tokens.
 KNOWN_DEFAULT_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev"})
@@ -43,9 +44,47 @@ class Settings(BaseSettings):
     # Rate limit on failed logins per (username, client address): assumed — user-settable.
     login_max_failures: int = Field(default=5, gt=0)
     login_window_seconds: int = Field(default=300, gt=0)
+    # Failed logins per client address over all usernames (password spraying) and per
+    # username over all addresses (a distributed attack; the owner's known addresses stay
+    # open, docs/decisions/0107-login-limits.md). Assumed — user-settable.
+    login_max_failures_per_address: int = Field(default=20, gt=0)
+    login_max_failures_per_user: int = Field(default=20, gt=0)
+    # Password checks running at once per server process (argon2 costs ~19 MiB and one core
+    # each); further sign-ins wait up to login_queue_seconds, then get 429.
+    login_concurrency: int = Field(default=1, gt=0, le=64)
+    login_queue_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed;
+    # empty = believe no one. Comma-separated in the environment: "10.0.0.1,10.1.0.0/16".
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The audit chain's HMAC keys and its checkpoint log live outside the database
+    # (docs/audit.md). Created on first use in development and test, required in production.
+    audit_key_file: Path = Field(default_factory=lambda: default_data_dir() / "audit-keys.json")
+    audit_checkpoint_file: Path = Field(
+        default_factory=lambda: default_data_dir() / "audit-checkpoints.log"
+    )
     # Smallest overlap (m²) between two parcels that counts as a conflict; shared edges and
     # digitising slivers below it are tolerated. Assumed — user-settable.
     parcel_overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"ECOVALUE_TRUSTED_PROXIES entry '{item}' is not an IP address or "
+                    "network; expected e.g. 10.0.0.1 or 10.0.0.0/24"
+                ) from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -12,12 +12,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ecovalue.config import Settings
-from ecovalue.db.session import make_engine, make_sessionmaker
+from ecovalue.db.session import make_engine
 from ecovalue.errors import EcovalueError, InputError, ValidationFailed
 from ecovalue.platform import schema  # noqa: F401  (all tables + audit listener)
 from ecovalue.platform.audit.routes import router as audit_router
+from ecovalue.platform.audit.service import audited_sessionmaker, setup_of_factory
+from ecovalue.platform.auth.limits import LoginLimits, LoginRateLimiter
 from ecovalue.platform.auth.routes import router as auth_router
-from ecovalue.platform.auth.service import LoginRateLimiter
 from ecovalue.platform.catalogue.routes import router as catalogue_router
 from ecovalue.platform.errors import (
     NotAuthenticated,
@@ -70,8 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_seconds)
+    app.state.sessionmaker = audited_sessionmaker(engine, settings)
+    # Refuse to start without the audit key (production) rather than fail every write.
+    setup_of_factory(app.state.sessionmaker).keys.load()
+    app.state.limiter = LoginRateLimiter(LoginLimits.from_settings(settings))
     app.add_exception_handler(EcovalueError, _handle)
     for router in (
         auth_router,

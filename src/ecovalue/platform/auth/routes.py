@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from ecovalue.platform.auth import service
 from ecovalue.platform.auth.rules import Role
-from ecovalue.platform.deps import CurrentUser, LimiterDep, SessionDep, SettingsDep
+from ecovalue.platform.auth.tables import User
+from ecovalue.platform.deps import (
+    ClientAddressDep,
+    CurrentUser,
+    LimiterDep,
+    SessionDep,
+    SettingsDep,
+)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -22,10 +30,13 @@ class Token(BaseModel):
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=2, max_length=80)
-    password: str
+    password: str = Field(max_length=200)
     role: Role
-    district_code: str | None = None
-    department: str | None = None
+    district_code: str | None = Field(default=None, max_length=32)
+    department: str | None = Field(default=None, max_length=80)
+    organization: str | None = Field(
+        default=None, max_length=200, description="company or bank the account acts for"
+    )
 
 
 class UserPublic(BaseModel):
@@ -33,18 +44,40 @@ class UserPublic(BaseModel):
     role: Role
     district_code: str | None = None
     department: str | None = None
+    organization: str | None = None
+
+
+class UserAdmin(UserPublic):
+    active: bool
+    created_at: dt.datetime
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(max_length=200, description="the password to hand to the user")
+
+
+def _public(user: User) -> UserPublic:
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def _admin(user: User) -> UserAdmin:
+    return UserAdmin.model_validate(user, from_attributes=True)
 
 
 @router.post("/auth/token", response_model=Token)
 def login(
-    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
     limiter: LimiterDep,
+    client: ClientAddressDep,
 ) -> Token:
     """Exchange username and password for an expiring bearer token (rate-limited)."""
-    client = request.client.host if request.client else "unknown"
     token = service.login(session, settings, limiter, form.username, form.password, client)
     return Token(access_token=token)
 
@@ -52,23 +85,76 @@ def login(
 @router.get("/auth/me", response_model=UserPublic)
 def me(user: CurrentUser) -> UserPublic:
     """Who the token belongs to."""
-    return UserPublic(
-        username=user.username,
-        role=user.role,
-        district_code=user.district_code,
-        department=user.department,
+    return UserPublic(**user.__dict__)
+
+
+@router.post("/auth/password", response_model=Token)
+def change_password(
+    body: PasswordChange,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    client: ClientAddressDep,
+    user: CurrentUser,
+) -> Token:
+    """Change your own password; every older token stops working, a new one is returned."""
+    token = service.change_password(
+        session, settings, limiter, user, body.current_password, body.new_password, client
     )
+    return Token(access_token=token)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(session: SessionDep, user: CurrentUser) -> Response:
+    """Revoke every token of the signed-in user (sign out everywhere)."""
+    service.revoke_tokens(session, user, user.username)
+    return Response(status_code=204)
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> UserPublic:
     """Create an account (administrators only)."""
     created = service.create_user(
-        session, user, body.username, body.password, body.role, body.district_code, body.department
+        session,
+        user,
+        body.username,
+        body.password,
+        body.role,
+        body.district_code,
+        body.department,
+        body.organization,
     )
-    return UserPublic(
-        username=created.username,
-        role=Role(created.role),
-        district_code=created.district_code,
-        department=created.department,
-    )
+    return _public(created)
+
+
+@router.get("/users", response_model=list[UserAdmin])
+def list_users(session: SessionDep, user: CurrentUser) -> list[UserAdmin]:
+    """Every account with its state (administrators only)."""
+    return [_admin(u) for u in service.list_users(session, user)]
+
+
+@router.post("/users/{username}/disable", response_model=UserAdmin)
+def disable(username: str, session: SessionDep, user: CurrentUser) -> UserAdmin:
+    """Disable an account; its tokens stop working at once (administrators only)."""
+    return _admin(service.set_active(session, user, username, False))
+
+
+@router.post("/users/{username}/enable", response_model=UserAdmin)
+def enable(username: str, session: SessionDep, user: CurrentUser) -> UserAdmin:
+    """Enable a disabled account; it signs in again (administrators only)."""
+    return _admin(service.set_active(session, user, username, True))
+
+
+@router.post("/users/{username}/reset-password", response_model=UserAdmin)
+def reset_password(
+    username: str, body: PasswordReset, session: SessionDep, user: CurrentUser
+) -> UserAdmin:
+    """Set a new password for an account; its tokens stop working (administrators only)."""
+    changed, _ = service.reset_password(session, user, username, body.new_password)
+    return _admin(changed)
+
+
+@router.post("/users/{username}/revoke-tokens", response_model=UserAdmin)
+def revoke_tokens(username: str, session: SessionDep, user: CurrentUser) -> UserAdmin:
+    """Make every issued token of an account invalid now (the user or an administrator)."""
+    return _admin(service.revoke_tokens(session, user, username))

@@ -67,6 +67,11 @@ class TransferCreate(BaseModel):
     consent_of: list[str] = []
     amount: Decimal | None = None
     equity_contribution: bool = False
+    mortgages_follow: bool = Field(
+        default=True,
+        description="true (the law's default, 民法典 第406条): the right's mortgages pass to the "
+        "new holder; false: the parties agreed they are released as of the transfer",
+    )
 
 
 class LeaseCreate(BaseModel):
@@ -206,6 +211,7 @@ def transfer(
         body.consent_of,
         body.amount,
         kind,
+        mortgages_follow=body.mortgages_follow,
     )
     return Created(id=right.id)
 
@@ -238,6 +244,8 @@ def mortgage(
 
 @router.post("/mortgages/{mortgage_id}/release", response_model=Created, status_code=201)
 def release(mortgage_id: int, on: dt.date, session: SessionDep, user: CurrentUser) -> Created:
+    """Release a mortgage as of ``on`` (within its term, once), by the mortgagee or an
+    administrator; earlier dates keep the mortgage. Returns the release transaction's id."""
     return Created(id=service.release_mortgage(session, user, mortgage_id, on).id)
 
 

@@ -6,8 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ecovalue.platform.audit.routes import CheckpointPublic
+from ecovalue.platform.audit.service import checkpoint_for
 from ecovalue.platform.deps import CurrentUser, OptionalUser, SessionDep
 from ecovalue.platform.runs import service
 from ecovalue.platform.runs.tables import Publication
@@ -42,6 +44,10 @@ class PublicationPublic(BaseModel):
 class PublishedResult(BaseModel):
     publication: PublicationPublic
     rows: list[ResultRow]
+    checkpoint: CheckpointPublic | None = Field(
+        description="the audit checkpoint written when this version was published: keep it, "
+        "and `ecovalue audit verify --anchor` shows whether the record still holds it"
+    )
 
 
 class PublishCreate(BaseModel):
@@ -121,6 +127,7 @@ def published(
     return PublishedResult(
         publication=_pub(pub),
         rows=[ResultRow.model_validate(r, from_attributes=True) for r in rows],
+        checkpoint=CheckpointPublic.of(checkpoint_for(session, "publications", str(pub.id))),
     )
 
 
