@@ -6,12 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-stamp
+# numba's compiled kernels, warmed at set-up: again whenever a module with kernels changes
+WARM := $(VENV)/.warm-stamp
+KERNELS := $(wildcard src/ecovalue/models/*.py src/ecovalue/raster/*.py)
 DEMO_RES ?= 200
 DEMO_OUT ?= demo-out
 # numpy's SIMD dispatch targets this CPU has (AVX2, AVX-512, …): the portable run turns them off
 NPY_SIMD = $(shell $(BIN)/python -c "import numpy._core._multiarray_umath as m; print(' '.join(t for t in m.__cpu_dispatch__ if m.__cpu_features__.get(t)))")
 
-.PHONY: setup lock demo test lint typecheck pytest test-numeric-portable bench-setup bench clean
+.PHONY: setup warm-up lock demo test lint typecheck pytest test-numeric-portable bench-setup bench first-run-bench clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +23,17 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# compile the numeric kernels once here, not in the first account (ecovalue warm-up; ≈ 1 min)
+$(WARM): $(STAMP) $(KERNELS)
+	@echo "Compiling the numeric kernels into numba's cache (once per version and machine):"
+	$(BIN)/ecovalue warm-up
+	@touch $(WARM)
+
+setup: $(STAMP) $(WARM)
+
+warm-up: $(STAMP)
+	$(BIN)/ecovalue warm-up
+	@touch $(WARM)
 
 # refresh the lock after changing pyproject.toml's dependencies (then `make setup`)
 lock:
@@ -57,6 +70,10 @@ bench-setup:
 
 bench: setup
 	$(BIN)/python bench/run.py --size 1000
+
+# make demo's account: first run and rerun, without and with the set-up's warm-up (docs/benchmarks.md)
+first-run-bench: setup
+	$(BIN)/python bench/first_run.py
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

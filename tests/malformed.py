@@ -425,7 +425,7 @@ def _(root: Path) -> None:
     edit_manifest(root, lambda m: m["tables"]["landcover"]["units"].pop("usle_c"))
 
 
-@case("landcover-column-wrong-unit", "column so2_absorption", "'m' cannot be converted to 'kg/ha/a'")
+@case("landcover-column-wrong-unit", "column so2_absorption", "'m' cannot be converted to 'kg/(hm²·a)'")
 def _(root: Path) -> None:
     edit_manifest(root, lambda m: m["tables"]["landcover"]["units"].update(so2_absorption="m"))
 
@@ -518,7 +518,7 @@ def _(root: Path) -> None:
     edit_table(root, "statistics", lambda df: df.assign(unit=df["unit"].replace("t", "tt")))
 
 
-@case("statistics-unit-wrong-dimension", "unit 't'", "of water_use:domestic cannot be converted to m**3")
+@case("statistics-unit-wrong-dimension", "unit 't'", "of water_use:domestic cannot be converted to m³")
 def _(root: Path) -> None:
     edit_table(root, "statistics", lambda df: df.assign(
         unit=df["unit"].where(df["item"] != "water_use:domestic", "t")))
@@ -548,7 +548,7 @@ def _(root: Path) -> None:
         indicator=df["indicator"].where(~stat_rows(df, "product:rice", "420115"), "")))
 
 
-@case("statistics-wage-per-month", "wage:daily", "outside the plausible range 20–5000 CNY/d", "NBS",
+@case("statistics-wage-per-month", "wage:daily", "outside the plausible range 20–5000 元/d", "NBS",
       severity="warning")
 def _(root: Path) -> None:
     edit_table(root, "statistics", lambda df: df.assign(quantity=df["quantity"].where(
@@ -589,7 +589,7 @@ case("reported-unknown-region", "tables/reported.csv line 5", "unknown region co
 case("reported-unknown-indicator", "unknown indicator 'water_magic'", "use the indicator id of the catalogue")(
     _reported(indicator="water_magic"))
 case("reported-bad-mode", "mode 'sometimes'", "replace or complement")(_reported(mode="sometimes"))
-case("reported-unit-dimension", "'t' cannot be converted to 'm**3'")(_reported(unit="t", region_code="420115"))
+case("reported-unit-dimension", "'t' cannot be converted to 'm³'")(_reported(unit="t", region_code="420115"))
 case("reported-quantity-1e308", "quantity 1e+308", "larger than any region's total can be")(
     _reported(quantity="1e308", region_code="420115"))
 case("reported-quantity-text", "quantity '十八亿' is not a number")(_reported(quantity="十八亿", region_code="420115"))
@@ -666,7 +666,7 @@ def _(root: Path) -> None:
     profile_file(root, "[profile\nid = 1\n")
 
 
-@case("profile-parameter-wrong-unit", '[parameters."reservoir_cost"]', "unit 'CNY/t' cannot be converted to CNY/m**3",
+@case("profile-parameter-wrong-unit", '[parameters."reservoir_cost"]', "unit 'CNY/t' cannot be converted to 元/m³",
       "the unit the engine reads 'reservoir_cost'", args=PROFILE)
 def _(root: Path) -> None:
     profile_file(root, EXTENDS + '[parameters."reservoir_cost"]\nvalue = "7.06"\nunit = "CNY/t"\n'
@@ -679,7 +679,7 @@ def _(root: Path) -> None:
                  'price_year = 2010\n')
 
 
-@case("profile-parameter-implausible", "reservoir_cost", "outside the plausible range 0.067–70.6 CNY/m**3",
+@case("profile-parameter-implausible", "reservoir_cost", "outside the plausible range 0.067–70.6 元/m³",
       "published 0.67–7.06", severity="warning", args=PROFILE)
 def _(root: Path) -> None:
     profile_file(root, EXTENDS + '[parameters."reservoir_cost"]\nvalue = "70600"\nunit = "CNY/m**3"\n'

@@ -117,7 +117,7 @@ def test_a_wrong_unit_is_an_error_when_the_profile_loads(tmp_path):
         load_profile(f)
     text = str(exc.value)
     # both at once, each naming the unit the engine reads it in
-    assert "unit 'CNY/t' cannot be converted to CNY/m**3" in text and "unit 'CNY' cannot be converted to CNY/t" in text
+    assert "unit 'CNY/t' cannot be converted to 元/m³" in text and "unit 'CNY' cannot be converted to 元/t" in text
 
 
 def test_a_coefficient_in_percent_is_read_as_a_fraction(tmp_path):

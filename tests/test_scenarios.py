@@ -105,7 +105,7 @@ def test_statistics_follow_the_converted_area_and_are_not_re_spread(to_built):
     assert f.baseline_value == Decimal("2666.67") and f.scenario_value == Decimal("0.00")
     assert f.delta_value_outside == 0 and f.affected_km2_outside == 0
     assert f.delta_value_total == Decimal("-2666.67")
-    assert f.method.startswith("scenario: output per hectare of the class")
+    assert f.method.startswith("scenario: output per hm² of the class")
     assert any("statistics are not re-spread" in n for n in to_built.notes)
 
 
@@ -121,7 +121,7 @@ def test_a_cropland_conversion_loses_food_production(tiny, base):
     assert r["agriculture"].delta_value_outside == 0 and r["agriculture"].affected_km2_outside == 0
     assert r["livestock"].delta_value_total == Decimal("-40000.00")  # 8 × 100 000 / 20
     assert r["other_products"].delta_value_total == Decimal("-2000.00")  # 8 × 5 000 / 20
-    assert "output per hectare" in r["agriculture"].method
+    assert "output per hm²" in r["agriculture"].method
     # the approver's summary leads with the losses, the largest first
     losses = [x.delta_value_total for x in res.losses]
     assert {"agriculture", "livestock", "other_products"} <= {x.indicator for x in res.losses}
@@ -131,7 +131,7 @@ def test_a_cropland_conversion_loses_food_production(tiny, base):
     assert html.index('id="losses"') < html.index("结论 Summary") < html.index("分指标比较")
     assert "农业产品 Agricultural products" in html[html.index('id="losses"'):html.index("结论 Summary")]
     csv = paths["comparison"].read_text("utf-8")
-    assert "output per hectare of the class in its district" in csv
+    assert "output per hm² of the class in its district" in csv
 
 
 def test_only_the_plots_area_is_converted_and_local_indicators_stay_inside(tiny, base):

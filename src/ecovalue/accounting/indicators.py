@@ -31,7 +31,7 @@ from ecovalue.models import (
     water_conservation,
     water_purification,
 )
-from ecovalue.units import conversion_factor
+from ecovalue.units import conversion_factor, format_unit
 
 # ------------------------------------------------------------------ allocation
 
@@ -78,10 +78,10 @@ def _provisioning(ind: str) -> Callable[[Context], Layer]:
                 try:
                     phys[r] += q * conversion_factor(unit, spec.physical_unit, item)
                 except InputError:
-                    skipped.add(f"{item} ({unit})")
+                    skipped.add(f"{item} ({format_unit(unit)})")
         notes: tuple[str, ...] = ()
         if skipped:
-            notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
+            notes = (f"{ind}: physical total in {format_unit(spec.physical_unit)} leaves out items in other units: "
                      f"{', '.join(sorted(skipped))} (their value is included)",)
         value_px = spread(ctx, values, ctx.scope(ind), ind)
         phys_px = spread(ctx, {r: q for r, q in phys.items() if values[r]}, ctx.scope(ind), ind)

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from ecovalue.datasets.plausibility import PARAMETERS, slip_hint
 from ecovalue.errors import ParameterError, Problem, UnitError
-from ecovalue.units import conversion_factor, parse_unit
+from ecovalue.units import conversion_factor, format_unit, parse_unit
 
 STATUSES = ("published", "assumed", "dataset")
 
@@ -83,18 +83,20 @@ def check_parameter(p: Parameter, where: str) -> list[Problem]:
     try:
         factor = conversion_factor(p.unit, spec.unit, f"parameter '{p.id}'")
     except UnitError:
-        return [Problem(where, f"unit '{p.unit}' cannot be converted to {spec.unit}, the unit the engine reads "
-                        f"'{p.id}' ({spec.quantity}) in", f"a unit convertible to {spec.unit}",
-                        f"write the value in {spec.unit} (or a convertible unit) and set unit = \"{spec.unit}\"")]
+        unit = format_unit(spec.unit)
+        return [Problem(where, f"unit '{p.unit}' cannot be converted to {unit}, the unit the engine reads "
+                        f"'{p.id}' ({spec.quantity}) in", f"a unit convertible to {unit}",
+                        f"write the value in {unit} (or a convertible unit) and set unit = \"{unit}\"")]
     v = float(p.value) * factor
     if (spec.floor is not None and v < spec.floor) or (spec.ceiling is not None and v > spec.ceiling):
         lim = f"[{spec.floor if spec.floor is not None else '−∞'}, {spec.ceiling if spec.ceiling is not None else '∞'}]"
-        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {spec.unit}) is outside the physical limits "
-                        f"{lim} {spec.unit} of {spec.quantity}", f"{spec.quantity} within {lim} {spec.unit}",
+        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {format_unit(spec.unit)}) is outside the physical limits "
+                        f"{lim} {format_unit(spec.unit)} of {spec.quantity}",
+                        f"{spec.quantity} within {lim} {format_unit(spec.unit)}",
                         "correct the value or its unit")]
     if (spec.lo is not None and v < spec.lo) or (spec.hi is not None and v > spec.hi):
         hint = slip_hint((v, v), spec)
-        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {spec.unit}) is outside the plausible range "
+        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {format_unit(spec.unit)}) is outside the plausible range "
                         f"{spec.range_text()} of {spec.quantity}",
                         f"{spec.range_text()} ({spec.source})",
                         "check the number and its unit" + (f": {hint}" if hint else "")

@@ -61,7 +61,7 @@ DEFAULT_RASTERS_ON_CHANGE: Mapping[str, str] = {
 }
 #: The method of a statistics-based indicator in a scenario (stated in comparison.csv).
 AREA_METHOD = (
-    "scenario: output per hectare of the class in its district (baseline statistics) × area "
+    "scenario: output per hm² of the class in its district (baseline statistics) × area "
     "converted; the district's statistics are not re-spread"
 )
 
@@ -737,7 +737,7 @@ def run_scenario(
     if any(r.method == AREA_METHOD and r.delta_value_total != 0 for r in rows):
         notes.append(
             "统计类指标按面积变化 statistics-based indicators (provisioning, recreation) follow the converted "
-            "area: output per hectare of each class in its district × the area converted; the district's "
+            "area: output per hm² of each class in its district × the area converted; the district's "
             "statistics are not re-spread over its remaining land"
         )
     for r in rows:

@@ -69,6 +69,7 @@ from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.checks import result_warnings
 from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
+from ecovalue.accounting.outputs import PIXEL_VALUE_UNIT
 from ecovalue.accounting.pipeline import (
     IndicatorSums,
     check_every_indicator,
@@ -99,6 +100,7 @@ from ecovalue.raster.file_digests import DigestCache, FileStamp, facts_code_hash
 from ecovalue.raster.grid import Grid
 from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
+from ecovalue.units import format_unit
 
 Progress = Callable[[str, int, int], None]  # (what the run is doing, done, of total)
 
@@ -1669,9 +1671,9 @@ def _write_layers(
     for n in counted("cog", names, len(names)):
         ind, q = n.rsplit("_", 1)
         unit = (
-            f"{meta[ind]['unit'] or INDICATORS[ind].physical_unit} per pixel"
+            f"{format_unit(meta[ind]['unit'] or INDICATORS[ind].physical_unit)} per pixel"
             if q == "physical"
-            else "CNY per pixel (current prices)"
+            else PIXEL_VALUE_UNIT
         )
         with rasterio.open(tmp / f"{n}.tif", "r+") as d:
             d.update_tags(**_tags(plan, ind), unit=unit)

@@ -49,7 +49,7 @@ from ecovalue.accounting.reported import apply_reported
 from ecovalue.accounting.result import RunResult
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable, ParameterError
-from ecovalue.units import conversion_factor, parse_unit
+from ecovalue.units import conversion_factor, format_unit, parse_unit
 
 KINDS: dict[str, tuple[str, ...]] = {
     "point": ("value",),
@@ -135,11 +135,11 @@ class Distribution:
         return None
 
     def describe(self) -> str:
-        """A short text such as ``uniform(2500, 3000) CNY/t``."""
+        """A short text such as ``uniform(low=2500, high=3000) 元/t`` (the unit as users read it)."""
         if self.kind == "discrete":
             body = ", ".join(f"{v:g}" for v in self.values)
-            return f"discrete{{{body}}} {self.unit}"
-        return f"{self.kind}({', '.join(f'{k}={v:g}' for k, v in self.args.items())}) {self.unit}"
+            return f"discrete{{{body}}} {format_unit(self.unit)}"
+        return f"{self.kind}({', '.join(f'{k}={v:g}' for k, v in self.args.items())}) {format_unit(self.unit)}"
 
 
 def _truncated(

@@ -20,8 +20,7 @@ from rich.table import Table
 from ecovalue.cli.common import check_out_folder, console, err
 from ecovalue.cli.common import input_errors as _errors
 from ecovalue.cli.common import step_progress as _bar
-
-YI = Decimal(100_000_000)
+from ecovalue.units import YI_YUAN, format_amount
 
 ProfileOpt = Annotated[
     str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")
@@ -30,7 +29,7 @@ OutOpt = Annotated[Path, typer.Option("--out", help="output folder")]
 
 
 def _yi(v: object) -> str:
-    return f"{Decimal(str(v)) / YI:,.4f}"
+    return format_amount(YI_YUAN.of(Decimal(str(v))), 4)
 
 
 def uncertainty(
@@ -181,7 +180,7 @@ def seea(
         t.add_row(
             f"{rec.ecosystem_type_zh} {rec.ecosystem_type}",
             *(
-                f"{Decimal(str(v)):,.4f}"
+                format_amount(Decimal(str(v)), 4)
                 for v in (rec.opening_km2, rec.additions_km2, rec.reductions_km2, rec.closing_km2)
             ),
         )

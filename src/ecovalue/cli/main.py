@@ -138,25 +138,19 @@ def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
 
 
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
-    from decimal import Decimal
+    from ecovalue.reports.totals import HEADERS_ZH, totals_rows
 
     warnings = list(result.warnings)
     print_warnings(warnings, "in this run")
-    totals = result.totals()
-    yi = Decimal("1e8")
     t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
     t.add_column("region / 区域")
-    for c in ("物质供给", "调节服务", "文化服务", "GEP"):
+    for c in HEADERS_ZH:
         t.add_column(c, justify="right")
-    tab = result.table
-    for r in result.regions:
-        sub = tab[tab["region_code"] == r.code]
-        parts = [sum(sub.loc[sub["category"] == c, "value_current"], Decimal(0)) / yi
-                 for c in ("provisioning", "regulating", "cultural")]
-        t.add_row(f"{r.name_zh} {r.name_en}", *(f"{p:,.2f}" for p in parts), f"{sum(parts):,.2f}")
-    cats = totals["by_category"]
-    t.add_row("[bold]合计 Total[/]", *(f"{cats[c] / yi:,.2f}" for c in ("provisioning", "regulating", "cultural")),
-              f"[bold]{totals['gep_current'] / yi:,.2f}[/]")
+    for row in totals_rows(result):
+        if row.total:
+            t.add_row("[bold]合计 Total[/]", *row.cells[:-1], f"[bold]{row.cells[-1]}[/]")
+        else:
+            t.add_row(f"{row.name_zh} {row.name_en}", *row.cells)
     console.print(t)
     if result.synthetic:
         console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
@@ -201,6 +195,7 @@ def profiles(
     """List shipped profiles, or show one profile's indicators and parameters with sources."""
     from ecovalue.accounting.catalogue import INDICATORS
     from ecovalue.accounting.profiles import available_profiles, load_profile
+    from ecovalue.units import format_unit
 
     if show is None:
         for pid in available_profiles():
@@ -214,14 +209,14 @@ def profiles(
         t.add_column(col)
     for ind in p.indicators:
         s = INDICATORS[ind]
-        t.add_row(ind, s.name_zh, s.name_en, s.category, s.physical_unit)
+        t.add_row(ind, s.name_zh, s.name_en, s.category, format_unit(s.physical_unit))
     console.print(t)
     pt = Table(title="parameters")
     pt.add_column("id", no_wrap=True, min_width=30)
     for col in ("value", "unit", "price year", "status", "source"):
         pt.add_column(col, overflow="fold")
     for pid, par in p.parameters.items():
-        pt.add_row(pid, str(par.value), par.unit, str(par.price_year or ""),
+        pt.add_row(pid, str(par.value), format_unit(par.unit), str(par.price_year or ""),
                    f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status, par.source)
     console.print(pt)
 
@@ -243,12 +238,13 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, plot, streaming
+    from ecovalue.cli import analysis, cache, plot, streaming, warmup
 
     cache.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)
+    warmup.register(app)
 
 
 _mount_platform()

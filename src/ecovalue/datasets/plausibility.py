@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ecovalue.units import format_unit
+
 
 @dataclass(frozen=True)
 class Plausible:
@@ -40,7 +42,7 @@ class Plausible:
     def range_text(self) -> str:
         lo = "−∞" if self.lo is None else f"{self.lo:g}"
         hi = "∞" if self.hi is None else f"{self.hi:g}"
-        return f"{lo}–{hi} {self.unit}"
+        return f"{lo}–{hi} {format_unit(self.unit)}"
 
 
 #: Factors that a unit slip multiplies a number by, with the slip they stand for; a warning

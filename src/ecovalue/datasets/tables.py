@@ -27,7 +27,7 @@ from ecovalue.datasets.plausibility import (
     slip_hint,
 )
 from ecovalue.errors import Problem, UnitError
-from ecovalue.units import conversion_factor, parse_unit
+from ecovalue.units import conversion_factor, format_unit, parse_unit
 
 if TYPE_CHECKING:
     from ecovalue.datasets.validation import Needs
@@ -307,7 +307,8 @@ def _convert(df: pd.DataFrame, q: pd.Series, canonical: pd.Series, rows: pd.Seri
             except UnitError:
                 m = f" ({len(part)} rows)" if len(part) > 1 else ""
                 problems.append(Problem(lines(where, part.index), f"unit '{unit}'{m} of {listing(part['item'].unique())} "
-                                        f"cannot be converted to {target}", f"a unit convertible to {target}",
+                                        f"cannot be converted to {format_unit(target)}",
+                                        f"a unit convertible to {format_unit(target)}",
                                         "correct the unit (docs/dataset-format.md lists each item's unit)"))
                 out[part.index] = np.nan
     return out

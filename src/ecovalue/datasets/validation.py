@@ -43,7 +43,7 @@ from ecovalue.datasets.vectors import load_regions, load_vectors, same_crs
 from ecovalue.errors import DataFileError, Problem, UnitError
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
-from ecovalue.units import conversion_factor
+from ecovalue.units import conversion_factor, format_unit
 
 if TYPE_CHECKING:
     from ecovalue.accounting.profiles import Profile
@@ -258,7 +258,7 @@ def raster_value_problems(key: str, path: str, declared: str, vmin: float, vmax:
         hint = plausibility.slip_hint((vmin, vmax), spec)
         problems.append(Problem(
             path, f"every pixel of {key} lies {'below' if below else 'above'} the plausible range of "
-            f"{spec.quantity} (values {vmin:g} … {vmax:g} {canonical}, read as {declared})",
+            f"{spec.quantity} (values {vmin:g} … {vmax:g} {format_unit(canonical)}, read as {declared})",
             f"{spec.range_text()} ({spec.source})",
             f"check unit = \"{declared}\" of [rasters.{key}] in dataset.toml" + (f": {hint}" if hint else "")
             + "; if the values are right, keep them (this is a warning)", severity="warning"))

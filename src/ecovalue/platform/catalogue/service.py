@@ -32,6 +32,7 @@ from ecovalue.platform.registry.tables import Parcel
 from ecovalue.platform.runs import service as runs
 from ecovalue.platform.runs.service import get_run
 from ecovalue.platform.runs.tables import RunResultRow
+from ecovalue.units import format_unit
 
 BUILDERS = frozenset({Role.administrator, Role.analyst})
 
@@ -277,7 +278,7 @@ def export_xlsx(session: Session, actor: Principal, year: int, version: int | No
                     e.region_code,
                     e.region_name or "",
                     e.quantity,
-                    e.unit,
+                    format_unit(e.unit),
                     e.quality_grade or "",
                     e.location or "",
                     "、".join(v.parcel_codes),
