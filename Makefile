@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-stamp
+# numba's compiled kernels, warmed at set-up: again whenever a module with kernels changes
+WARM := $(VENV)/.warm-stamp
+KERNELS := $(wildcard src/ecovalue/models/*.py src/ecovalue/raster/*.py)
 DEMO_RES ?= 200
 DEMO_OUT ?= demo-out
 DEMO_PORT ?= 8000
@@ -17,7 +20,7 @@ WEB_DIST := src/ecovalue/web/static/dist
 WEB_STAMP := $(WEB_DIST)/meta.json
 WEB_SOURCES := $(WEB)/package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/*)
 
-.PHONY: setup lock demo demo-data web-assets test lint typecheck pytest test-numeric-portable bench-setup bench bench-web clean
+.PHONY: setup warm-up lock demo demo-data web-assets test lint typecheck pytest test-numeric-portable bench-setup bench bench-web first-run-bench clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,7 +37,17 @@ $(WEB_STAMP): $(WEB_SOURCES)
 
 web-assets: $(WEB_STAMP)
 
-setup: $(STAMP) $(WEB_STAMP)
+# compile the numeric kernels once here, not in the first account (ecovalue warm-up; ≈ 1 min)
+$(WARM): $(STAMP) $(KERNELS)
+	@echo "Compiling the numeric kernels into numba's cache (once per version and machine):"
+	$(BIN)/ecovalue warm-up
+	@touch $(WARM)
+
+setup: $(STAMP) $(WARM) $(WEB_STAMP)
+
+warm-up: $(STAMP)
+	$(BIN)/ecovalue warm-up
+	@touch $(WARM)
 
 # refresh the lock after changing pyproject.toml's dependencies (then `make setup`)
 lock:
@@ -79,6 +92,10 @@ bench: setup
 # the web platform's targets (tiles, page times, plot, concurrent readers): bench/web.py
 bench-web: setup
 	$(BIN)/python bench/web.py
+
+# make demo's account: first run and rerun, without and with the set-up's warm-up (docs/benchmarks.md)
+first-run-bench: setup
+	$(BIN)/python bench/first_run.py
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -172,8 +172,24 @@ class TestWaterConservation:
             np.asarray(p, np.float64), np.append(alpha, np.nan)[at], np.asarray(et, np.float64),
             area, valid,
         )
-        q = np.where(np.append(scope, False)[at] | ~valid, res.quantity_m3, 0.0)
-        return q, water_conservation.value(q, price), res.n_clamped
+        scoped = np.append(scope, False)[at]
+        q = np.where(scoped | ~valid, res.quantity_m3, 0.0)
+        pp, runoff = np.asarray(p, np.float64), np.append(alpha, np.nan)[at]
+        negative = scoped & ((pp - runoff * pp) - np.asarray(et, np.float64) < 0)
+        return q, water_conservation.value(q, price), int(negative.sum())
+
+    def test_clamped_pixels_are_counted_inside_the_scope_only(self) -> None:
+        # row 0 urban (out of scope), row 1 forest: both have P − R − ET = 100 − 0 − 500 < 0;
+        # only the forest pixel is one the note may name (issue 22: urban pixels inflated it)
+        p = np.full((1, 2), 100.0)
+        et = np.full((1, 2), 500.0)
+        rows = np.array([[0, 1]], dtype=np.int32)
+        valid = np.ones((1, 2), bool)
+        for kind in (np.float64, np.float32):  # the one-pass kernel and (float32 rows) the same count
+            got = water_conservation.water_conservation_layer(
+                p.astype(kind), et.astype(kind), rows, np.array([0.0, 0.0]), np.array([False, True]), 1.0, valid,
+                7.06)
+            assert got.n_clamped == 1
 
     @settings(max_examples=80, deadline=None)
     @given(

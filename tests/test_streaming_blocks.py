@@ -39,7 +39,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[B.Plan, dict[str
     blocks = S._blocks(meta.grid.height, 3)
     scan = S._reduce_scan(B.scan_block(plan, a, b, True) for a, b in blocks)
     S._prepare_block_indicators(plan, S._probe_context(plan), scan)
-    S._routing_step(plan, scan["valid"], tmp, True, 1)
+    S._routing_step(plan, tmp, True, 1)
     return plan, scan
 
 

@@ -159,13 +159,13 @@ def test_failed_request_writes_nothing(client: TestClient, factory) -> None:  # 
         json={
             "code": "P1",
             "resource_type": "lava",
-            "admin_code": "420102",
+            "admin_code": "42010x",
             "owner_id": 99,
             "geometry": _box(0, 0),
         },
     )
-    assert r.status_code == 409
-    assert len(r.json()["problems"]) == 2
+    assert r.status_code == 422
+    assert {p["where"] for p in r.json()["problems"]} == {"body.resource_type", "body.admin_code"}
     with unit_of_work(factory) as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == before
         assert verify_audit_chain(s) == []

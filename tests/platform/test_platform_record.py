@@ -326,7 +326,7 @@ def test_key_file_is_private_and_required_in_production(data_dir: Path, uow, rec
 
 
 def test_production_app_refuses_to_start_without_the_key(database_url, data_dir) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(env="production", secret_key="p" * 40, database_url=database_url)
+    settings = Settings(env="production", secret_key="q7Vx-2mLrT9sZ_kW4pNc8yBf3HjD6aGe1uQo5iXv0tR", database_url=database_url)
     with pytest.raises(OSError, match="audit key file .* does not exist"):
         create_app(settings)
 

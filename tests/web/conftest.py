@@ -67,11 +67,14 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The demo served by uvicorn in a thread (this worker's own copy of the database)."""
+    """The demo served by uvicorn in a thread with a job worker in another (this xdist
+    worker's own copy of the database)."""
     import uvicorn
 
     from ecovalue.api.app import create_app
     from ecovalue.config import Settings
+    from ecovalue.platform.demo.service import dataset_root
+    from ecovalue.platform.jobs.worker import run_worker
 
     here = tmp_path_factory.mktemp("site")
     for name in ("platform.db", "audit-keys.json", "audit-checkpoints.log"):
@@ -80,7 +83,9 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     url = f"sqlite:///{here / 'platform.db'}"
     settings = Settings(env="test", database_url=url, secret_key=secrets.token_urlsafe(32),
                         audit_key_file=here / "audit-keys.json",
-                        audit_checkpoint_file=here / "audit-checkpoints.log")
+                        audit_checkpoint_file=here / "audit-checkpoints.log",
+                        dataset_roots=str(dataset_root(demo_folder).resolve()),
+                        jobs_dir=str(here / "jobs"))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
@@ -91,11 +96,18 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start within 30 s")
         time.sleep(0.05)
+    # the job worker `ecovalue serve` starts beside the site (runs, plots, scenarios)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"poll_s": 0.1},
+                              daemon=True)
+    worker.start()
     try:
         yield Site(f"http://127.0.0.1:{port}", url, demo_folder, settings)
     finally:
+        stop.set()
         server.should_exit = True
         thread.join(timeout=10)
+        worker.join(timeout=60)
 
 
 @pytest.fixture(scope="session")

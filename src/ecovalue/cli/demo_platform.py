@@ -42,15 +42,19 @@ def _fresh_sqlite(out: Path) -> str:
 
 def demo_settings(out: Path, url: str) -> Any:
     """The demo installation's settings: development mode, its audit keys and checkpoint log
-    in OUT beside the database (the site is served with the same)."""
+    in OUT beside the database, its datasets' folder as the dataset root and its jobs'
+    outputs in OUT/jobs (the site and its worker are served with the same)."""
     from pydantic import SecretStr
 
     from ecovalue.config import Settings
+    from ecovalue.platform.demo.service import dataset_root
 
     return Settings(env="development", database_url=url,
                     secret_key=SecretStr(secrets.token_urlsafe(32)),
                     audit_key_file=out / "audit-keys.json",
-                    audit_checkpoint_file=out / "audit-checkpoints.log")
+                    audit_checkpoint_file=out / "audit-checkpoints.log",
+                    dataset_roots=str(dataset_root(out).resolve()),
+                    jobs_dir=str((out / "jobs").resolve()))
 
 
 def load(out: Path, resolution: float, seed: int, database_url: str | None,
@@ -150,14 +154,19 @@ def demo_platform(
 
 
 def run_site(settings: Any, host: str, port: int) -> None:
-    """Serve the site on ``host:port`` until Ctrl-C."""
+    """Serve the site on ``host:port`` with a job worker (as ``ecovalue serve``) until Ctrl-C."""
     import uvicorn
 
-    from ecovalue.api.app import create_app
+    from ecovalue.cli.platform import server_config, start_workers, stop_workers
 
+    config = server_config(settings, host, port)
+    workers = start_workers(settings, 1)
     console.print(f"\n[bold green]Site: http://{host}:{port}/[/]  (API docs: http://{host}:{port}/docs)"
                   "  — Ctrl-C stops it.")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop_workers(workers)
 
 
 def register(app: typer.Typer) -> None:

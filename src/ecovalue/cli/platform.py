@@ -1,4 +1,4 @@
-"""Platform commands: ``serve``, ``db upgrade|downgrade|current``,
+"""Platform commands: ``serve``, ``worker``, ``db upgrade|downgrade|current``,
 ``users add|list|disable|enable|reset-password|revoke-tokens``,
 ``audit init-key|verify|checkpoint|rotate-key`` and ``registry import``.
 
@@ -19,12 +19,15 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import subprocess
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ecovalue.config import Settings, default_database_url
@@ -415,29 +418,114 @@ def server_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
     )
 
 
+def start_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` job workers (``ecovalue worker``) with exactly ``settings``."""
+    env = {**os.environ, **settings.as_environment()}
+    return [subprocess.Popen([sys.executable, "-m", "ecovalue.cli.main", "worker"], env=env)
+            for _ in range(count)]  # fmt: skip
+
+
+def stop_workers(children: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the workers :func:`start_workers` started (each finishes its current step)."""
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait(timeout=30)
+
+
+def _server_settings(dev: bool):  # type: ignore[no-untyped-def]
+    from ecovalue.config import SettingsError, load_settings
+
+    try:
+        return load_settings(**({"env": "development"} if dev else {}))
+    except SettingsError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _no_accounts(url: str) -> bool:
+    from sqlalchemy import func, select
+
+    from ecovalue.platform.auth.tables import User
+
+    with _session(url) as s:
+        return not s.scalar(select(func.count()).select_from(User))
+
+
+DevOption = Annotated[
+    bool,
+    typer.Option(
+        "--dev",
+        help="development mode: a secret key generated once for this installation and kept "
+        "in the data folder (not for production)",
+    ),
+]
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     migrate_db: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="migrate the database first")
     ] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=32, help="job workers to start beside the API")
+    ] = 1,
+    dev: DevOption = False,
 ) -> None:
-    """Start the API server (creates and migrates the SQLite database on first start)."""
+    """Start the API server and a job worker (creates and migrates the database on first start)."""
     import uvicorn
 
     from ecovalue.db import migrate
 
-    try:
-        settings = Settings()
-    except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+    settings = _server_settings(dev)
+    if settings.env == "development" and settings.secret_origin != "environment":
+        console.print(
+            f"[yellow]development mode[/]: tokens are signed with this installation's own "
+            f"secret key, kept in {settings.secret_origin}; for production set "
+            "ECOVALUE_ENV=production and ECOVALUE_SECRET_KEY"
+        )
     if migrate_db:
         migrate.upgrade(settings.database_url)
+    if _no_accounts(settings.database_url):
+        console.print(
+            "no accounts yet: create the first administrator with "
+            "[bold]ecovalue users add NAME --role administrator[/]"
+        )
     try:
         config = server_config(settings, host, port)
     except EcovalueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.Server(config).run()
+    children = start_workers(settings, workers)
+    console.print(
+        f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
+        f"{workers} job worker(s); datasets under {', '.join(map(str, settings.roots))}"
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop_workers(children)
+
+
+def worker(
+    dev: DevOption = False,
+    once: Annotated[bool, typer.Option("--once", help="run the queued jobs, then stop")] = False,
+) -> None:
+    """Run queued jobs (accounts, plots, scenarios) until stopped (Ctrl+C or SIGTERM)."""
+    import logging
+    import signal
+    import threading
+
+    from ecovalue.platform.jobs.worker import run_worker
+
+    settings = _server_settings(dev)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        done = run_worker(settings, stop, until_idle=once)
+    except KeyboardInterrupt:
+        return
+    if once:
+        console.print(f"{done} job(s) run")

@@ -1,46 +1,56 @@
 """Numbers the way Chinese statistics print them: one money unit per page (亿元 or 万元),
-thousands separators, exact Decimal arithmetic.
+thousands separators, exact Decimal arithmetic — the pages' side of :mod:`ecovalue.units`.
 
-A page picks its money unit once from the largest amount it shows (:func:`money_scale`),
-so a table never mixes 亿元 and 万元; every amount on that page is then printed in that
-unit by :func:`money`. Units of physical quantities are shown as people write them
-(``reports.xlsx.display_unit``: m³, kW·h, 元), never in pint's spelling.
+A page picks its money unit once from the largest amount it shows (:func:`money_scale`, which
+is :func:`ecovalue.units.money_unit`), so a table never mixes 亿元 and 万元; every amount on
+that page is then printed in that unit by :func:`money`. Amounts, quantities and units are
+spelled by :mod:`ecovalue.units` (``format_amount``, ``format_quantity``, ``format_unit``:
+m³, kW·h, 元), the same as in every other output; this module only adds the unit's label
+from the pages' message catalogue and the signed form of a change.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ecovalue.accounting.catalogue import INDICATORS  # noqa: F401  (templates: n.INDICATORS)
-from ecovalue.reports.xlsx import WAN, YI, display_unit
-
-DASH = "—"
+from ecovalue.units import (
+    DASH,
+    WAN_YUAN,
+    YI_YUAN,
+    YUAN,
+    MoneyUnit,
+    format_amount,
+    format_quantity,
+    format_unit,
+    money_unit,
+)
 
 
 @dataclass(frozen=True)
 class MoneyScale:
-    """The money unit of a page: factor in 元 and the message key of its label."""
+    """The money unit of a page and the message key of its label."""
 
-    factor: Decimal
+    unit: MoneyUnit
     key: str  # money.yi | money.wan | money.yuan
 
+    @property
+    def factor(self) -> Decimal:
+        """How many 元 one of the page's unit is."""
+        return self.unit.yuan
 
-YI_SCALE = MoneyScale(YI, "money.yi")
-WAN_SCALE = MoneyScale(WAN, "money.wan")
-YUAN_SCALE = MoneyScale(Decimal(1), "money.yuan")
+
+YI_SCALE = MoneyScale(YI_YUAN, "money.yi")
+WAN_SCALE = MoneyScale(WAN_YUAN, "money.wan")
+YUAN_SCALE = MoneyScale(YUAN, "money.yuan")
+_SCALES = {s.unit: s for s in (YI_SCALE, WAN_SCALE, YUAN_SCALE)}
 
 
 def money_scale(values: Iterable[Decimal | None]) -> MoneyScale:
     """亿元 when the largest amount reaches 1 亿元, 万元 when it reaches 1 万元, else 元."""
-    largest = max((abs(v) for v in values if v is not None), default=Decimal(0))
-    if largest >= YI:
-        return YI_SCALE
-    if largest >= WAN:
-        return WAN_SCALE
-    return YUAN_SCALE
+    return _SCALES[money_unit(values)]
 
 
 def scaled(value: Decimal, scale: MoneyScale, places: int = 2) -> Decimal:
@@ -52,7 +62,7 @@ def money(value: Decimal | None, scale: MoneyScale, places: int = 2) -> str:
     """An amount in the page's unit with thousands separators: ``1,274.25``."""
     if value is None:
         return DASH
-    return f"{scaled(value, scale, places):,.{places}f}"
+    return format_amount(scaled(value, scale, places), places)
 
 
 def signed_money(value: Decimal | None, scale: MoneyScale, places: int = 2) -> str:
@@ -65,14 +75,7 @@ def signed_money(value: Decimal | None, scale: MoneyScale, places: int = 2) -> s
 
 def quantity(value: float | Decimal | None) -> str:
     """A physical quantity: thousands separators, two decimals; small numbers with 3 digits."""
-    if value is None:
-        return DASH
-    v = float(value)
-    if not math.isfinite(v):
-        return DASH
-    if v == 0 or abs(v) >= 0.01:
-        return f"{v:,.2f}"
-    return f"{v:.3g}"
+    return format_quantity(value)
 
 
 def percent(part: Decimal, whole: Decimal, places: int = 1) -> str:
@@ -84,4 +87,4 @@ def percent(part: Decimal, whole: Decimal, places: int = 1) -> str:
 
 def unit(text: str) -> str:
     """A unit as people write it (m³, kW·h, 元)."""
-    return display_unit(text)
+    return format_unit(text)

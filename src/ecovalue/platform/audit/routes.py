@@ -9,6 +9,7 @@ from ecovalue.platform.audit.checkpoints import Checkpoint, as_dict
 from ecovalue.platform.audit.service import checkpoint_now, verify_record
 from ecovalue.platform.auth.rules import Role, require_role
 from ecovalue.platform.deps import CurrentUser, SessionDep
+from ecovalue.platform.responses import errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -53,7 +54,7 @@ class ChainReport(BaseModel):
     )
 
 
-@router.get("/verify", response_model=ChainReport)
+@router.get("/verify", response_model=ChainReport, responses=errors(401, 403))
 def verify(session: SessionDep, user: CurrentUser) -> ChainReport:
     """Check the chain, the checkpoints and every business row against the record."""
     require_role(user, {Role.administrator}, "verify the audit record")

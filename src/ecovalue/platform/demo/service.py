@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from ecovalue.platform.registry import service as registry
 from ecovalue.platform.registry.rules import TxKind
 from ecovalue.platform.reporting import service as reporting
 from ecovalue.platform.runs import service as runs
+from ecovalue.platform.runs.datasets import resolve_dataset
 from ecovalue.raster import io
 from ecovalue.reports.xlsx import write_xlsx
 
@@ -108,14 +110,20 @@ def _set_year(folder: Path, year: int) -> None:
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
 
 
+def dataset_root(out: Path) -> Path:
+    """The folder holding the demo's datasets: the installation's dataset root
+    (``ECOVALUE_DATASET_ROOTS``), so runs, plots and scenarios of the site can name them."""
+    return out / "datasets"
+
+
 def build_city(out: Path, resolution: float, seed: int = 0) -> City:
     """The demo datasets of both years (the second year's land cover is changed later)."""
-    first = out / f"wuhan-{YEARS[0]}"
-    for folder in (first, out / f"wuhan-{YEARS[1]}"):
+    root = dataset_root(out)
+    first, second = (root / f"wuhan-{y}" for y in YEARS)
+    for folder in (first, second):
         if folder.exists():
             shutil.rmtree(folder)
     build_demo(first, resolution=resolution, seed=seed, year=SOURCE_YEAR)
-    second = out / f"wuhan-{YEARS[1]}"
     shutil.copytree(first, second)
     _set_year(first, YEARS[0])
     _set_year(second, YEARS[1])
@@ -295,25 +303,33 @@ def load_reports(session: Session) -> dict[str, int]:
 
 def account_year(session: Session, city: City, year: int, out: Path,
                  reports: bool = True) -> RunResult:
-    """Account a year with the approved department reports, keep its outputs, store the run
-    (as ``runs.service.start_run`` does, with the outputs folder in the provenance)."""
+    """Account a year with the approved department reports, keep its outputs, store the run.
+
+    As a run job does (:mod:`ecovalue.platform.runs.jobs`): the dataset is found under the
+    demo's dataset root and accounted as its overlay with the approved reports; the engine
+    is the in-memory one, whose layers the outputs (COGs, report) are written from.
+    """
     analyst = principal(session, "analyst")
-    ds, prof, year, warnings = prepare(city.datasets[year], "cn-2022", year)
-    ds, counts = runs.with_approved_reports(session, ds, year)
-    result = run_account(ds, prof, year)
-    folder = out / f"run-{year}"
-    if folder.exists():
-        shutil.rmtree(folder)
-    write_outputs(result, folder, reports=reports)  # report.html and results.xlsx (核算表)
+    folder = city.datasets[year]
+    ref = resolve_dataset(folder.name, (folder.parent.resolve(),))
+    with tempfile.TemporaryDirectory(prefix="ecovalue-demo-") as work:
+        target, counts = runs.overlay_with_approved(ref, runs.approved_counts(session, year),
+                                                    Path(work))
+        ds, prof, year, warnings = prepare(target, "cn-2022", year)
+        result = run_account(ds, prof, year)
+    outputs = out / f"run-{year}"
+    if outputs.exists():
+        shutil.rmtree(outputs)
+    write_outputs(result, outputs, reports=reports)  # report.html and results.xlsx (核算表)
     if not reports:
-        write_xlsx(result, folder / "results.xlsx")
-    provenance = {"profile_id": prof.id, "dataset_path": str(city.datasets[year]),
+        write_xlsx(result, outputs / "results.xlsx")
+    provenance = {"profile_id": prof.id, "dataset_path": str(ref.folder), "dataset": ref.name,
                   "dataset_name": ds.info.name, "year": year, "hashes": result.hashes,
                   "synthetic": ds.synthetic, **counts, "notes": result.notes,
                   "not_applicable": result.not_applicable, "warnings": warnings,
-                  "outputs_dir": str(folder)}
+                  "outputs_dir": str(outputs)}
     run = runs.store_run(session, result.table, provenance, analyst)
-    city.outputs[year], city.run_ids[year] = folder, run.id
+    city.outputs[year], city.run_ids[year] = outputs, run.id
     return result
 
 

@@ -69,6 +69,17 @@ def create_register(
 ) -> Register:
     """A new register in a projected CRS (areas and overlap tolerances are in metres)."""
     require_role(actor, {Role.administrator}, "create registers")
+    if session.scalar(select(Register.id).where(Register.code == code)) is not None:
+        raise RuleViolation(
+            [
+                Problem(
+                    "code",
+                    f"register '{code}' already exists",
+                    "a new register code",
+                    "use the existing register or choose another code",
+                )
+            ]
+        )
     try:
         crs = pyproj.CRS.from_epsg(srid)
     except pyproj.exceptions.CRSError as exc:
@@ -202,8 +213,18 @@ def register_parcel(
                     "correct the boundary or the existing parcel",
                 )
             )
+    area_m2 = rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)) if not problems else None
+    if area_m2 is not None and area_m2 <= 0:
+        problems.append(
+            Problem(
+                "geometry",
+                f"has an area of {area_m2} m² in EPSG:{register.srid}",
+                "a parcel of at least 0.01 m²",
+                "check the coordinates are in the register's CRS (metres) or declare their CRS",
+            )
+        )
     _fail(problems)
-    assert owner is not None
+    assert owner is not None and area_m2 is not None
     minx, miny, maxx, maxy = geometry.bounds
     parcel = Parcel(
         register_id=register.id,
@@ -212,7 +233,7 @@ def register_parcel(
         admin_code=admin_code,
         red_line=red_line,
         owner_id=owner.id,
-        area_m2=rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)),
+        area_m2=area_m2,
         geometry=geometry,
         minx=minx,
         miny=miny,
@@ -708,3 +729,13 @@ def list_parcels(session: Session, actor: Principal, register_code: str) -> list
     register = get_register(session, register_code)
     stmt = select(Parcel).where(Parcel.register_id == register.id).order_by(Parcel.code)
     return [p for p in session.scalars(stmt) if can_read_unpublished(actor, p.admin_code)]
+
+
+def creating_transaction(session: Session, right_id: int) -> int:
+    """The id of the transaction (grant, transfer, equity contribution, lease) that created a right."""
+    tx = session.scalar(
+        select(RightTransaction.id).where(RightTransaction.new_right_id == right_id).limit(1)
+    )
+    if tx is None:
+        raise NotFound(f"no transaction created right {right_id} (an ownership right has none)")
+    return int(tx)
