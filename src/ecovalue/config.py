@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # worker died) is taken again, at most job_max_attempts times in all. Assumed — user-settable.
     job_lease_seconds: int = Field(default=60, ge=5)
     job_max_attempts: int = Field(default=2, ge=1)
+    # How often an idle worker looks for a new job: a plot's GEP waits at most this long
+    # before it starts (one indexed SELECT each time). Assumed — user-settable.
+    job_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     _secret_origin: str = PrivateAttr(default="environment")
 
     @field_validator("trusted_proxies", mode="before")
