@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,10 +66,10 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared
 
 
-@pytest.fixture(scope="session")
-def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The demo served by uvicorn in a thread with a job worker in another (this xdist
-    worker's own copy of the database)."""
+@contextmanager
+def served(demo_folder: Path, here: Path) -> Iterator[Site]:
+    """A copy of the demo's database in ``here``, served by uvicorn in a thread with a job
+    worker in another, as ``ecovalue serve`` runs them."""
     import uvicorn
 
     from ecovalue.api.app import create_app
@@ -76,7 +77,6 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     from ecovalue.platform.demo.service import dataset_root
     from ecovalue.platform.jobs.worker import run_worker
 
-    here = tmp_path_factory.mktemp("site")
     for name in ("platform.db", "audit-keys.json", "audit-checkpoints.log"):
         if (demo_folder / name).exists():
             shutil.copy(demo_folder / name, here / name)
@@ -96,7 +96,6 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start within 30 s")
         time.sleep(0.05)
-    # the job worker `ecovalue serve` starts beside the site (runs, plots, scenarios)
     stop = threading.Event()
     worker = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"poll_s": 0.1},
                               daemon=True)
@@ -108,6 +107,13 @@ def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         server.should_exit = True
         thread.join(timeout=10)
         worker.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def site(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The demo served with its job worker (this xdist worker's own copy of the database)."""
+    with served(demo_folder, tmp_path_factory.mktemp("site")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

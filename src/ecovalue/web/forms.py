@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from ecovalue.errors import Problem
+from ecovalue.platform.responses import validation_problems
 
 MAX_FIELD = 500
 
@@ -74,3 +77,9 @@ class FormReader:
 
 def problem_dicts(problems: list[Problem]) -> list[dict[str, str]]:
     return [p.__dict__ for p in problems]
+
+
+def pydantic_problems(exc: ValidationError) -> list[Problem]:
+    """A model's validation errors as the problems a form shows next to its fields."""
+    return [Problem(p["where"], p["what"], p["expected"], p["fix"])
+            for p in validation_problems(exc.errors())]

@@ -27,11 +27,13 @@ from starlette.middleware.gzip import GZipMiddleware
 from ecovalue.errors import EcovalueError
 from ecovalue.platform.deps import ANONYMOUS
 from ecovalue.web.data import router as data_router
+from ecovalue.web.jobs import router as jobs_router
 from ecovalue.web.pages.auth import router as auth_router
 from ecovalue.web.pages.catalogue import router as catalogue_router
 from ecovalue.web.pages.downloads import router as downloads_router
 from ecovalue.web.pages.maps import router as maps_router
 from ecovalue.web.pages.monitoring import router as monitoring_router
+from ecovalue.web.pages.plot import router as plot_router
 from ecovalue.web.pages.public import router as public_router
 from ecovalue.web.pages.register import router as register_router
 from ecovalue.web.pages.reporting import router as reporting_router
@@ -40,9 +42,9 @@ from ecovalue.web.render import STATIC, Page, new_page, render
 
 SCRIPT_PREFIXES = ("/api", "/web/data", "/tiles", "/static", "/docs", "/redoc", "/openapi.json")
 Handler = Callable[[Request, Any], Awaitable[Response]]
-ROUTERS = (auth_router, public_router, downloads_router, maps_router, register_router, reporting_router,
-           monitoring_router, catalogue_router, runs_router,
-           data_router)
+ROUTERS = (auth_router, public_router, downloads_router, maps_router, plot_router, register_router,
+           reporting_router, monitoring_router, catalogue_router, runs_router, data_router,
+           jobs_router)
 
 
 def is_page(request: Request) -> bool:

@@ -13,19 +13,27 @@ let plot = null; // the current plot: GeoJSON geometry in lon/lat
 function setPlot(map, draw, geometry) {
   plot = geometry;
   $("plot-geojson").value = JSON.stringify(geometry);
-  $("assess").disabled = !pg.can_assess;
+  $("plot-problems").hidden = true;
+  if ($("assess")) $("assess").disabled = !pg.can_assess;
   if (map.getSource("uploaded")) map.getSource("uploaded").setData({ type: "FeatureCollection", features: [{ type: "Feature", geometry, properties: {} }] });
+}
+
+/** What every plot and scenario job names: the published run's dataset, year, profile, CRS. */
+function jobBody(extra) {
+  return { dataset: pg.dataset, year: pg.year, profile: pg.profile, crs: pg.crs, geometry: plot, ...extra };
 }
 
 async function run(kind, body) {
   const panel = $(`${kind}-result`);
-  const problems = $(`${kind}-problems`);
+  // the plot's problems (a bad geometry) are shown next to the map
+  const problems = $(kind === "plot" ? "plot-problems" : `${kind}-problems`);
   problems.hidden = true;
   panel.replaceChildren();
   const started = performance.now();
   try {
     const job = await request(pg[`${kind}_url`], { method: "POST", body });
     const ended = await follow(job.events, (j) => showProgress($(`${kind}-progress`), $(`${kind}-stage`), j));
+    panel.dataset.job = String(ended.id);
     $(`${kind}-progress`).hidden = true;
     $(`${kind}-stage`).textContent = "";
     if (ended.status !== "succeeded") {
@@ -55,8 +63,8 @@ function scenarioBody() {
   const params = {};
   const pid = $("param-id").value.trim();
   if (pid) params[pid] = Number($("param-value").value);
-  return { geometry: plot, year: pg.year,
-    scenario: { conversion: rules, reservoir: cap ? [{ name: t("new_reservoir"), capacity_wan_m3: Number(cap) }] : [], parameters: params } };
+  return jobBody({ scenario: { conversion: rules,
+    reservoir: cap ? [{ name: t("new_reservoir"), capacity_wan_m3: Number(cap) }] : [], parameters: params } });
 }
 
 async function main() {
@@ -94,7 +102,8 @@ async function main() {
       showProblems($("plot-problems"), err.message, err.problems);
     }
   });
-  $("assess").addEventListener("click", () => plot && run("plot", { geometry: plot, year: pg.year }));
+  const assess = $("assess");
+  if (assess) assess.addEventListener("click", () => plot && run("plot", jobBody({})));
   $("scenario-form").addEventListener("submit", (e) => { e.preventDefault(); if (plot) run("scenario", scenarioBody()); });
 }
 

@@ -45,6 +45,7 @@ from ecovalue.platform.registry.rules import TxKind
 from ecovalue.platform.reporting import service as reporting
 from ecovalue.platform.runs import service as runs
 from ecovalue.platform.runs.datasets import resolve_dataset
+from ecovalue.platform.runs.plot_engines import PlotEngines, engine_key
 from ecovalue.raster import io
 from ecovalue.reports.xlsx import write_xlsx
 
@@ -52,6 +53,7 @@ Progress = Callable[[str], None]
 REGISTER = "WH-DEMO"
 REGISTER_SRID = 4547
 YEARS = (2022, 2023)
+PROFILE = "cn-2022"
 SOURCE_YEAR = 2023  # the demo dataset's statistics cover SOURCE_YEAR - 1 and SOURCE_YEAR
 URBAN, FOREST, PADDY, DRY = 51, 21, 11, 12
 # (district, plot: its whole area, rules) — the land-cover change between the two years
@@ -133,7 +135,7 @@ def build_city(out: Path, resolution: float, seed: int = 0) -> City:
 def change_landcover(city: City, run: RunResult) -> list[str]:
     """Write the second year's changed rasters (scenario engine, ADR 0004), return notes."""
     folder = city.datasets[YEARS[1]]
-    ds, prof, _, _ = prepare(folder, "cn-2022", YEARS[1])
+    ds, prof, _, _ = prepare(folder, PROFILE, YEARS[1])
     engine = PlotEngine.from_run(run)
     regions = {r.code: r.geometry for r in ds.regions}
     notes = []
@@ -307,16 +309,19 @@ def account_year(session: Session, city: City, year: int, out: Path,
 
     As a run job does (:mod:`ecovalue.platform.runs.jobs`): the dataset is found under the
     demo's dataset root and accounted as its overlay with the approved reports; the engine
-    is the in-memory one, whose layers the outputs (COGs, report) are written from.
+    is the in-memory one, whose layers the outputs (COGs, report) are written from, and
+    whose plot engine is kept for the plot page (:mod:`ecovalue.platform.runs.plot_engines`).
     """
     analyst = principal(session, "analyst")
     folder = city.datasets[year]
     ref = resolve_dataset(folder.name, (folder.parent.resolve(),))
+    approved = runs.approved_counts(session, year)
     with tempfile.TemporaryDirectory(prefix="ecovalue-demo-") as work:
-        target, counts = runs.overlay_with_approved(ref, runs.approved_counts(session, year),
-                                                    Path(work))
-        ds, prof, year, warnings = prepare(target, "cn-2022", year)
+        target, counts = runs.overlay_with_approved(ref, approved, Path(work))
+        ds, prof, year, warnings = prepare(target, PROFILE, year)
         result = run_account(ds, prof, year)
+    # the plot page's first plot of this year reuses this account (no second account)
+    PlotEngines().store(engine_key(ref, approved, PROFILE, year), PlotEngine.from_run(result))
     outputs = out / f"run-{year}"
     if outputs.exists():
         shutil.rmtree(outputs)
