@@ -65,7 +65,7 @@ async def start(request: Request, page: PageDep, session: SessionDep,
     dataset, year = f.text("dataset", max_length=200), f.integer("year")
     profile = f.text("profile", required=False) or "cn-2022"
     problems: list[Problem] = list(f.problems)
-    if not problems:
+    if not problems and dataset is not None and year is not None:  # both required: a problem
         try:
             body = RunCreate(dataset=dataset, year=year, profile=profile)
             with session.begin_nested():
