@@ -44,6 +44,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead log: readers never block the writer; FULL syncs the log at every commit,
+    # so a committed transaction survives a crash (decision 0123); :memory: ignores it.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     # Concurrent writers wait instead of failing at once; SQLite serialises writes anyway.
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()

@@ -10,6 +10,7 @@ append one after another and the chain never forks.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, event, insert, inspect, select, update
@@ -54,35 +55,38 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
     return int(row.last_seq), str(row.last_hash)
 
 
-@event.listens_for(EcoSession, "after_flush")
-def _append_audit_entries(session: Session, flush_context: Any) -> None:
-    changes = _changes(session)
+def lock_head(session: Session) -> None:
+    """Take the audit chain's write lock now (writers that also lock other heads call this
+    first, so every writer takes the locks in the same order and none waits on another)."""
+    _lock_head(session.connection())
+
+
+def append_entries(
+    session: Session, actor: str, changes: Sequence[tuple[str, str, str, Mapping[str, Any]]]
+) -> None:
+    """Append one entry per (action, table, entity id, row values) in the session's transaction.
+
+    The ORM listener below calls it for every flushed row; services that write rows with
+    Core statements (the journal's hot path) call it with the values they wrote, so their
+    rows are in the log exactly as ORM rows are.
+    """
     if not changes:
         return
     conn = session.connection()
     seq, prev = _lock_head(conn)
-    actor = str(session.info.get("actor", "system"))
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     rows = []
-    for action, obj in sorted(changes, key=lambda c: (c[1].__tablename__, c[0])):
+    for action, entity, entity_id, values in changes:
         seq += 1
-        identity = inspect(obj).mapper.primary_key_from_instance(obj)
-        entity_id = "/".join(str(v) for v in identity)
-        values = _row_values(obj)
-        if action == "update":
-            state = inspect(obj)
-            values["_changed"] = sorted(
-                a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()
-            )
-        payload = canonical_json(values)
-        h = entry_hash(seq, at, actor, action, obj.__tablename__, entity_id, payload, prev)
+        payload = canonical_json({k: jsonable(v) for k, v in values.items()})
+        h = entry_hash(seq, at, actor, action, entity, entity_id, payload, prev)
         rows.append(
             dict(
                 seq=seq,
                 at=at,
                 actor=actor,
                 action=action,
-                entity=obj.__tablename__,
+                entity=entity,
                 entity_id=entity_id,
                 payload=payload,
                 prev_hash=prev,
@@ -92,6 +96,24 @@ def _append_audit_entries(session: Session, flush_context: Any) -> None:
         prev = h
     conn.execute(insert(AuditEntry), rows)
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
+
+
+@event.listens_for(EcoSession, "after_flush")
+def _append_audit_entries(session: Session, flush_context: Any) -> None:
+    changes = _changes(session)
+    if not changes:
+        return
+    out = []
+    for action, obj in sorted(changes, key=lambda c: (c[1].__tablename__, c[0])):
+        identity = inspect(obj).mapper.primary_key_from_instance(obj)
+        values = _row_values(obj)
+        if action == "update":
+            state = inspect(obj)
+            values["_changed"] = sorted(
+                a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()
+            )
+        out.append((action, obj.__tablename__, "/".join(str(v) for v in identity), values))
+    append_entries(session, str(session.info.get("actor", "system")), out)
 
 
 def verify_audit_chain(session: Session) -> list[Problem]:
@@ -122,3 +144,13 @@ def entries_for(session: Session, entity: str, entity_id: str) -> list[AuditEntr
         .order_by(AuditEntry.seq)
     )
     return list(session.scalars(stmt))
+
+
+def payloads_of(session: Session, entity: str) -> dict[str, str]:
+    """The newest logged payload of every row of table ``entity``, by entity id."""
+    stmt = (
+        select(AuditEntry.entity_id, AuditEntry.payload)
+        .where(AuditEntry.entity == entity)
+        .order_by(AuditEntry.seq)
+    )
+    return {entity_id: payload for entity_id, payload in session.execute(stmt)}
