@@ -49,7 +49,13 @@ Key = tuple[str, str]  # (account key, commodity code)
 
 
 class StateSource(Protocol):
-    """Where a :class:`JournalState` loads what it has not seen yet (the database)."""
+    """Where a :class:`JournalState` loads what it has not seen yet (the database).
+
+    ``complete`` is True when the state already holds everything (a journal in memory):
+    whatever it has not seen is then empty.
+    """
+
+    complete: bool
 
     def load_accounts(self, keys: Iterable[str]) -> Mapping[str, Account]: ...
 
@@ -66,6 +72,8 @@ class StateSource(Protocol):
 
 class EmptySource:
     """A source with nothing in it: a journal that lives only in memory."""
+
+    complete = True
 
     def load_accounts(self, keys: Iterable[str]) -> Mapping[str, Account]:
         return {}
@@ -96,6 +104,7 @@ class _Work:
     postings: list[Posting] = field(default_factory=list)
     balances: dict[Key, Decimal] = field(default_factory=dict)
     lots: dict[Key, tuple[Range, ...]] = field(default_factory=dict)
+    added: dict[Key, list[Range]] = field(default_factory=dict)  # credits to unloaded lots
     issued: dict[str, list[Range]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -113,7 +122,10 @@ class JournalState:
     lots: dict[Key, tuple[Range, ...]] = field(default_factory=dict)
     issued: dict[str, list[Range]] = field(default_factory=dict)
     reversed: set[int] = field(default_factory=set)
-    # keys whose lots are loaded (balances may be loaded without their lots)
+    # Lots are loaded only for positions a posting takes serials from; serials credited to a
+    # position whose lots are not loaded wait in ``added`` (the service writes them as new
+    # lots), so crediting an account that holds many lots never reads them all.
+    added: dict[Key, list[Range]] = field(default_factory=dict)
     _lots_loaded: set[Key] = field(default_factory=set)
 
     # ------------------------------------------------------------------ cache
@@ -126,31 +138,38 @@ class JournalState:
         """Make ``commodity`` known."""
         self.commodities[commodity.code] = commodity
 
-    def preload(self, keys: Iterable[Key]) -> None:
-        """Load the accounts, commodities, balances and lots of ``keys`` in bulk."""
-        keys = set(keys)
+    def preload(self, keys: Iterable[Key], lots: Iterable[Key] = ()) -> None:
+        """Load the accounts, commodities and balances of ``keys`` (and the lots of ``lots``)."""
+        keys = set(keys) | set(lots)
         missing_acc = {a for a, _ in keys if a not in self.accounts}
         if missing_acc:
             self.accounts.update(self.source.load_accounts(missing_acc))
         missing_com = {c for _, c in keys if c not in self.commodities}
         if missing_com:
             self.commodities.update(self.source.load_commodities(missing_com))
-        need = [
-            k for k in keys
-            if k not in self.balances or (self._serial(k[1]) and k not in self._lots_loaded)
-        ]  # fmt: skip
-        if not need:
-            return
-        serial_keys = [k for k in need if self._serial(k[1])]
-        loaded = dict(self.source.load_positions([k for k in need if k not in serial_keys], False))
-        loaded.update(self.source.load_positions(serial_keys, True))
-        for k in need:
-            bal, lots = loaded.get(k, (ZERO, ()))
-            c = self.commodities.get(k[1])
-            self.balances[k] = bal.quantize(c.quantum) if c else bal
-            if self._serial(k[1]):
-                self.lots[k] = lots
-                self._lots_loaded.add(k)
+        want_lots = {k for k in lots if self._serial(k[1])}
+        if self.source.complete:
+            want_lots |= {k for k in keys if self._serial(k[1])}
+        need_lots = [k for k in want_lots if k not in self._lots_loaded]
+        need_bal = [k for k in keys if k not in self.balances and k not in need_lots]
+        loaded: dict[Key, tuple[Decimal, tuple[Range, ...]]] = {}
+        if not self.source.complete:
+            if need_bal:
+                loaded.update(self.source.load_positions(need_bal, False))
+            if need_lots:
+                loaded.update(self.source.load_positions(need_lots, True))
+        for k in need_bal:
+            self._set_balance(k, loaded.get(k, (ZERO, ()))[0])
+        for k in need_lots:
+            bal, held = loaded.get(k, (ZERO, ()))
+            if k not in self.balances:
+                self._set_balance(k, bal)
+            self.lots[k] = sr.add(held, self.added.pop(k, ()))
+            self._lots_loaded.add(k)
+
+    def _set_balance(self, key: Key, value: Decimal) -> None:
+        c = self.commodities.get(key[1])
+        self.balances[key] = value.quantize(c.quantum) if c else value
 
     def _serial(self, commodity: str) -> bool:
         c = self.commodities.get(commodity)
@@ -163,7 +182,7 @@ class JournalState:
 
     def lots_of(self, account: str, commodity: str) -> tuple[Range, ...]:
         """The serial ranges ``account`` holds of ``commodity``."""
-        self.preload([(account, commodity)])
+        self.preload([], [(account, commodity)])
         return self.lots.get((account, commodity), ())
 
     # ------------------------------------------------------------------ posting
@@ -174,6 +193,11 @@ class JournalState:
         Raises :class:`RuleViolation` listing every problem (nothing changes then).
         """
         self.preload({(p.account, p.commodity) for p in entry.postings})
+        self.preload([], {
+            (p.account, p.commodity) for p in entry.postings
+            if p.amount < 0 and p.account in self.accounts
+            and self.accounts[p.account].kind != AccountKind.issuance
+        })  # fmt: skip
         work = _Work()
         work.problems += check_amounts(entry, self.commodities)
         work.problems += check_balanced(entry.postings)
@@ -198,6 +222,8 @@ class JournalState:
         digest = chain_hash(self.head, body)
         self.balances.update(work.balances)
         self.lots.update(work.lots)
+        for key, ranges in work.added.items():
+            self.added.setdefault(key, []).extend(ranges)
         for c, ranges in work.issued.items():
             self.issued.setdefault(c, []).extend(ranges)
         if entry.reverses is not None:
@@ -371,8 +397,12 @@ class JournalState:
                 )
             resolved[i] = Posting(p.account, p.commodity, p.amount, got)
             key = (p.account, p.commodity)
-            if self.accounts[p.account].kind != AccountKind.issuance:  # issuance: voided
+            if self.accounts[p.account].kind == AccountKind.issuance:
+                continue  # serials given back to their issuance account are voided
+            if key in self._lots_loaded:
                 work.lots[key] = sr.add(work.lots.get(key, self.lots.get(key, ())), got)
+            else:
+                work.added[key] = work.added.get(key, []) + list(got)
         work.postings = [p for p in resolved if p is not None]
 
     def _check_balances(self, entry: Entry, work: _Work) -> None:
@@ -394,18 +424,26 @@ class JournalState:
                 )
 
     def _check_lots_match(self, work: _Work) -> None:
-        """Units in blocks = units in accounts, for every serial position the entry touches."""
+        """Units in blocks = units in accounts, for every serial position the entry touches.
+
+        A position whose lots are loaded must hold exactly its balance in serials; one whose
+        lots are not loaded must receive exactly as many serials as its balance grows.
+        """
         broken = []
         for key, bal in work.balances.items():
             c = self.commodities[key[1]]
             if not c.serial or self.accounts[key[0]].kind == AccountKind.issuance:
                 continue
-            held = work.lots.get(key, self.lots.get(key, ()))
-            if sr.count(held) != c.serials_of(bal) or bal < 0:
+            if key in self._lots_loaded:
+                held, want = sr.count(work.lots.get(key, self.lots.get(key, ()))), bal
+            else:
+                held = sr.count(work.added.get(key, ()))
+                want = bal - self.balances.get(key, ZERO)
+            if held != c.serials_of(want) or bal < 0 or want < 0:
                 broken.append(
                     Problem(
                         f"account {key[0]}",
-                        f"holds {sr.count(held)} serials of {key[1]} but its balance is {bal}",
+                        f"holds {held} serials of {key[1]} but its balance is {bal}",
                         "serials × quantum = balance",
                         "report this: it is a bug in the journal",
                     )

@@ -130,6 +130,8 @@ UNIT_TYPES: Mapping[str, UnitType] = {
                  "m.tmgczl.com mirrors]"),
         UnitType("m2", "平方米", "m² of indicator area", 0,
                  "assumed — set your own (绿化增量 rules: NOT FOUND)"),
+        UnitType("section", "断面", "assessment section meeting its target", 0,
+                 "assumed — set your own (清水增量 rules: NOT FOUND)"),
     )
 }  # fmt: skip
 

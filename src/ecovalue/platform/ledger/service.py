@@ -223,6 +223,8 @@ def close_account(session: Session, key: str, at: dt.datetime | None = None) -> 
 class _DbSource:
     """Loads journal state from the database for a :class:`JournalState` (inside the lock)."""
 
+    complete = False
+
     def __init__(self, session: Session):
         self.session = session
         self.ids: dict[str, int] = {}
@@ -411,7 +413,7 @@ class Journal:
         gone: list[dict[str, Any]] = []
         added: list[dict[str, Any]] = []
         for key in sorted(self._touched):
-            if key not in st.lots:
+            if key not in st.lots or key in st.added:
                 continue
             before = self.source.loaded_lots.get(key, {})
             after = dict(st.lots[key])
@@ -421,6 +423,10 @@ class Journal:
                            serial_last=last, since_seq=seq)
                       for f, last in after.items() if before.get(f) != last]  # fmt: skip
             self.source.loaded_lots[key] = after
+        for key, ranges in sorted(st.added.items()):  # credits to positions not loaded
+            added += [dict(account_id=ids[key[0]], commodity=key[1], serial_first=f,
+                           serial_last=last, since_seq=seq) for f, last in ranges]  # fmt: skip
+        st.added.clear()
         if gone:  # all deletes before the inserts: a lot moved whole keeps its first serial
             conn.execute(
                 delete(LOTS).where(LOTS.c.commodity == bindparam("g_com"),
