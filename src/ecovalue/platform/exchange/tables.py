@@ -204,6 +204,7 @@ class Trade(Base, Immutable):
     fee_buy: Mapped[Decimal] = mapped_column(MONEY)
     fee_sell: Mapped[Decimal] = mapped_column(MONEY)
     book_seq: Mapped[int | None] = mapped_column(BigInteger)
+    cycle: Mapped[int] = mapped_column(Integer)  # 0: settled in its own entry; 1: T+1
     settle_on: Mapped[dt.date] = mapped_column(Date)
     ledger_seq: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.seq"))
     at: Mapped[str] = mapped_column(String(40))

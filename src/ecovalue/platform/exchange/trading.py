@@ -43,6 +43,7 @@ from ecovalue.platform.exchange.tables import (
     OrderEvent,
     OrderState,
     Participant,
+    Settlement,
     Trade,
 )
 from ecovalue.platform.ledger import service as ledger
@@ -333,7 +334,10 @@ class _Batch:
         else:
             reserve = Decimal(0)
             legs = [(keys.hold(p.code), i.code, -req.quantity), (esc, i.code, req.quantity)]
-        posted = self._post(TxKind.escrow, legs, f"order:{oid}")  # refuses if short: nothing moves
+        try:
+            posted = self._post(TxKind.escrow, legs, f"order:{oid}")
+        except RuleViolation:  # short of cash or units: say how much is free and what is tied up
+            self._refuse([self._short(p.code, i, req, reserve, price)])
         self.escrow_touched.add((p.code, i.code))
         book = cached.book
         order = Resting(oid, p.code, req.side, price, int(req.quantity.scaleb(i.places)),
@@ -371,6 +375,25 @@ class _Batch:
         status = "open" if order.remaining > 0 else ("cancelled" if stopped else "filled")
         return Ack(status, oid, req.quantity, Decimal(order.remaining) * i.quantum, tuple(trades))
 
+    def _short(self, who: str, i: R.Instrument, req: OrderRequest, reserve: Decimal,
+               price: Decimal) -> Problem:  # fmt: skip
+        j = self.journal
+        if req.side == R.Side.buy:
+            free = j.balance(keys.cash(who), "CNY")
+            fee = reserve - R.trade_value(price, req.quantity)
+            return Problem(f"participant {who}", f"has {free:,} 元 of free cash; the order reserves "
+                           f"{reserve:,} 元 ({req.quantity} × {price} + fee {fee})",
+                           f"at most {free:,} 元 reserved", "pay money in or buy less")  # fmt: skip
+        free = j.balance(keys.hold(who), i.code)
+        tied = [(name, j.balance(acc, i.code)) for name, acc in (
+            ("frozen", keys.frozen(who)), ("pledged", keys.pledged(who)),
+            ("in open orders", keys.escrow(who, i.code, Venue.book)))]  # fmt: skip
+        besides = ", ".join(f"{v} {name}" for name, v in tied if v)
+        return Problem(f"participant {who}", f"holds {free} {i.unit} of {i.code} free"
+                       f"{f' (besides {besides})' if besides else ''}; the order sells "
+                       f"{req.quantity}", f"at most {free}",
+                       "sell only free units: frozen and pledged blocks cannot be sold")  # fmt: skip
+
     def _state(self, instrument: str, o: Resting, status: str | None = None) -> None:
         self.states[o.order_id] = dict(
             order_id=o.order_id, instrument=instrument, remaining=o.remaining,
@@ -404,7 +427,8 @@ class _Batch:
         row = dict(id=tid, instrument=i.code, mode=mode, buy_order=buy.order_id,
                    sell_order=sell.order_id, buyer=buy.participant, seller=sell.participant,
                    price=price, quantity=q, value=money.value, fee_buy=money.fee_buy,
-                   fee_sell=money.fee_sell, book_seq=seq, settle_on=settle_on,
+                   fee_sell=money.fee_sell, book_seq=seq, cycle=i.settlement_days,
+                   settle_on=settle_on,
                    ledger_seq=posted.seq, at=iso(self.now))  # fmt: skip
         self.rows["trades"].append(row)
         for o in (buy, sell):
@@ -597,3 +621,31 @@ def depth(session: Session, instrument: str, levels: int = 10) -> dict[str, Any]
         **{side: [dict(price=p, quantity=Decimal(q) * i.quantum, orders=n) for p, q, n in rows]
            for side, rows in d.items()},
     }  # fmt: skip
+
+
+def settle_due(session: Session, actor: Principal, on: dt.date) -> list[int]:
+    """Deliver every T+1 trade due on or before ``on``: clearing → seller's cash, fees, buyer's
+    units (the same serials the trade moved into clearing), one journal entry per trade."""
+    registry.require_admin(actor, "run settlement")
+    done = select(Settlement.trade_id)
+    stmt = (select(Trade).where(Trade.cycle > 0, Trade.settle_on <= on, Trade.id.not_in(done))
+            .order_by(Trade.id))  # fmt: skip
+    settled: list[Settlement] = []
+    journal = ledger.Journal(session, actor.username)
+    for t in session.scalars(stmt):
+        moved = next(p.serials for p in ledger.get_transaction(session, t.ledger_seq).entry.postings
+                     if p.account == keys.CLEARING and p.commodity == t.instrument)  # fmt: skip
+        legs = [(keys.CLEARING, "CNY", -(t.value + t.fee_buy)),
+                (keys.cash(t.seller), "CNY", t.value - t.fee_sell),
+                (keys.FEE, "CNY", t.fee_buy + t.fee_sell),
+                (keys.CLEARING, t.instrument, -t.quantity),
+                (keys.hold(t.buyer), t.instrument, t.quantity)]  # fmt: skip
+        postings = tuple(Posting(a, c, x, moved if a == keys.CLEARING and c == t.instrument else ())
+                         for a, c, x in legs if x != 0)  # fmt: skip
+        posted = journal.post(Entry(TxKind.settle, postings, ledger.now(), f"T+1 trade {t.id}",
+                                    None, {"ref": f"trade:{t.id}"}))  # fmt: skip
+        settled.append(Settlement(trade_id=t.id, ledger_seq=posted.seq, at=iso(posted.entry.at)))
+    journal.flush()  # the journal rows first: settlements refer to them
+    session.add_all(settled)
+    session.flush()
+    return [s.trade_id for s in settled]
