@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, insert, inspect, select, update
+from sqlalchemy import Connection, Table, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from ecovalue.db.bulk import insert_rows
 from ecovalue.db.session import EcoSession
 from ecovalue.errors import Problem
 from ecovalue.platform.audit.rules import (
@@ -55,10 +56,20 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
     return int(row.last_seq), str(row.last_hash)
 
 
-def lock_head(session: Session) -> None:
-    """Take the audit chain's write lock now (writers that also lock other heads call this
-    first, so every writer takes the locks in the same order and none waits on another)."""
-    _lock_head(session.connection())
+def lock_head(session: Session) -> tuple[int, str]:
+    """Take the audit chain's write lock now and return its (last seq, last hash).
+
+    Writers that also lock other heads call this first, so every writer takes the locks in
+    the same order and none waits on another. Every write anywhere moves the head, so a
+    caller that kept data in memory knows from it whether anyone else wrote since.
+    """
+    return _lock_head(session.connection())
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The audit chain's (last seq, last hash) as this transaction sees it."""
+    row = session.connection().execute(select(AuditHead.last_seq, AuditHead.last_hash)).first()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
 def append_entries(
@@ -94,7 +105,7 @@ def append_entries(
             )
         )
         prev = h
-    conn.execute(insert(AuditEntry), rows)
+    insert_rows(conn, cast(Table, AuditEntry.__table__), rows)  # many rows: the driver's executemany
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
 
 

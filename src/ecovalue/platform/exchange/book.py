@@ -117,6 +117,7 @@ class Book:
         self.self_trade = self_trade
         self.bids, self.asks = _Side(Side.buy), _Side(Side.sell)
         self.orders: dict[int, Resting] = {}
+        self.of: dict[str, dict[int, Resting]] = {}  # participant -> its resting orders
         self._expiry: list[tuple[dt.datetime, int]] = []
         self.seq = 0  # the last arrival number used
 
@@ -160,7 +161,7 @@ class Book:
             incoming.remaining -= qty
             maker.remaining -= qty
             if maker.remaining == 0:
-                del self.orders[maker.order_id]
+                self._forget(maker)
         return result
 
     def rest(self, order: Resting) -> None:
@@ -169,6 +170,7 @@ class Book:
             raise ValueError(f"order {order.order_id} has nothing left to rest")
         self.side(order.side).add(order)
         self.orders[order.order_id] = order
+        self.of.setdefault(order.participant, {})[order.order_id] = order
         if order.expires_at is not None:
             heapq.heappush(self._expiry, (order.expires_at, order.order_id))
 
@@ -176,8 +178,15 @@ class Book:
         gone = Resting(order.order_id, order.participant, order.side, order.price,
                        order.remaining, order.seq, order.expires_at, order.reserve)  # fmt: skip
         order.remaining = 0  # dropped lazily from its level
-        del self.orders[order.order_id]
+        self._forget(order)
         return gone
+
+    def _forget(self, order: Resting) -> None:
+        del self.orders[order.order_id]
+        mine = self.of[order.participant]
+        del mine[order.order_id]
+        if not mine:
+            del self.of[order.participant]
 
     def cancel(self, order_id: int) -> Resting | None:
         """Remove a resting order; returns it as it was (None when it is not in the book)."""

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from ecovalue.errors import Problem
 from ecovalue.platform.ledger.rules import UNIT_TYPES, AccountKind
@@ -176,7 +177,7 @@ class Instrument:
     def places(self) -> int:
         return self.programme.places
 
-    @property
+    @cached_property
     def quantum(self) -> Decimal:
         return Decimal(1).scaleb(-self.programme.places)
 

@@ -105,6 +105,7 @@ class _Work:
     balances: dict[Key, Decimal] = field(default_factory=dict)
     lots: dict[Key, tuple[Range, ...]] = field(default_factory=dict)
     added: dict[Key, list[Range]] = field(default_factory=dict)  # credits to unloaded lots
+    moved: dict[Key, int] = field(default_factory=dict)  # serials in (+) and out (−)
     issued: dict[str, list[Range]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -126,6 +127,7 @@ class JournalState:
     # position whose lots are not loaded wait in ``added`` (the service writes them as new
     # lots), so crediting an account that holds many lots never reads them all.
     added: dict[Key, list[Range]] = field(default_factory=dict)
+    counts: dict[Key, int] = field(default_factory=dict)  # serials held, for loaded lots
     _lots_loaded: set[Key] = field(default_factory=set)
 
     # ------------------------------------------------------------------ cache
@@ -140,6 +142,10 @@ class JournalState:
 
     def preload(self, keys: Iterable[Key], lots: Iterable[Key] = ()) -> None:
         """Load the accounts, commodities and balances of ``keys`` (and the lots of ``lots``)."""
+        lots = [k for k in lots if k not in self._lots_loaded]
+        keys = [k for k in keys if k not in self.balances or k[0] not in self.accounts]
+        if not keys and not lots:
+            return  # everything is here already (the common case)
         keys = set(keys) | set(lots)
         missing_acc = {a for a, _ in keys if a not in self.accounts}
         if missing_acc:
@@ -165,6 +171,7 @@ class JournalState:
             if k not in self.balances:
                 self._set_balance(k, bal)
             self.lots[k] = sr.add(held, self.added.pop(k, ()))
+            self.counts[k] = sr.count(self.lots[k])
             self._lots_loaded.add(k)
 
     def _set_balance(self, key: Key, value: Decimal) -> None:
@@ -192,12 +199,12 @@ class JournalState:
 
         Raises :class:`RuleViolation` listing every problem (nothing changes then).
         """
-        self.preload({(p.account, p.commodity) for p in entry.postings})
-        self.preload([], {
+        self.preload([(p.account, p.commodity) for p in entry.postings])
+        self.preload([], [
             (p.account, p.commodity) for p in entry.postings
             if p.amount < 0 and p.account in self.accounts
             and self.accounts[p.account].kind != AccountKind.issuance
-        })  # fmt: skip
+        ])  # fmt: skip
         work = _Work()
         work.problems += check_amounts(entry, self.commodities)
         work.problems += check_balanced(entry.postings)
@@ -210,11 +217,6 @@ class JournalState:
         if work.problems:
             raise RuleViolation(work.problems)
         self._check_lots_match(work)
-        q = {p.commodity: self.commodities[p.commodity].quantum for p in work.postings}
-        work.postings = [
-            Posting(p.account, p.commodity, p.amount.quantize(q[p.commodity]), p.serials)
-            for p in work.postings
-        ]
         resolved = Entry(entry.kind, tuple(work.postings), entry.at, entry.memo,
                          entry.reverses, entry.meta)  # fmt: skip
         seq = self.seq + 1
@@ -222,6 +224,9 @@ class JournalState:
         digest = chain_hash(self.head, body)
         self.balances.update(work.balances)
         self.lots.update(work.lots)
+        for key, n in work.moved.items():
+            if key in self._lots_loaded:
+                self.counts[key] = self.counts.get(key, 0) + n
         for key, ranges in work.added.items():
             self.added.setdefault(key, []).extend(ranges)
         for c, ranges in work.issued.items():
@@ -358,12 +363,18 @@ class JournalState:
                 )
                 return ()
             work.lots[key] = left
+            work.moved[key] = work.moved.get(key, 0) - n
             return tuple(sorted(p.serials))
-        if sr.count(held) < n:
+        if self.counts.get(key, 0) + work.moved.get(key, 0) < n:
             return ()  # reported as an overdraft by _check_balances
         taken, left = sr.take_fifo(held, n)
         work.lots[key] = left
+        work.moved[key] = work.moved.get(key, 0) - n
         return taken
+
+    def _q(self, p: Posting) -> Decimal:
+        """The amount with exactly its commodity's places (one text per amount in the body)."""
+        return p.amount.quantize(self.commodities[p.commodity].quantum)
 
     def _resolve_serials(self, entry: Entry, work: _Work) -> None:
         streams: dict[str, tuple[Range, ...]] = {}
@@ -372,17 +383,17 @@ class JournalState:
             if p.amount < 0 and self._serial(p.commodity):
                 got = self._debit_serials(i, p, self.accounts[p.account], work)
                 streams[p.commodity] = streams.get(p.commodity, ()) + got
-                resolved[i] = Posting(p.account, p.commodity, p.amount, got)
+                resolved[i] = Posting(p.account, p.commodity, self._q(p), got)
         for i, p in enumerate(entry.postings):
             if resolved[i] is not None:
                 continue
             if p.amount < 0 or not self._serial(p.commodity):
-                resolved[i] = Posting(p.account, p.commodity, p.amount, ())
+                resolved[i] = Posting(p.account, p.commodity, self._q(p), ())
                 continue
             n = self.commodities[p.commodity].serials_of(p.amount)
             stream = streams.get(p.commodity, ())
             if sr.count(stream) < n:  # the debits failed; their problem is recorded
-                resolved[i] = Posting(p.account, p.commodity, p.amount, ())
+                resolved[i] = Posting(p.account, p.commodity, self._q(p), ())
                 continue
             got, streams[p.commodity] = sr.cut(stream, n)
             if p.serials and tuple(sorted(p.serials)) != tuple(sorted(got)):
@@ -395,10 +406,11 @@ class JournalState:
                         "leave the credit's serials empty",
                     )
                 )
-            resolved[i] = Posting(p.account, p.commodity, p.amount, got)
+            resolved[i] = Posting(p.account, p.commodity, self._q(p), got)
             key = (p.account, p.commodity)
             if self.accounts[p.account].kind == AccountKind.issuance:
                 continue  # serials given back to their issuance account are voided
+            work.moved[key] = work.moved.get(key, 0) + n
             if key in self._lots_loaded:
                 work.lots[key] = sr.add(work.lots.get(key, self.lots.get(key, ())), got)
             else:
@@ -435,7 +447,7 @@ class JournalState:
             if not c.serial or self.accounts[key[0]].kind == AccountKind.issuance:
                 continue
             if key in self._lots_loaded:
-                held, want = sr.count(work.lots.get(key, self.lots.get(key, ()))), bal
+                held, want = self.counts.get(key, 0) + work.moved.get(key, 0), bal
             else:
                 held = sr.count(work.added.get(key, ()))
                 want = bal - self.balances.get(key, ZERO)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ecovalue.errors import Problem
@@ -84,7 +85,7 @@ class Commodity:
     name_zh: str = ""
     name_en: str = ""
 
-    @property
+    @cached_property
     def quantum(self) -> Decimal:
         """The smallest amount: 10^-places (one serial of a serial commodity)."""
         return Decimal(1).scaleb(-self.places)
@@ -196,6 +197,7 @@ def amount_text(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+@lru_cache(maxsize=256)
 def iso(at: dt.datetime) -> str:
     """UTC time as ISO 8601 text with microseconds (hashes identically on every backend)."""
     if at.tzinfo is None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ecovalue.db.bulk import delete_rows, insert_rows, update_rows
 from ecovalue.errors import InputError, Problem
 from ecovalue.platform.audit.service import append_entries, lock_head
 from ecovalue.platform.errors import NotFound, RuleViolation
@@ -309,26 +310,53 @@ def _lock_journal_head(session: Session) -> tuple[int, str]:
     return int(row.last_seq), str(row.last_hash)
 
 
+@dataclass
+class JournalCache:
+    """What a :class:`Journal` loaded, kept by a caller between its transactions.
+
+    Valid while the audit head is still ``token`` (the head after the caller's last write):
+    any write by anyone else moves it.
+    """
+
+    state: JournalState
+    source: _DbSource
+    token: tuple[int, str]
+
+
 class Journal:
     """Posts entries in the caller's transaction; :meth:`flush` writes them.
 
     Opening one takes the audit and journal locks for the rest of the transaction. Entries
     posted are kept in memory until :meth:`flush`; the caller's unit of work commits them.
+    With ``cache`` (from :meth:`keep` after the caller's previous commit) the balances, lots
+    and accounts loaded then are reused if nobody has written since (``reused``).
     """
 
-    def __init__(self, session: Session, actor: str | None = None):
+    def __init__(self, session: Session, actor: str | None = None,
+                 cache: JournalCache | None = None):  # fmt: skip
         self.session = session
         self.actor = actor or str(session.info.get("actor", "system"))
-        lock_head(session)
-        seq, head = _lock_journal_head(session)
-        self.source = _DbSource(session)
-        self.state = JournalState(self.source, seq, head)
+        self.token = lock_head(session)
+        seq, last = _lock_journal_head(session)
+        self.reused = bool(cache and cache.token == self.token and cache.state.seq == seq
+                           and cache.state.head == last)  # fmt: skip
+        if cache is not None and self.reused:
+            cache.source.session = session
+            self.source, self.state = cache.source, cache.state
+        else:
+            self.source = _DbSource(session)
+            self.state = JournalState(self.source, seq, last)
         self.pending: list[Posted] = []
         self._touched: set[Key] = set()
 
-    def preload(self, keys: Iterable[Key]) -> None:
-        """Load what these (account, commodity) positions hold in bulk (a speed hint)."""
-        self.state.preload(keys)
+    def keep(self, token: tuple[int, str]) -> JournalCache:
+        """What to pass as ``cache`` next time; ``token``: the audit head after the commit's
+        last write (valid only if the transaction commits)."""
+        return JournalCache(self.state, self.source, token)
+
+    def preload(self, keys: Iterable[Key], lots: Iterable[Key] = ()) -> None:
+        """Load what these positions hold (and the lots of ``lots``) in bulk: a speed hint."""
+        self.state.preload(keys, lots)
 
     def post(self, entry: Entry) -> Posted:
         """Check and apply ``entry``; raises RuleViolation (nothing changes) when refused."""
@@ -359,8 +387,8 @@ class Journal:
             return []
         conn, ids = self.session.connection(), self.source.ids
         tx_rows = [_tx_row(p, self.actor) for p in posted]
-        conn.execute(insert(TX), tx_rows)
-        conn.execute(insert(POSTINGS), [
+        insert_rows(conn, TX, tx_rows)
+        insert_rows(conn, POSTINGS, [
             dict(seq=p.seq, idx=i, account_id=ids[q.account], commodity=q.commodity,
                  amount=q.amount, serials=sr.to_text(q.serials))
             for p in posted for i, q in enumerate(p.entry.postings)
@@ -372,8 +400,7 @@ class Journal:
             if q.amount < 0 and q.serials and kinds[q.account].kind == AccountKind.issuance
             for a, b in q.serials
         ]  # fmt: skip
-        if issued:
-            conn.execute(insert(ISSUED), issued)
+        insert_rows(conn, ISSUED, issued)
         self._write_balances(posted[-1].seq)
         self._write_lots(posted[-1].seq)
         self._touched = set()
@@ -391,22 +418,12 @@ class Journal:
         new_rows: list[dict[str, Any]] = []
         upd_rows: list[dict[str, Any]] = []
         for key in sorted(self._touched):
-            row = dict(b_id=ids[key[0]], b_com=key[1], b_bal=st.balances[key], b_seq=seq)
+            row = dict(balance=st.balances[key], last_seq=seq, account_id=ids[key[0]],
+                       commodity=key[1])  # fmt: skip
             (upd_rows if key in self.source.balance_rows else new_rows).append(row)
             self.source.balance_rows.add(key)
-        if upd_rows:
-            conn.execute(
-                update(BALANCES)
-                .where(BALANCES.c.account_id == bindparam("b_id"),
-                       BALANCES.c.commodity == bindparam("b_com"))
-                .values(balance=bindparam("b_bal"), last_seq=bindparam("b_seq")),
-                upd_rows,
-            )  # fmt: skip
-        if new_rows:
-            conn.execute(insert(BALANCES), [
-                dict(account_id=r["b_id"], commodity=r["b_com"], balance=r["b_bal"],
-                     last_seq=seq) for r in new_rows
-            ])  # fmt: skip
+        update_rows(conn, BALANCES, ("account_id", "commodity"), upd_rows)
+        insert_rows(conn, BALANCES, new_rows)
 
     def _write_lots(self, seq: int) -> None:
         conn, ids, st = self.session.connection(), self.source.ids, self.state
@@ -417,7 +434,7 @@ class Journal:
                 continue
             before = self.source.loaded_lots.get(key, {})
             after = dict(st.lots[key])
-            gone += [dict(g_com=key[1], g_first=f) for f, last in before.items()
+            gone += [dict(commodity=key[1], serial_first=f) for f, last in before.items()
                      if after.get(f) != last]  # fmt: skip
             added += [dict(account_id=ids[key[0]], commodity=key[1], serial_first=f,
                            serial_last=last, since_seq=seq)
@@ -427,14 +444,9 @@ class Journal:
             added += [dict(account_id=ids[key[0]], commodity=key[1], serial_first=f,
                            serial_last=last, since_seq=seq) for f, last in ranges]  # fmt: skip
         st.added.clear()
-        if gone:  # all deletes before the inserts: a lot moved whole keeps its first serial
-            conn.execute(
-                delete(LOTS).where(LOTS.c.commodity == bindparam("g_com"),
-                                   LOTS.c.serial_first == bindparam("g_first")),
-                gone,
-            )  # fmt: skip
-        if added:
-            conn.execute(insert(LOTS), added)
+        # all deletes before the inserts: a lot moved whole keeps its first serial
+        delete_rows(conn, LOTS, ("commodity", "serial_first"), gone)
+        insert_rows(conn, LOTS, added)
 
 
 def _tx_row(p: Posted, actor: str) -> dict[str, object]:
