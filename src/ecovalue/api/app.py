@@ -26,6 +26,7 @@ from ecovalue.platform.errors import (
     RuleViolation,
     TooManyAttempts,
 )
+from ecovalue.platform.exchange.routes import router as exchange_router
 from ecovalue.platform.monitoring.routes import router as monitoring_router
 from ecovalue.platform.registry.routes import router as registry_router
 from ecovalue.platform.reporting.routes import router as reporting_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_router,
         monitoring_router,
         catalogue_router,
+        exchange_router,
     ):
         app.include_router(router)
 

@@ -223,9 +223,10 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, plot, streaming
+    from ecovalue.cli import analysis, cache, ledger, plot, streaming
 
     cache.register(app)
+    ledger.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)

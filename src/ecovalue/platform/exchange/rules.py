@@ -185,6 +185,15 @@ class Instrument:
     def unit(self) -> str:
         return self.programme.unit
 
+    def price(self, value: Decimal) -> Decimal:
+        """A stored price shown on the instrument's tick grid (4 stored places → the tick's)."""
+        q = value.quantize(self.tick)
+        return q if q == value else value
+
+    def qty(self, value: Decimal) -> Decimal:
+        """A stored quantity with the instrument's decimal places."""
+        return value.quantize(self.quantum)
+
 
 @dataclass(frozen=True)
 class Participant:

@@ -142,6 +142,23 @@ def get_participant(session: Session, code: str) -> R.Participant:
     return participant_record(_participant_row(session, code))
 
 
+def participant_id(session: Session, code: str) -> int:
+    """The row id of participant ``code`` (for tables that refer to it)."""
+    return _participant_row(session, code).id
+
+
+def participant_code(session: Session, participant_id: int) -> str:
+    row = session.get(Participant, participant_id)
+    if row is None:
+        raise NotFound(f"no participant with id {participant_id}")
+    return row.code
+
+
+def participant_codes(session: Session) -> list[str]:
+    """Codes of every participant."""
+    return list(session.scalars(select(Participant.code).order_by(Participant.code)))
+
+
 def set_active(session: Session, actor: Principal, code: str, active: bool) -> R.Participant:
     """Suspend or reinstate a participant (a suspended one may not enter orders)."""
     require_admin(actor, "suspend participants")
@@ -214,6 +231,11 @@ def get_programme(session: Session, code: str) -> R.Programme:
     if row is None:
         raise NotFound(f"no programme '{code}'; adopt a rule set first (ecovalue ledger init)")
     return programme_from_json(json.loads(row.definition))
+
+
+def programme_codes(session: Session) -> list[str]:
+    """Codes of every adopted programme."""
+    return list(session.scalars(select(ProgrammeRow.code).order_by(ProgrammeRow.code)))
 
 
 def create_instrument(
@@ -333,7 +355,8 @@ def withdraw(session: Session, actor: Principal, participant: str, amount: Decim
 # ------------------------------------------------------------------ issuance and allocation
 
 
-def _next_serials(session: Session, programme: str, n: int) -> sr.Range:
+def next_serials(session: Session, programme: str, n: int) -> sr.Range:
+    """Take the next ``n`` serials of a programme's counter (inside the journal's lock)."""
     stmt = select(ProgrammeRow).where(ProgrammeRow.code == programme).with_for_update()
     row = session.scalar(stmt)
     assert row is not None
@@ -394,7 +417,7 @@ def issue(
                                     "name who receives the paid-use price"))  # fmt: skip
     _fail(problems)
     total = quantity + buffer_quantity
-    first, last = _next_serials(session, i.programme.code, int(total.scaleb(i.places)))
+    first, last = next_serials(session, i.programme.code, int(total.scaleb(i.places)))
     legs = [(keys.issuance(i.programme.code), i.code, -total), (keys.hold(participant), i.code,
                                                                  quantity)]  # fmt: skip
     if buffer_quantity:
@@ -407,21 +430,32 @@ def issue(
     tx_kind = TxKind.allocate if kind == "allocate" else TxKind.issue
     posted = _post(session, tx_kind, legs, f"{kind} {quantity} {i.unit} of {i.code}",
                    f"issue:{i.code}:{first}", {0: ((first, last),)})  # fmt: skip
-    row = Issuance(instrument=i.code, kind=kind, participant_id=_participant_row(session, participant).id,
-                   quantity=quantity, buffer_quantity=buffer_quantity, serial_first=first,
-                   serial_last=last, price=price, amount=amount, ledger_seq=posted.seq,
-                   provenance=canonical_json(dict(provenance or {})), created_by=actor.username,
+    row = record_issuance(session, i, participant, quantity, kind, (first, last), posted.seq,
+                          provenance or {}, actor.username, buffer_quantity, price, amount)
+    return _issuance_view(session, row)
+
+
+def record_issuance(session: Session, i: R.Instrument, participant: str, quantity: Decimal,
+                    kind: str, serials: sr.Range, ledger_seq: int, provenance: Mapping[str, Any],
+                    by: str, buffer_quantity: Decimal = Decimal(0), price: Decimal | None = None,
+                    amount: Decimal | None = None) -> Issuance:  # fmt: skip
+    """The registry's row of units put into circulation by journal transaction ``ledger_seq``."""
+    row = Issuance(instrument=i.code, kind=kind,
+                   participant_id=_participant_row(session, participant).id, quantity=quantity,
+                   buffer_quantity=buffer_quantity, serial_first=serials[0],
+                   serial_last=serials[1], price=price, amount=amount, ledger_seq=ledger_seq,
+                   provenance=canonical_json(dict(provenance)), created_by=by,
                    created_at=iso(ledger.now()))  # fmt: skip
     session.add(row)
     session.flush()
-    return _issuance_view(session, row)
+    return row
 
 
 def _issuance_view(session: Session, row: Issuance) -> IssuanceView:
     i = get_instrument(session, row.instrument)
     code = session.scalar(select(Participant.code).where(Participant.id == row.participant_id))
-    return IssuanceView(row.id, row.instrument, row.kind, str(code), row.quantity,
-                        row.buffer_quantity,
+    return IssuanceView(row.id, row.instrument, row.kind, str(code), row.quantity.quantize(i.quantum),
+                        row.buffer_quantity.quantize(i.quantum),
                         R.serial_label(i.programme.serial_prefix, row.serial_first,
                                        row.serial_last, i.vintage),
                         row.price, row.amount, row.ledger_seq, json.loads(row.provenance),
@@ -468,15 +502,16 @@ def allocate(
                                                Quota.district == district)
                            .order_by(Quota.version.desc()).limit(1))  # fmt: skip
     p = get_participant(session, participant)
+    q = get_instrument(session, instrument).quantum
     problems = []
     if quota is None:
         problems.append(Problem("quota", f"district {district} has no quota of {instrument}",
                                 "a quota set first", "ecovalue ledger quota …"))  # fmt: skip
     elif allocated_in(session, instrument, district) + quantity > quota.quantity:
-        used = allocated_in(session, instrument, district)
+        used, total = allocated_in(session, instrument, district).quantize(q), quota.quantity.quantize(q)
         problems.append(Problem("quantity", f"{quantity} would exceed district {district}'s quota "
-                                f"{quota.quantity} ({used} allocated)",
-                                f"at most {quota.quantity - used}", "lower the allocation"))  # fmt: skip
+                                f"{total} ({used} allocated)", f"at most {total - used}",
+                                "lower the allocation"))  # fmt: skip
     if not p.region_code.startswith(district):
         problems.append(Problem("participant", f"{participant} is in {p.region_code}, not in "
                                 f"district {district}", "a participant of the district",
@@ -715,7 +750,7 @@ def _certificate_view(session: Session, row: Certificate) -> CertificateView:
     assert holder is not None
     return CertificateView(row.number, row.verify_code, i.code, f"{i.programme.name_zh} {i.vintage}",
                            f"{i.programme.name_en} {i.vintage}", i.unit, holder.code, holder.name,
-                           row.quantity, tuple(row.serials.split(",")), row.purpose,
+                           row.quantity.quantize(i.quantum), tuple(row.serials.split(",")), row.purpose,
                            row.beneficiary, row.retired_at, row.ledger_seq, row.ledger_hash)  # fmt: skip
 
 
@@ -783,6 +818,10 @@ def expire_units(session: Session, actor: Principal, instrument: str) -> list[Po
     return out
 
 
+EXPIRING = frozenset({AccountKind.holding, AccountKind.frozen, AccountKind.pledged, AccountKind.escrow})
+
+
 def _all_participant_accounts(session: Session) -> list[str]:
-    codes = session.scalars(select(Participant.code))
-    return [a.key for c in codes for a in ledger.accounts_of(session, c)]
+    """Every participant account whose units expire (retired units stay retired)."""
+    codes = list(session.scalars(select(Participant.code)))
+    return [a.key for c in codes for a in ledger.accounts_of(session, c) if a.kind in EXPIRING]

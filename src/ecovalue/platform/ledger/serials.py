@@ -105,8 +105,12 @@ def cut(stream: Sequence[Range], n: int) -> tuple[tuple[Range, ...], tuple[Range
 
 
 def add(lots: Sequence[Range], new: Iterable[Range]) -> tuple[Range, ...]:
-    """``lots`` with the ranges of ``new`` added (as separate lots: nothing is merged)."""
-    return tuple(sorted((*lots, *new)))
+    """``lots`` with the ranges of ``new`` added (as separate lots: nothing is merged).
+
+    The order is not kept sorted (taking serials sorts): crediting an account that holds many
+    lots then costs a copy, not a sort.
+    """
+    return (*lots, *new)
 
 
 def overlaps(a: Range, b: Range) -> bool:
