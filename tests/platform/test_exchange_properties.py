@@ -233,7 +233,11 @@ class World:
                             and j.accounts[acc].kind != AccountKind.issuance for r in held)  # fmt: skip
             assert sr.check_ranges(blocks) is None, i.code  # disjoint
             issued = sorted(j.issued.get(i.code, []))
-            assert all(any(a <= s and e <= b for a, b in issued) for s, e in blocks)
+            k = 0  # both sorted: each block lies inside an issued range (one sweep)
+            for s, e in blocks:
+                while k < len(issued) and issued[k][1] < s:
+                    k += 1
+                assert k < len(issued) and issued[k][0] <= s and e <= issued[k][1], (s, e)
             total = sum(bal for (acc, com), bal in j.balances.items() if com == i.code
                         and j.accounts[acc].kind != AccountKind.issuance)  # fmt: skip
             assert D(sr.count(blocks)) * i.quantum == total

@@ -20,9 +20,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from ecovalue.platform.auth.rules import Role, require_role
-from ecovalue.platform.deps import CurrentUser, SessionDep
-from ecovalue.platform.errors import RuleViolation
+from ecovalue.db.session import unit_of_work
+from ecovalue.platform.auth.rules import Principal, Role, require_role
+from ecovalue.platform.auth.service import principal_from_token
+from ecovalue.platform.deps import CurrentUser, SessionDep, SettingsDep, TokenDep
+from ecovalue.platform.errors import NotAuthenticated, RuleViolation
 from ecovalue.platform.exchange import bidding, indicators, transfers, verify
 from ecovalue.platform.exchange import rules as R
 from ecovalue.platform.exchange import service as X
@@ -48,6 +50,22 @@ def get_gateway(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def get_trader(request: Request, settings: SettingsDep, token: TokenDep) -> Principal:
+    """The signed-in principal, read in a transaction of its own that ends before the route.
+
+    Order routes wait for the order writer's commit; on SQLite a request holding its own
+    write transaction (``SessionDep``) meanwhile would block that commit.
+    """
+    if not token:
+        raise NotAuthenticated("sign in first: POST /api/auth/token, then send "
+                               "'Authorization: Bearer <token>'")  # fmt: skip
+    with unit_of_work(request.app.state.sessionmaker, "anonymous") as session:
+        return principal_from_token(session, settings, token)
+
+
+TraderDep = Annotated[Principal, Depends(get_trader)]
 
 
 # ------------------------------------------------------------------ schemas
@@ -419,7 +437,7 @@ def my_bids(code: str, session: SessionDep, user: CurrentUser) -> list[dict[str,
 
 
 @router.post("/orders", response_model=AckPublic, status_code=201)
-def enter_order(body: OrderCreate, user: CurrentUser, gateway: GatewayDep) -> AckPublic:
+def enter_order(body: OrderCreate, user: TraderDep, gateway: GatewayDep) -> AckPublic:
     """Enter an order; answered after its escrow, trades and settlement are on disk."""
     req = T.OrderRequest(body.instrument, body.participant, body.side, body.quantity, body.price,
                          body.kind, body.tif, body.expires_at, body.client_ref)  # fmt: skip
@@ -427,7 +445,7 @@ def enter_order(body: OrderCreate, user: CurrentUser, gateway: GatewayDep) -> Ac
 
 
 @router.delete("/orders/{order_id}", response_model=AckPublic)
-def cancel_order(order_id: int, user: CurrentUser, gateway: GatewayDep) -> AckPublic:
+def cancel_order(order_id: int, user: TraderDep, gateway: GatewayDep) -> AckPublic:
     return _answer(gateway.run(user, T.CancelRequest(order_id)))
 
 
@@ -531,13 +549,13 @@ def halt(code: str, halted: bool, session: SessionDep, user: CurrentUser) -> Ins
 
 
 @router.post("/instruments/{code}/call", response_model=AckPublic)
-def call_auction(code: str, user: CurrentUser, gateway: GatewayDep) -> AckPublic:
+def call_auction(code: str, user: TraderDep, gateway: GatewayDep) -> AckPublic:
     """Run the instrument's periodic call auction now."""
     return _answer(gateway.run(user, T.CallRequest(code)))
 
 
 @router.put("/instruments/{code}/phase", response_model=AckPublic)
-def phase(code: str, phase: str, user: CurrentUser, gateway: GatewayDep) -> AckPublic:
+def phase(code: str, phase: str, user: TraderDep, gateway: GatewayDep) -> AckPublic:
     return _answer(gateway.run(user, T.PhaseRequest(code, phase)))
 
 

@@ -13,6 +13,7 @@ Every function here is pure and takes and returns tuples.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 
 Range = tuple[int, int]
@@ -36,19 +37,20 @@ def check_ranges(ranges: Sequence[Range]) -> str | None:
 
 
 def take_fifo(lots: Sequence[Range], n: int) -> tuple[tuple[Range, ...], tuple[Range, ...]]:
-    """Take the ``n`` lowest serials of ``lots``: (taken, left), both sorted.
+    """Take the ``n`` lowest serials of ``lots`` (sorted, as the journal keeps them):
+    (taken, left), both sorted.
 
-    The last lot touched is split in two when only part of it is needed. Raises ValueError
-    when ``lots`` hold fewer than ``n`` serials.
+    The last lot touched is split in two when only part of it is needed; only the lots
+    taken are visited, so taking from an account with many lots stays cheap. Raises
+    ValueError when ``lots`` hold fewer than ``n`` serials.
     """
     taken: list[Range] = []
     need = n
-    ordered = sorted(lots)
     i = 0
     while need > 0:
-        if i >= len(ordered):
+        if i >= len(lots):
             raise ValueError(f"{n} serials asked, only {n - need} held")
-        s, e = ordered[i]
+        s, e = lots[i]
         size = e - s + 1
         if size <= need:
             taken.append((s, e))
@@ -56,32 +58,33 @@ def take_fifo(lots: Sequence[Range], n: int) -> tuple[tuple[Range, ...], tuple[R
             i += 1
         else:
             taken.append((s, s + need - 1))
-            ordered[i] = (s + need, e)
-            need = 0
-    return tuple(taken), tuple(ordered[i:])
+            return tuple(taken), ((s + need, e), *lots[i + 1 :])
+    return tuple(taken), tuple(lots[i:])
 
 
 def take_exact(lots: Sequence[Range], wanted: Sequence[Range]) -> tuple[Range, ...] | None:
-    """``lots`` without the serials of ``wanted``, or None when some wanted serial is not held.
+    """``lots`` (sorted) without the serials of ``wanted``, or None when some wanted serial is
+    not held.
 
     Each held lot that only partly overlaps a wanted range is split; what stays behind are
-    new ranges.
+    new ranges. The lots are found by binary search, so the cost follows the lots touched.
     """
-    left = sorted(lots)
+    left = tuple(lots)
     for ws, we in sorted(wanted):
-        hit = [(s, e) for s, e in left if s <= we and ws <= e]
-        covered = ws
-        for s, e in hit:  # sorted, disjoint: they must tile ws..we without a hole
-            if s > covered:
-                return None
-            covered = e + 1
-        if not hit or covered <= we:
+        i = bisect.bisect_right(left, (ws, float("inf"))) - 1
+        if i < 0 or left[i][1] < ws:
             return None
-        kept = [r for r in left if r not in hit]
-        first, last = hit[0], hit[-1]
-        kept += [r for r in ((first[0], ws - 1), (we + 1, last[1])) if r[0] <= r[1]]
-        left = sorted(kept)
-    return tuple(left)
+        j, covered = i, ws
+        while j < len(left) and left[j][0] <= we:  # the lots tiling ws..we, without a hole
+            if left[j][0] > covered:
+                return None
+            covered = left[j][1] + 1
+            j += 1
+        if covered <= we:
+            return None
+        rest = tuple(r for r in ((left[i][0], ws - 1), (we + 1, left[j - 1][1])) if r[0] <= r[1])
+        left = left[:i] + rest + left[j:]
+    return left
 
 
 def cut(stream: Sequence[Range], n: int) -> tuple[tuple[Range, ...], tuple[Range, ...]]:
@@ -105,12 +108,12 @@ def cut(stream: Sequence[Range], n: int) -> tuple[tuple[Range, ...], tuple[Range
 
 
 def add(lots: Sequence[Range], new: Iterable[Range]) -> tuple[Range, ...]:
-    """``lots`` with the ranges of ``new`` added (as separate lots: nothing is merged).
-
-    The order is not kept sorted (taking serials sorts): crediting an account that holds many
-    lots then costs a copy, not a sort.
-    """
-    return (*lots, *new)
+    """``lots`` (sorted) with the ranges of ``new`` added in order, as separate lots (nothing
+    is merged). Each insertion is a binary search and one copy."""
+    out = list(lots)
+    for r in new:
+        bisect.insort(out, r)
+    return tuple(out)
 
 
 def overlaps(a: Range, b: Range) -> bool:
