@@ -6,15 +6,14 @@ the baseline scenario (tiny dataset: 10 × 10 pixels of 1 ha; district 420102 = 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from platform_support import ADMIN, OFFICIAL_A, OFFICIAL_B
+from tests.tiny import CELL, X0, Y0, N, default_landcover, region_geojson, write_tiny_dataset
 
 from ecovalue.platform.errors import RuleViolation
 from ecovalue.platform.exchange import indicators as IND
@@ -26,9 +25,6 @@ from ecovalue.platform.ledger.verify import verify_journal
 from ecovalue.platform.monitoring import service as mon
 from ecovalue.platform.registry import service as reg
 from ecovalue.platform.runs import service as runs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tiny import CELL, N, X0, Y0, default_landcover, region_geojson, write_tiny_dataset  # noqa: E402
 
 D = Decimal
 HALF = X0 + 5 * CELL

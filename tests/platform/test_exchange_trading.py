@@ -11,7 +11,6 @@ from exchange_support import HB, START_CASH, START_UNITS, Clock, D, build_world,
 from platform_support import ADMIN
 
 from ecovalue.platform.exchange import keys
-from ecovalue.platform.exchange import service as X
 from ecovalue.platform.exchange import trading as T
 from ecovalue.platform.exchange.verify import verify_books
 from ecovalue.platform.ledger import service as L
