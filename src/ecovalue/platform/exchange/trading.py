@@ -229,7 +229,7 @@ def load_book(session: Session, instrument: R.Instrument) -> Cached:
             .order_by(Order.book_seq))  # fmt: skip
     kinds = {}
     for oid, who, side, price, seq, exp, kind, left, reserve in session.execute(stmt):
-        book.rest(Resting(oid, who, R.Side(side), price, int(left), int(seq),
+        book.rest(Resting(oid, who, R.Side(side), instrument.price(price), int(left), int(seq),
                           dt.datetime.fromisoformat(exp) if exp else None, reserve))  # fmt: skip
         kinds[oid] = kind
     book.seq = int(state.book_seq)
@@ -274,7 +274,8 @@ def depth(session: Session, instrument: str, levels: int = 10) -> dict[str, Any]
         "instrument": i.code, "phase": cached.phase,
         "last_price": cached.last_price.quantize(i.tick) if cached.last_price else None,
         "reference_price": i.reference_price,
-        **{side: [dict(price=p, quantity=Decimal(q) * i.quantum, orders=n) for p, q, n in rows]
+        **{side: [dict(price=i.price(p), quantity=Decimal(q) * i.quantum, orders=n)
+                  for p, q, n in rows]
            for side, rows in d.items()},
     }  # fmt: skip
 

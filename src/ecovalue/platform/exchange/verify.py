@@ -93,7 +93,8 @@ class _Replay:
     def enter(self, seq: int, o: Order, events: list[OrderEvent], trades: list[Trade]) -> None:
         n = int(Decimal(o.quantity).scaleb(self.i.places))
         exp = dt.datetime.fromisoformat(o.expires_at) if o.expires_at else None
-        order = Resting(o.id, o.participant, R.Side(o.side), o.price, n, seq, exp, o.reserve)
+        order = Resting(o.id, o.participant, R.Side(o.side), self.i.price(o.price), n, seq, exp,
+                        o.reserve)
         self.book.seq = seq
         if o.mode == "continuous":
             result = self.book.match(order)
