@@ -13,8 +13,9 @@ acknowledgement latency, on SQLite and on PostgreSQL, beside the same stream in 
    An order counts when its acknowledgement arrives, i.e. after the batch holding it —
    escrow, matching, DvP settlement, trading record, audit entries — is committed to disk.
    Orders/s = orders ÷ time from the first submission to the last acknowledgement; latency
-   = submission → acknowledgement. Afterwards ``ledger verify`` and ``exchange verify`` run
-   (their time is reported, not counted).
+   = submission → acknowledgement. Afterwards ``ledger verify``, ``exchange verify`` and the
+   audit record's verification (chain and replay of every table) run (their time is
+   reported, not counted).
 3. The same stream runs through ecovalue's engine in memory (no database) and, when
    bench/.exchange-peer-venv exists (bench/setup_exchange_peer.sh), through PyPI
    ``order-matching`` 0.12.0 in its own process; the report gives each backend's ratio to it.
@@ -43,9 +44,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ecovalue.config import Settings
 from ecovalue.db import migrate
-from ecovalue.db.session import make_engine, make_sessionmaker, unit_of_work
+from ecovalue.db.session import make_engine, unit_of_work
 from ecovalue.platform import schema  # noqa: F401  (tables and the audit listener)
+from ecovalue.platform.audit.service import audited_sessionmaker, verify_record
 from ecovalue.platform.auth.rules import SYSTEM
 from ecovalue.platform.exchange import rules as R
 from ecovalue.platform.exchange import service as X
@@ -73,11 +76,19 @@ def make_stream(n: int, participants: int, seed: int) -> list[dict[str, str]]:
     ]  # fmt: skip
 
 
-def setup(url: str, participants: int) -> None:
+def bench_settings(url: str, workdir: Path) -> Settings:
+    """Settings of a bench database: its audit keys and checkpoint log in ``workdir``."""
+    return Settings(env="test", database_url=url, secret_key="bench-" + "k" * 40,
+                    audit_key_file=workdir / "audit-keys.json",
+                    audit_checkpoint_file=workdir / "audit-checkpoints.log")  # fmt: skip
+
+
+def setup(settings: Settings, participants: int) -> None:
     """Migrate, adopt the rule set, list HBEA-2025 and fund every participant."""
+    url = settings.database_url
     migrate.upgrade(url)
     engine = make_engine(url)
-    factory = make_sessionmaker(engine)
+    factory = audited_sessionmaker(engine, settings)
     with unit_of_work(factory, "bench") as s:
         X.adopt_ruleset(s, SYSTEM)
         X.create_instrument(s, SYSTEM, "HBEA", 2025, reference_price=Decimal("40.00"))
@@ -99,10 +110,12 @@ def _percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(len(s) * q))] if s else float("nan")
 
 
-def run_db(url: str, stream: list[dict[str, str]], clients: int, window: int) -> dict[str, Any]:
+def run_db(settings: Settings, stream: list[dict[str, str]], clients: int,
+           window: int) -> dict[str, Any]:  # fmt: skip
     """Feed the stream to the writer from ``clients`` threads; time and verify."""
+    url = settings.database_url
     engine = make_engine(url, pool_size=4) if url.startswith("postgresql") else make_engine(url)
-    factory = make_sessionmaker(engine)
+    factory = audited_sessionmaker(engine, settings)
     gateway = Gateway(Market(factory, actor="bench")).start()
     lat: list[float] = [0.0] * len(stream)
     status: list[str] = [""] * len(stream)
@@ -140,6 +153,7 @@ def run_db(url: str, stream: list[dict[str, str]], clients: int, window: int) ->
     v0 = time.perf_counter()
     with unit_of_work(factory, "bench") as s:
         problems = [str(p) for p in verify_journal(s).problems] + [str(p) for p in verify_books(s)]
+        problems += [str(p) for p in verify_record(s).problems if p.severity == "error"]
     verify_s = time.perf_counter() - v0
     engine.dispose()
     accepted = sum(st != "rejected" for st in status)
@@ -270,8 +284,9 @@ def main() -> None:
             else:
                 url, stop = start_postgres(tmp)
             try:
-                setup(url, args.participants)
-                report["runs"][backend] = run_db(url, stream, args.clients, args.window)
+                settings = bench_settings(url, tmp / backend)
+                setup(settings, args.participants)
+                report["runs"][backend] = run_db(settings, stream, args.clients, args.window)
             finally:
                 stop()
             print(backend, json.dumps(report["runs"][backend]), flush=True)

@@ -11,8 +11,9 @@ crash left it, checks:
 * nothing acknowledged was lost: every order acknowledged is in ``xch_orders`` and every
   trade acknowledged is in ``xch_trades`` with its price and quantity;
 * no half-applied transaction: ``ledger verify`` is clean (chain, balances, lots, snapshots;
-  every escrow equals its open orders) and every book replays from its record to the state
-  ``xch_order_state`` holds;
+  every escrow equals its open orders), every book replays from its record to the state
+  ``xch_order_state`` holds, and the audit record verifies (chain, and every table replayed
+  from its after-images);
 * the book rebuilt from the database equals the book replayed from the record, and after the
   restart the server's depth (HTTP) equals it.
 
@@ -39,9 +40,11 @@ from typing import Any
 
 import httpx
 
+from ecovalue.config import Settings
 from ecovalue.db import migrate
-from ecovalue.db.session import make_engine, make_sessionmaker, unit_of_work
+from ecovalue.db.session import make_engine, unit_of_work
 from ecovalue.platform import schema  # noqa: F401  (tables and the audit listener)
+from ecovalue.platform.audit.service import audited_sessionmaker, verify_record
 from ecovalue.platform.auth import service as auth
 from ecovalue.platform.auth.rules import SYSTEM, Role
 from ecovalue.platform.exchange import service as X
@@ -57,10 +60,18 @@ SECRET = "crash-test-secret-key-not-for-production"
 TRADERS = {"ta": "A", "tb": "B", "tc": "C"}
 
 
+def settings_for(url: str) -> Settings:
+    """The settings the harness and its server share: the audit keys beside the database."""
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    return Settings(env="test", database_url=url, secret_key=SECRET,
+                    audit_key_file=folder / "audit-keys.json",
+                    audit_checkpoint_file=folder / "audit-checkpoints.log")  # fmt: skip
+
+
 def setup(url: str) -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
-    with unit_of_work(make_sessionmaker(engine), "crash") as s:
+    with unit_of_work(audited_sessionmaker(engine, settings_for(url)), "crash") as s:
         X.adopt_ruleset(s, SYSTEM)
         X.create_instrument(s, SYSTEM, "HBEA", 2025, reference_price=Decimal("40.00"))
         for user, p in TRADERS.items():
@@ -80,8 +91,10 @@ def _port() -> int:
 
 def start_server(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
+    settings = settings_for(url)
     env = {**os.environ, "ECOVALUE_DATABASE_URL": url, "ECOVALUE_SECRET_KEY": SECRET,
-           "ECOVALUE_ENV": "test"}  # fmt: skip
+           "ECOVALUE_ENV": "test", "ECOVALUE_AUDIT_KEY_FILE": str(settings.audit_key_file),
+           "ECOVALUE_AUDIT_CHECKPOINT_FILE": str(settings.audit_checkpoint_file)}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "ecovalue.cli.main", "serve", "--host", "127.0.0.1", "--port",
          str(port), "--no-migrate"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -142,9 +155,10 @@ def check(url: str, acked: list[dict[str, Any]]) -> list[str]:
     """Every check of a cycle on the database as the crash left it."""
     engine = make_engine(url)
     problems: list[str] = []
-    with unit_of_work(make_sessionmaker(engine), "crash-check") as s:
+    with unit_of_work(audited_sessionmaker(engine, settings_for(url)), "crash-check") as s:
         problems += [str(p) for p in verify_journal(s).problems]
         problems += [str(p) for p in verify_books(s)]
+        problems += [str(p) for p in verify_record(s).problems if p.severity == "error"]
         orders = {o.id for o in s.query(Order)}
         trades = {t.id: (t.price, t.quantity) for t in s.query(Trade)}
         for a in acked:

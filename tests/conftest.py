@@ -20,3 +20,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _CACHE:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo_2km(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The demo dataset at 2 km, seed 0, 2023: built once per test process (the malformed
+    corpus breaks copies of it)."""
+    from ecovalue.datasets.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo2km") / "demo", resolution=2000, seed=0, year=2023)

@@ -54,3 +54,28 @@ def test_profiles_command():
     res = runner.invoke(app, ["profiles", "cn-2022"], env={"COLUMNS": "250"})
     assert res.exit_code == 0
     assert "reservoir_cost" in res.output and "assum" in res.output
+
+
+def test_a_bug_is_a_message_and_status_70_never_a_traceback(tmp_path, monkeypatch):
+    # the safety net for what validation cannot foresee: a bug inside a command
+    import ecovalue.datasets.loader as loader
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(loader, "open_dataset", broken)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    res = runner.invoke(app, ["validate", str(tmp_path)])
+    assert res.exit_code == 70 and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "internal error (a bug in ecovalue): RuntimeError: a bug" in res.output
+    assert "Traceback" not in res.output
+    crash = list(tmp_path.glob("ecovalue-crash-*.txt"))
+    assert len(crash) == 1 and "Traceback" in crash[0].read_text(encoding="utf-8")
+
+
+def test_out_is_checked_before_any_work(tmp_path):
+    root = write_tiny_dataset(tmp_path / "d")
+    (tmp_path / "file").write_text("x")
+    res = runner.invoke(app, ["account", str(root), "--out", str(tmp_path / "file" / "run")])
+    assert res.exit_code == 1 and "is a file, so no folder can be made below it" in res.output
+    assert "accounting" not in res.output  # the run did not start

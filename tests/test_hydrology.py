@@ -266,6 +266,32 @@ def test_slope_of_a_plane_and_aspect_factor() -> None:
     assert xd[1, 1] == pytest.approx(math.sqrt(2.0))
 
 
+@pytest.mark.parametrize("direction", ["east", "south", "south-east"])
+def test_slope_of_a_plane_is_exact_at_every_cell_edges_and_corners_included(direction: str) -> None:
+    # a 6 % plane: before, edge cells took the missing neighbours as equal to the centre and
+    # read 4.5 % on the side columns, 3 % on the top and bottom rows, 2.37 % in the corners
+    d, grade = 30.0, 0.06
+    rows, cols = np.mgrid[0:7, 0:9].astype(float)
+    east, south = {"east": (1.0, 0.0), "south": (0.0, 1.0), "south-east": (0.6, 0.8)}[direction]
+    dem = 100.0 - grade * d * (east * cols + south * rows)
+    valid = ones(dem.shape)
+    valid[3, 4] = False  # a hole: its neighbours are edges too
+    slope, x = h.slope_fraction(dem, valid, d)
+    np.testing.assert_allclose(slope[valid], grade, rtol=1e-12)
+    np.testing.assert_allclose(x[valid], abs(east) + abs(south), rtol=1e-12)
+    # the LS factor computed inside the MFD kernel takes the same slope as the separate pass
+    ls = h.route_ls(dem, valid, d, "mfd")
+    np.testing.assert_array_equal(ls, h.route(dem, valid, d, "mfd").ls)
+
+
+def test_an_isolated_row_has_no_cross_slope_and_an_exact_slope_along_it() -> None:
+    dem = np.array([[10.0, 9.0, 8.0, 7.0]])  # 1 m per 10 m cell, one row: no north/south cells
+    slope, _ = h.slope_fraction(dem, ones(dem.shape), 10.0)
+    np.testing.assert_allclose(slope, 0.1, rtol=1e-12)
+    single = h.slope_fraction(np.array([[5.0]]), ones((1, 1)), 10.0)[0]
+    assert single[0, 0] == 0.0
+
+
 def test_ls_flat_plane_without_upslope_area_matches_hand_formula() -> None:
     # flat: slope 0 → S = 0.03, m = 0.2, x = 1, A_in = 0 →
     # L = (D²)^1.2 / (D^2.2 · 22.13^0.2) = (D / 22.13)^0.2

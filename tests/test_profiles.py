@@ -52,7 +52,7 @@ source = "武汉市水务局 2023 (example)"
 
 
 def test_profile_errors_are_clear(tmp_path):
-    with pytest.raises(ProfileError, match="profile 'nope' not found; use one of"):
+    with pytest.raises(ProfileError, match=r"profile 'nope' not found .*expected one of \['cn-2022'\]"):
         load_profile("nope")
     f = tmp_path / "bad.toml"
     f.write_text('[profile]\nid="x"\nbase_year=2020\n[indicators]\ninclude=["water_conservation","magic"]\n')
@@ -92,3 +92,37 @@ def test_price_restatement_uses_index_and_notes_gaps():
     assert out["a"].value == Decimal("12.500000") and out["a"].price_year == 2020
     assert out["b"].value == Decimal("10") and "has no value for 2003" in notes[0]
     assert out["k"].value == Decimal("0.24")
+
+
+def test_every_parameter_has_the_unit_the_engine_reads_it_in():
+    from ecovalue.datasets.plausibility import PARAMETERS
+    from ecovalue.units import conversion_factor
+
+    prof = load_profile("cn-2022")
+    for ind in INDICATORS.values():
+        for pid in ind.parameters:
+            assert pid in PARAMETERS, pid
+            conversion_factor(prof.parameters[pid].unit, PARAMETERS[pid].unit)  # the shipped unit converts
+    assert prof.warnings == ()  # the shipped values are inside their plausible ranges
+
+
+def test_a_wrong_unit_is_an_error_when_the_profile_loads(tmp_path):
+    from ecovalue.errors import ValidationFailed
+
+    f = tmp_path / "p.toml"
+    f.write_text('[profile]\nid="x"\nextends="cn-2022"\nbase_year=2020\n[parameters."reservoir_cost"]\n'
+                 'value="7.06"\nunit="CNY/t"\nprice_year=2010\nsource="s"\n[parameters."air.so2_cost"]\n'
+                 'value="1200"\nunit="CNY"\nprice_year=2010\nsource="s"\n')
+    with pytest.raises(ValidationFailed) as exc:
+        load_profile(f)
+    text = str(exc.value)
+    # both at once, each naming the unit the engine reads it in
+    assert "unit 'CNY/t' cannot be converted to 元/m³" in text and "unit 'CNY' cannot be converted to 元/t" in text
+
+
+def test_a_coefficient_in_percent_is_read_as_a_fraction(tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text('[profile]\nid="x"\nextends="cn-2022"\nbase_year=2020\n[parameters."soil.silting_coef"]\n'
+                 'value="24"\nunit="percent"\nsource="s"\n')
+    p = load_profile(f)
+    assert p.parameters.get_float("soil.silting_coef") == pytest.approx(0.24)

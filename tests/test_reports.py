@@ -43,10 +43,10 @@ from ecovalue.reports.maps import block_mean, quantile_breaks, render_maps, valu
 from ecovalue.reports.xlsx import (
     ASSUMED_NOTE,
     SYNTHETIC_NOTE,
-    display_unit,
     district_summary,
     write_xlsx,
 )
+from ecovalue.units import round_significant
 
 LEFT, TOP, RES = 500_000.0, 3_400_000.0, 100.0
 NAMES = {
@@ -176,8 +176,9 @@ def test_xlsx_total_row_is_exact_sum_of_districts(tmp_path: Path) -> None:
     gep = header.index("GEP") + 1
     assert _dec(ws.cell(4, gep).value) == GEP_WAN["420102"]
     assert _dec(ws.cell(6, gep).value) == Decimal("18.999997")
-    # GEP/km² of the total is total GEP / total area, not a sum: 18.999997 / 4 = 4.74999925
-    assert _dec(ws.cell(6, header.index("地均GEP(万元/km²)") + 1).value) == Decimal("4.749999")
+    # GEP/km² of the total is total GEP / total area, not a sum: 18.999997 / 4 = 4.74999925,
+    # held to the 0.01 万元/km² its column shows
+    assert _dec(ws.cell(6, header.index("地均GEP(万元/km²)") + 1).value) == Decimal("4.75")
     assert ws.freeze_panes == "A4"
     assert ws.cell(4, gep).number_format == "#,##0.00"
 
@@ -292,8 +293,6 @@ def test_quantile_breaks_zero_class() -> None:
     b = quantile_breaks(np.array([0, 0, 1, 2, 3, 4, np.nan]), n_classes=2)
     np.testing.assert_allclose(b, [0, 1, 2.5, 4])
     assert list(quantile_breaks(np.array([5.0, 5.0]))) == [4.5, 5.5]
-    assert display_unit("m**3") == "m³" and display_unit("kW*h") == "kW·h"
-    assert display_unit("CNY/m**3") == "元/m³" and display_unit("visit") == "人次"
 
 
 def test_cjk_font_is_used_and_no_glyph_missing() -> None:
@@ -318,3 +317,34 @@ def test_cjk_font_is_used_and_no_glyph_missing() -> None:
         fig.canvas.draw()
     glyph = [w for w in caught if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     assert not glyph, [str(w.message) for w in glyph]
+
+
+def test_xlsx_cells_hold_rounded_values_not_float_noise(tmp_path: Path) -> None:
+    # a physical quantity with float noise, as summing pixels gives (7014144.1 m³ of water)
+    rows = [*ROWS[:2], ("420102", "water_conservation", "forest", 7014144.099999359, "1.00", "1.00"),
+            ("420103", "water_conservation", "forest", 0.000123456789, "1.00", "1.00")]  # fmt: skip
+    result = make_result(rows=rows)
+    result = dataclasses.replace(
+        result, regions=[dataclasses.replace(r, area_km2=r.area_km2 + 1 / 3) for r in result.regions]
+    )
+    wb = load_workbook(write_xlsx(result, tmp_path / "r.xlsx"))
+    ws = wb["明细"]
+    header = [c.value for c in ws[1]]
+    q = header.index("实物量") + 1
+    cells = {ws.cell(r, q).value: ws.cell(r, q).number_format for r in range(2, ws.max_row + 1)}
+    assert 7014144.1 in cells and cells[7014144.1] == "#,##0.00"
+    assert 0.000123456789 in cells and cells[0.000123456789] == "0.000000"  # 0.000123 shows
+    phys = wb["实物量表"]
+    assert 7014144.1 in [c.value for row in phys.iter_rows() for c in row]
+    assert "9位有效数字" in phys.cell(2, 1).value  # the sheet states the rule
+    summary = wb["总表"]
+    head = [c.value for c in summary[3]]
+    assert summary.cell(4, head.index("面积(km²)") + 1).value == 2.33  # 2.3333… km² to 0.01
+    # no cell anywhere holds float noise: money is whole fen (≤ 6 decimals in 万元), the rest
+    # holds at most QUANTITY_SIGNIFICANT_DIGITS significant digits
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for c in row:
+                v = c.value
+                if isinstance(v, float):
+                    assert v == round(v, 6) or v == round_significant(v), (sheet.title, c.coordinate, v)

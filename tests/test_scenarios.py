@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,18 +97,76 @@ def test_forest_to_built_up_by_hand(to_built):
     assert r["soil_retention"].delta_value_in_plot < 0
 
 
-def test_statistics_move_value_out_of_the_plot_without_changing_the_total(to_built):
+def test_statistics_follow_the_converted_area_and_are_not_re_spread(to_built):
     f = {x.indicator: x for x in to_built.rows}["forestry"]
-    # region A's 10 000 元 of forestry was on 30 forest pixels (8 in the plot); now on the other 22
+    # region A's 10 000 元 of forestry lies on its 30 forest pixels (333.33 元 each, 8 in the
+    # plot); the 8 converted to built-up lose theirs, and nothing moves to the other 22 (before:
+    # +2 666.67 outside, total 0)
     assert f.baseline_value == Decimal("2666.67") and f.scenario_value == Decimal("0.00")
-    assert f.delta_value_outside == Decimal("2666.67") and f.delta_value_total == 0
-    assert f.affected_km2_outside == pytest.approx(0.22)
-    assert "ADR 0001" in f.reach
+    assert f.delta_value_outside == 0 and f.affected_km2_outside == 0
+    assert f.delta_value_total == Decimal("-2666.67")
+    assert f.method.startswith("scenario: output per hm² of the class")
+    assert any("statistics are not re-spread" in n for n in to_built.notes)
+
+
+def test_a_cropland_conversion_loses_food_production(tiny, base):
+    # paddy (farmland) of region A: columns 2–3, 20 pixels of 1 ha carry A's 100 t of rice
+    # (3 000 元/t), 5 t of pork (20 000 元/t) and 1 t of lotus (5 000 元/t)
+    plot = box(X0 + 2 * CELL, Y0 - 4 * CELL, X0 + 4 * CELL, Y0)  # 8 paddy pixels
+    res = run_scenario(tiny, plot, scenario_from_dict({"conversion": [{"from": [2], "to": 4}]}),
+                       baseline=base)
+    r = {x.indicator: x for x in res.rows}
+    assert r["agriculture"].delta_physical_in_plot == pytest.approx(-8 * 100 / 20)
+    assert r["agriculture"].delta_value_total == Decimal("-120000.00")  # 8 × 300 000 / 20
+    assert r["agriculture"].delta_value_outside == 0 and r["agriculture"].affected_km2_outside == 0
+    assert r["livestock"].delta_value_total == Decimal("-40000.00")  # 8 × 100 000 / 20
+    assert r["other_products"].delta_value_total == Decimal("-2000.00")  # 8 × 5 000 / 20
+    assert "output per hm²" in r["agriculture"].method
+    # the approver's summary leads with the losses, the largest first
+    losses = [x.delta_value_total for x in res.losses]
+    assert {"agriculture", "livestock", "other_products"} <= {x.indicator for x in res.losses}
+    assert losses == sorted(losses) and all(v < 0 for v in losses)
+    paths = write_scenario_outputs(res, Path(tiny).parent / "crop-out", embed_font=False)
+    html = paths["summary"].read_text("utf-8")
+    assert html.index('id="losses"') < html.index("结论 Summary") < html.index("分指标比较")
+    assert "农业产品 Agricultural products" in html[html.index('id="losses"'):html.index("结论 Summary")]
+    csv = paths["comparison"].read_text("utf-8")
+    assert "output per hm² of the class in its district" in csv
+
+
+def test_only_the_plots_area_is_converted_and_local_indicators_stay_inside(tiny, base):
+    # an outline that is not on pixel edges: columns 0.25–1.75 and rows 4.5–8.5 of region A's
+    # forest, 1.5 × 4 = 6 pixels of area (before: pixels at least half inside were converted
+    # whole, and their change outside the outline was labelled "neighbourhood or routing")
+    plot = box(X0 + 0.25 * CELL, Y0 - 8.5 * CELL, X0 + 1.75 * CELL, Y0 - 4.5 * CELL)
+    res = run_scenario(tiny, plot, scenario_from_dict({"conversion": [{"from": [1], "to": 4}]}),
+                       baseline=base)
+    assert float(res.transitions["area_km2"].sum()) == pytest.approx(0.06)
+    r = {x.indicator: x for x in res.rows}
+    wc = r["water_conservation"]
+    assert wc.delta_physical_in_plot == pytest.approx(-6 * 3800)
+    assert wc.baseline_physical == pytest.approx(6 * 3800)
+    for ind in ("water_conservation", "climate_regulation", "carbon_sequestration", "air_purification"):
+        assert r[ind].delta_value_outside == 0 and r[ind].affected_km2_outside == 0, ind
+        assert r[ind].reach == "", ind
+    assert any("converted by the fraction of them inside it" in n for n in res.notes)
+
+
+def test_outside_effects_are_labelled_by_their_cause():
+    from ecovalue.accounting.scenarios import reach_reason
+
+    run = type("R", (), {"parameters": []})()
+    assert "neighbourhood" in reach_reason("landscape_premium", "model:hedonic_premium", run)
+    assert "routing" in reach_reason("soil_retention", "model:rusle_mfd", run)
+    assert "water body" in reach_reason("flood_regulation", "model:lake_reservoir_marsh", run)
+    assert "district cap" in reach_reason("air_purification", "model:rate_x_area_capped", run)
+    assert "no mechanism" in reach_reason("climate_regulation", "model:x", run)
+    assert "whole dataset" in reach_reason("carbon_sequestration", "m", run, frozenset({"carbon.price"}))
 
 
 def test_landscape_premium_reaches_outside(to_built):
     lp = {x.indicator: x for x in to_built.rows}["landscape_premium"]
-    assert lp.affected_km2_outside > 0 and "500 m" in lp.reach
+    assert lp.affected_km2_outside > 0 and "500 m" in lp.reach and "neighbourhood" in lp.reach
     assert any("Landscape premium" in n and "outside the plot" in n for n in to_built.notes)
 
 

@@ -219,3 +219,55 @@ def test_one_pass_layer_names_bad_input_as_the_numpy_functions_do() -> None:
     with pytest.raises(InputError, match="bulk_density"):
         sr.soil_retention_layer(good, good, good, rows, one, one, np.ones(1, bool), 0.09, v,
                                 (0.24, 0.0, 19.76), NUTRIENTS)
+
+
+# ------------------------------------------------------------------ routing beyond the regions
+
+
+def test_a_region_inside_a_larger_dem_counts_the_upslope_area_outside_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The tiny DEM (10 × 10, 100 m) falls to the north-west; the one region is its north-west
+    quarter (rows 0–4, columns 0–4), so most of its upslope area lies outside it. The routing
+    runs on every pixel of the DEM and the account stays inside the region: its soil retained
+    is R·K·LS·(1 − C·P)·area with the LS of the whole DEM (before: routed inside the region
+    only, every boundary an edge and the upslope area outside lost)."""
+    from tests.test_streaming import assert_same_run
+    from tests.tiny import (
+        CELL,
+        X0,
+        Y0,
+        default_landcover,
+        default_rasters,
+        region_geojson,
+        write_tiny_dataset,
+    )
+
+    from ecovalue.accounting.pipeline import run_account
+    from ecovalue.accounting.streaming import run_account_streamed
+    from ecovalue.raster.hydrology import route_ls
+    from ecovalue.raster.routing_cache import RoutingCache
+
+    root = write_tiny_dataset(tmp_path / "d")
+    x1, y1 = X0 + 5 * CELL, Y0 - 5 * CELL
+    region_geojson(root / "vectors/regions.geojson",
+                   [("A", "甲区", [[X0, y1], [x1, y1], [x1, Y0], [X0, Y0], [X0, y1]])])
+    mem = run_account(root)
+    dem = default_rasters()["dem"]
+    inside = np.zeros(dem.shape, bool)
+    inside[:5, :5] = True
+    ls_whole = route_ls(dem, np.ones(dem.shape, bool), CELL, "mfd")
+    ls_region = route_ls(dem, inside, CELL, "mfd")
+    assert (ls_whole[inside] > ls_region[inside] * 1.01).sum() >= 9  # the upslope area counts
+    # C and P of the tiny classes: forest 0.01 × 1.0, paddy 0.2 × 0.5 (area 1 ha per pixel)
+    lc = default_landcover()
+    cp = np.where(lc == 1, 0.01 * 1.0, np.where(lc == 2, 0.2 * 0.5, np.nan))
+    k = float(np.float32(0.03))  # the erodibility raster is float32
+    expected = 6000.0 * k * ls_whole * (1.0 - cp) * 1.0
+    soil = mem.layers["soil_retention"].physical
+    np.testing.assert_allclose(soil[inside], expected[inside], rtol=1e-12)
+    assert np.isnan(soil[~inside]).all()
+    # the streamed engine routes the same pixels (and finds the in-memory engine's cache entry)
+    cache = RoutingCache(tmp_path / "cache")
+    assert_same_run(mem, run_account_streamed(root, block_rows=3, cache=cache))
+    again = run_account_streamed(root, cache=cache)
+    assert again.routing_from_cache
+    assert_same_run(mem, again)

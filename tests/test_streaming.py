@@ -20,7 +20,7 @@ from tests.tiny import N, default_statistics, write_tiny_dataset
 
 from ecovalue.accounting import streaming as S
 from ecovalue.accounting.pipeline import run_account
-from ecovalue.accounting.result import TABLE_COLUMNS, RunResult
+from ecovalue.accounting.result import SUB_ITEM_COLUMNS, TABLE_COLUMNS, RunResult
 from ecovalue.accounting.streaming import StreamedResult, run_account_streamed
 from ecovalue.errors import ValidationFailed
 from ecovalue.raster import io
@@ -29,11 +29,14 @@ from ecovalue.raster.routing_cache import RoutingCache
 KEY = ["region_code", "indicator", "ecosystem_type"]
 
 
-def assert_same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
+def assert_same_table(
+    a: pd.DataFrame, b: pd.DataFrame, columns: tuple[str, ...] = TABLE_COLUMNS
+) -> None:
     """Same rows and labels; physical quantities ≤ 1e-9 relative; money ≤ 0.01 元 per cell."""
-    assert list(b.columns) == list(TABLE_COLUMNS)
-    assert a[KEY].values.tolist() == b[KEY].values.tolist()
-    for col in TABLE_COLUMNS:
+    assert list(b.columns) == list(columns)
+    key = KEY if "sub_item" not in columns else [*KEY, "sub_item"]
+    assert a[key].values.tolist() == b[key].values.tolist()
+    for col in columns:
         if col not in ("physical_quantity", "value_current", "value_constant"):
             assert a[col].tolist() == b[col].tolist(), col
     np.testing.assert_allclose(b["physical_quantity"], a["physical_quantity"], rtol=1e-9, atol=0)
@@ -44,6 +47,7 @@ def assert_same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def assert_same_run(a: RunResult, b: StreamedResult) -> None:
     assert_same_table(a.table, b.table)
+    assert_same_table(a.sub_items, b.sub_items, SUB_ITEM_COLUMNS)
     assert a.hashes == b.hashes
     assert a.not_applicable == b.not_applicable
     assert set(a.notes) == set(b.notes)
@@ -70,29 +74,38 @@ def tiny_reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRe
         if r["region_code"] == "B" and r["item"] == "product:rice":
             r["quantity"] = 7.0  # B has no farmland: spread over all its pixels (with a note)
 
-    def rep(code: str, ind: str, et: str, q: float, mode: str, dept: str) -> dict[str, object]:
+    def rep(code: str, ind: str, et: str, q: float, mode: str, dept: str, sub: str = "") -> dict[str, object]:
+        unit = {"water_conservation": "m**3", "flood_regulation": "m**3", "landscape_premium": "CNY",
+                "climate_regulation": "kW*h"}
         return {
             "region_code": code,
             "year": 2023,
             "indicator": ind,
             "ecosystem_type": et,
             "quantity": q,
-            "unit": {"water_conservation": "m**3", "landscape_premium": "CNY"}.get(ind, "t"),
+            "unit": unit.get(ind, "t"),
             "department": dept,
             "mode": mode,
             "source": "统计报表",
+            "sub_item": sub,
         }
 
-    # the second water row applies after the first; sand fixation: the model has none, the
-    # complement fills it; carbon: the model has some, the complement is not used; landscape
-    # premium comes from a global step
+    # two water rows for different pixels; sand fixation: the model has none, the complement
+    # fills it; carbon: the model has some, the complement is not used; landscape premium
+    # comes from a global step; sub-items: one pollutant replaced (after its cap), a flood
+    # total (one price: scaled over its parts), water-surface cooling where the model has none
+    # (spread), soil retention's nitrogen on its own
     rows = [
-        rep("A", "water_conservation", "", 90_000.0, "replace", "市水务局"),
+        rep("A", "water_conservation", "farmland", 9_000.0, "replace", "市水务局"),
         rep("A", "water_conservation", "forest", 50_000.0, "replace", "区水务局"),
         rep("B", "sand_fixation", "forest", 50.0, "complement", "市林业局"),
         rep("B", "carbon_sequestration", "", 1.0, "complement", "市林业局"),
         rep("A", "soil_retention", "farmland", 123.0, "replace", "市农业局"),
+        rep("A", "soil_retention", "forest", 0.5, "replace", "市农业局", "nitrogen"),
         rep("B", "landscape_premium", "", 1e6, "replace", "市住建局"),
+        rep("A", "air_purification", "", 0.3, "replace", "市生态环境局", "so2"),
+        rep("B", "flood_regulation", "", 5_000.0, "replace", "市水务局"),
+        rep("A", "climate_regulation", "forest", 1e5, "complement", "市气象局", "water_surface"),
     ]
     root = write_tiny_dataset(
         tmp_path_factory.mktemp("rep") / "d",
@@ -127,7 +140,10 @@ def test_reported_and_caps_equal_in_memory(
         "reported:市林业局",
         "reported:市农业局",
         "reported:市住建局",
+        "reported:市生态环境局",
+        "reported:市气象局",
     } <= set(mem.table["source"])
+    assert {"so2", "nitrogen", "water_surface", "lake", "marsh"} <= set(mem.sub_items["sub_item"])
     assert_same_run(mem, run_account_streamed(root, block_rows=block_rows))
 
 
@@ -377,7 +393,7 @@ def test_a_first_run_stores_its_routing_beside_the_blocks_and_returns_once_store
 def test_a_first_run_starts_its_routing_while_the_kernels_load(
     tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the routing needs only the DEM and the regions' pixels: it starts from the preparation
+    # the routing needs only the DEM and its mask: it starts from the preparation
     # thread as soon as they are known, not after the main thread has loaded the kernels
     import time
 
@@ -410,14 +426,18 @@ def test_a_first_run_with_a_cache_reads_the_whole_dem_once(
     from ecovalue.accounting import streaming_blocks as B
 
     whole: list[str] = []
-    real = B.read_block_values
 
-    def counted(plan: Any, key: str, start: int, stop: int) -> Any:
-        if start == 0 and stop == plan.grid.height:
-            whole.append(key)
-        return real(plan, key, start, stop)
+    def counting(real: Any) -> Any:
+        def counted(plan: Any, key: str, start: int, stop: int) -> Any:
+            if start == 0 and stop == plan.grid.height:
+                whole.append(key)
+            return real(plan, key, start, stop)
 
-    monkeypatch.setattr(B, "read_block_values", counted)
+        return counted
+
+    # the routing reads the DEM with its mask (read_block), the digests without (…_values)
+    monkeypatch.setattr(B, "read_block_values", counting(B.read_block_values))
+    monkeypatch.setattr(B, "read_block", counting(B.read_block))
     cache = RoutingCache(tmp_path / "cache")
     first = run_account_streamed(tiny[0], block_rows=4, threads=2, cache=cache)
     assert not first.routing_from_cache and whole.count("dem") == 1
@@ -867,3 +887,50 @@ def test_progress_reports_every_stage_and_its_blocks(
     stages = stages_of(events)
     assert stages[0] == S.STAGES["scan and pass 1"] and S.STAGES["routing"] not in stages
     assert stages[-2:] == [S.STAGES["landscape premium"], S.STAGES["tables"]]
+
+
+# ------------------------------------------------------------------ every indicator accounted
+
+
+def test_the_streamed_ways_cover_every_catalogue_indicator_once() -> None:
+    from ecovalue.accounting import streaming_blocks as B
+    from ecovalue.accounting.catalogue import INDICATORS
+
+    ways = B.streamed_ways()
+    assert set(ways) == set(INDICATORS)
+    assert ways["recreation"] == "statistics" and ways["air_purification"] == "pollutants"
+    assert ways["soil_retention"] == "local" and ways["landscape_premium"] == "global"
+
+
+def test_an_indicator_dropped_from_the_streamed_lists_is_an_error_not_a_smaller_gep(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.accounting import streaming_blocks as B
+    from ecovalue.errors import EngineError
+
+    root, _mem = tiny
+    monkeypatch.setattr(B, "LOCAL", tuple(i for i in B.LOCAL if i != "climate_regulation"))
+    # the check the module runs when it loads
+    with pytest.raises(EngineError, match=r"no way to compute \['climate_regulation'\]"):
+        B.check_streamed_ways()
+    # and the check at the end of a run (before: GEP without climate regulation, exit 0)
+    with pytest.raises(EngineError, match=r"streamed engine computed no result for \['climate_regulation'\]"):
+        run_account_streamed(root)
+
+
+def test_the_in_memory_engine_checks_the_same_at_the_end_of_a_run(
+    tiny: tuple[Path, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecovalue.accounting import pipeline
+    from ecovalue.errors import EngineError
+
+    root, _mem = tiny
+    monkeypatch.setattr(
+        pipeline, "COMPUTE", {k: v for k, v in pipeline.COMPUTE.items() if k != "water_conservation"}
+    )
+    with pytest.raises(EngineError, match=r"in-memory engine computed no result for \['water_conservation'\]"):
+        run_account(root)
+    # a reason is enough: named not applicable, the run goes on
+    pipeline.check_every_indicator(["sand_fixation"], [], {"sand_fixation": "no wind data"}, "x")
+    with pytest.raises(EngineError):
+        pipeline.check_every_indicator(["sand_fixation"], [], {"sand_fixation": " "}, "x")

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tiny import write_tiny_dataset
+from tests.ulp import assert_within_ulps, sand_fixed_ulp_bound
 
 from ecovalue.accounting import streaming as S
 from ecovalue.accounting import streaming_blocks as B
@@ -38,7 +39,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[B.Plan, dict[str
     blocks = S._blocks(meta.grid.height, 3)
     scan = S._reduce_scan(B.scan_block(plan, a, b, True) for a, b in blocks)
     S._prepare_block_indicators(plan, S._probe_context(plan), scan)
-    S._routing_step(plan, scan["valid"], tmp, True, 1)
+    S._routing_step(plan, tmp, True, 1)
     return plan, scan
 
 
@@ -282,9 +283,9 @@ def test_sand_fixed_equals_the_plain_expressions() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sand_fixed_in_one_pass_equals_the_numpy_path(dtype: type) -> None:
+def test_sand_fixed_in_one_pass_agrees_with_the_numpy_path(dtype: type) -> None:
     """The fused kernel (C-contiguous float inputs) against the numpy path (the same inputs in
-    Fortran order), bit for bit, with clamped pixels, nodata outside valid and K' a raster."""
+    Fortran order) within the ulp bound of tests/test_models.py, with clamped pixels, nodata outside valid and K' a raster."""
     rng = np.random.default_rng(11)
     shape = (50, 60)
     valid = rng.random(shape) < 0.85
@@ -302,9 +303,17 @@ def test_sand_fixed_in_one_pass_equals_the_numpy_path(dtype: type) -> None:
         *(np.asfortranarray(a) for a in args), 50.0, 900.0, np.asfortranarray(valid)
     )
     got = sand_fixation.sand_fixed_t(*args, 50.0, 900.0, valid)
-    for a, b, c in zip(fused[:3], plain[:3], got[:3], strict=True):
-        assert a.tobytes() == np.ascontiguousarray(b).tobytes() == c.tobytes()
-    assert fused.n_clamped == plain.n_clamped == got.n_clamped
+    # sand_fixed_t on C-ordered inputs is the fused kernel: the same bits
+    for a, c in zip(fused[:3], got[:3], strict=True):
+        assert a.tobytes() == c.tobytes()
+    assert fused.n_clamped == got.n_clamped
+    # the numpy path calls numpy's exp/pow, chosen by the CPU: within the stated bound
+    bound = sand_fixed_ulp_bound(wf, ef, scf, k, valid, 50.0)
+    top = np.maximum(plain.potential_t, plain.actual_t)
+    for a, b in zip(fused[:3], plain[:3], strict=True):
+        assert_within_ulps(a, np.ascontiguousarray(b), bound, of=top)
+    ties = (valid & (np.abs(plain.potential_t - plain.actual_t) <= bound * np.spacing(top))).sum()
+    assert abs(fused.n_clamped - plain.n_clamped) <= ties
     scf[0, 0], valid[0, 0] = 1.5, True  # a valid pixel out of range: the numpy path names it
     assert sand_fixation._sand_fused(args, 50.0, 900.0, valid) is None
     with pytest.raises(InputError, match="soil_crust_factor has 1 valid pixel"):

@@ -216,3 +216,31 @@ def test_draws_on_a_local_dask_cluster_equal_a_local_run(tiny):
     assert local.recomputed == remote.recomputed == ["soil_retention"]
     for col in ("p5", "p50", "p95"):
         assert local.rows[col].tolist() == remote.rows[col].tolist()
+
+
+def test_the_progress_bar_ends_at_the_number_of_draws(tiny):
+    # issue 22: 200 draws ended at 198/200 (each draw was reported before it ran)
+    root, point = tiny
+    dists = degenerate(["soil.bulk_density", "carbon.dm_carbon_fraction"])
+    seen: list[tuple[int, int]] = []
+    run_uncertainty(root, "cn-2022", dists, draws=200, seed=1, point=point, shortcut=False,
+                    progress=lambda step, i, total: seen.append((i, total)))
+    assert seen and seen[-1] == (200, 200)
+    assert [i for i, _ in seen] == sorted(i for i, _ in seen)
+
+
+def test_the_shipped_distributions_and_the_shipped_demo_agree():
+    # every price year of the shipped profile and of its distributions is in the demo's price
+    # index (issue 22: reservoir_cost's 1990 value of [S6] was not restated on the demo)
+    import tomllib
+
+    from ecovalue.accounting.profiles import PROFILE_DIR
+    from ecovalue.datasets.demo import _price_index_rows
+
+    index = {r["year"] for r in _price_index_rows(2023)}
+    prof = load_profile("cn-2022")
+    years = {p.price_year for p in prof.parameters.values() if p.price_year is not None}
+    raw = tomllib.loads((PROFILE_DIR / "cn-2022.uncertainty.toml").read_text(encoding="utf-8"))
+    for d in raw["distributions"].values():
+        years |= {int(y) for y in d.get("price_years", []) if y} | ({int(d["price_year"])} if "price_year" in d else set())
+    assert 1990 in years and years <= index, sorted(years - index)

@@ -109,7 +109,7 @@ def test_missing_and_unknown_units_in_landcover_table(tmp_path):
     assert ds is None
     assert "column usle_c: has no unit" in text and 'add usle_c = "1"' in text
     assert "'kg per wombat' is not a unit pint understands" in text
-    assert "'m' cannot be converted to 'kg/ha/a'" in text
+    assert "'m' cannot be converted to 'kg/(hm²·a)'" in text
 
 
 def test_statistics_missing_for_region_and_year(tmp_path):
@@ -117,7 +117,7 @@ def test_statistics_missing_for_region_and_year(tmp_path):
     ds, problems = problems_of(write_tiny_dataset(tmp_path / "d", statistics=stats))
     assert "'water_use:domestic' (needed by water_supply) missing for year 2023 in regions B" in errors_text(problems)
     ds, problems = problems_of(write_tiny_dataset(tmp_path / "e", statistics=default_statistics(2021)))
-    assert "no statistics at all for year 2023" in errors_text(problems)
+    assert "column year: no row has year 2023 (the years written are 2021)" in errors_text(problems)
 
 
 def test_bad_region_geometries(tmp_path):
@@ -162,8 +162,8 @@ def test_reported_table_errors(tmp_path):
             "unit": "t", "department": "水务局", "mode": "sometimes", "source": "t"}]
     _, problems = problems_of(write_tiny_dataset(tmp_path / "d", reported=rep))
     text = errors_text(problems)
-    assert "unknown region code Z" in text and "unknown indicator 'water_magic'" in text
-    assert "mode 'sometimes'" in text and "'t' cannot be converted to 'm**3'" in text
+    assert "line 2: unknown region code 'Z'" in text and "unknown indicator 'water_magic'" in text
+    assert "mode 'sometimes'" in text and "'t' cannot be converted to 'm³'" in text
 
 
 def test_grid_is_metric_projected():

@@ -25,6 +25,10 @@ class DataFileError(EcovalueError, OSError):
     """A file is missing, unreadable or of the wrong kind."""
 
 
+class OutputError(EcovalueError, OSError):
+    """An output folder cannot be created or written."""
+
+
 class UnitError(InputError):
     """A unit is missing, unknown or incompatible with what was expected."""
 
@@ -42,6 +46,12 @@ class NotApplicable(EcovalueError):
 
     The pipeline records the reason in the run output instead of writing zeros.
     """
+
+
+class EngineError(EcovalueError, RuntimeError):
+    """An accounting engine broke one of its own invariants (e.g. an indicator of the profile
+    was neither computed nor named not applicable): a defect of the software, not of the input;
+    the run stops instead of publishing an incomplete number."""
 
 
 @dataclass(frozen=True)

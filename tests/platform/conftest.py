@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from ecovalue.config import Settings
 from ecovalue.db import migrate
-from ecovalue.db.session import EcoSession, make_engine, make_sessionmaker, unit_of_work
+from ecovalue.db.session import EcoSession, make_engine, unit_of_work
 from ecovalue.platform import schema  # noqa: F401  (installs the audit listener)
+from ecovalue.platform.audit.service import audited_sessionmaker
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
@@ -167,11 +169,31 @@ def database_url(
     return pg_server.url(pg_server.new_database(template=pg_template))
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own data folder: the audit key file and checkpoint log default to it.
+
+    Every ``Settings()`` a test makes then shares the factory's keys and never touches the
+    real ``~/.local/share/ecovalue``.
+    """
+    path = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(path))
+    for name in ("ECOVALUE_AUDIT_KEY_FILE", "ECOVALUE_AUDIT_CHECKPOINT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return path / "ecovalue"
+
+
 @pytest.fixture
-def factory(database_url: str) -> Iterator[sessionmaker[EcoSession]]:
-    """A session factory on the migrated test database."""
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
+def settings(database_url: str) -> Settings:
+    """Test settings on the test database (audit keys in the test's data folder)."""
+    return Settings(env="test", secret_key="s" * 40, database_url=database_url)
+
+
+@pytest.fixture
+def factory(settings: Settings) -> Iterator[sessionmaker[EcoSession]]:
+    """A session factory on the migrated test database, signing the record with the test key."""
+    engine = make_engine(settings.database_url)
+    yield audited_sessionmaker(engine, settings)
     engine.dispose()
 
 

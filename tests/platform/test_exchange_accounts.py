@@ -112,7 +112,7 @@ def test_a_changed_dataset_cannot_be_measured_against_the_publication(uow, publi
     original = stats.read_text()
     try:
         stats.write_text(original.replace("100.0", "101.0", 1))
-        with pytest.raises(RuleViolation, match="not the published run's"), uow() as s:
+        with pytest.raises(RuleViolation, match="not the run's"), uow() as s:
             IND.measure(s, ADMIN, "forest_coverage", "420102", 2023)
     finally:
         stats.write_text(original)

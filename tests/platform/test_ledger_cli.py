@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from ecovalue.cli import ledger
-from ecovalue.cli.platform import db_app
+from ecovalue.cli.platform import audit_app, db_app
 
 runner = CliRunner(env={"COLUMNS": "400"})  # wide: problem tables stay on one line
 
@@ -18,11 +18,12 @@ runner = CliRunner(env={"COLUMNS": "400"})  # wide: problem tables stay on one l
 def _app() -> typer.Typer:
     app = typer.Typer()
     app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
     ledger.register(app)
     return app
 
 
-def test_ledger_commands_and_verify(tmp_path: Path) -> None:
+def test_ledger_commands_and_verify(tmp_path: Path, data_dir: Path) -> None:
     db = tmp_path / "x.db"
     opt = ["--database-url", f"sqlite:///{db}"]
     app = _app()
@@ -33,6 +34,7 @@ def test_ledger_commands_and_verify(tmp_path: Path) -> None:
         return r.output
 
     ok("db", "upgrade")
+    ok("audit", "init-key")
     assert "HBEA" in ok("ledger", "init")
     assert "tick 10 元, lot 0.001 t_COD_a" in ok("ledger", "instrument", "PWCOD", "2025")
     ok("ledger", "participant", "F", "某化工厂", "--kind", "enterprise", "--region", "420102")
@@ -46,6 +48,8 @@ def test_ledger_commands_and_verify(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "would exceed" in r.output
     assert "journal intact" in ok("ledger", "verify")
     assert "P:F:cash" in ok("ledger", "balances", "F")
+    # the journal's Core-written transactions replay from the audit record like ORM rows
+    assert "audit record intact" in ok("audit", "verify")
 
     with sqlite3.connect(db) as conn:  # tamper with a posting's amount in the index
         conn.execute("UPDATE ledger_balances SET balance = '1.00' WHERE commodity = 'CNY'")

@@ -138,7 +138,9 @@ def test_register_flow_and_district_scoping(client: TestClient) -> None:
     )
     assert client.get(f"/api/registry/parcels/{pid}/history", headers=wang).status_code == 403
     assert client.get("/api/audit/verify", headers=li).status_code == 403
-    assert client.get("/api/audit/verify", headers=admin).json() == {"intact": True, "problems": []}
+    report = client.get("/api/audit/verify", headers=admin).json()
+    assert report["intact"] and report["problems"] == [] and report["rows_replayed"] > 0
+    assert report["checkpoint"]["seq"] == report["entries"]
 
 
 def test_failed_request_writes_nothing(client: TestClient, factory) -> None:  # type: ignore[no-untyped-def]
@@ -157,13 +159,13 @@ def test_failed_request_writes_nothing(client: TestClient, factory) -> None:  # 
         json={
             "code": "P1",
             "resource_type": "lava",
-            "admin_code": "420102",
+            "admin_code": "42010x",
             "owner_id": 99,
             "geometry": _box(0, 0),
         },
     )
-    assert r.status_code == 409
-    assert len(r.json()["problems"]) == 2
+    assert r.status_code == 422
+    assert {p["where"] for p in r.json()["problems"]} == {"body.resource_type", "body.admin_code"}
     with unit_of_work(factory) as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == before
         assert verify_audit_chain(s) == []

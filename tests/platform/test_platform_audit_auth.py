@@ -14,7 +14,7 @@ from ecovalue.platform.audit.service import entries_for, verify_audit_chain
 from ecovalue.platform.audit.tables import AuditEntry
 from ecovalue.platform.auth import service as auth
 from ecovalue.platform.auth.rules import Role, can_read_unpublished, in_district
-from ecovalue.platform.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
+from ecovalue.platform.errors import NotAuthenticated, PermissionDenied
 from ecovalue.platform.registry import service as reg
 
 SETTINGS = Settings(env="test", secret_key="t" * 40, token_lifetime_minutes=5)
@@ -99,20 +99,6 @@ def test_tokens_expire_and_carry_the_scope(session) -> None:  # type: ignore[no-
     other = Settings(env="test", secret_key="u" * 40)
     with pytest.raises(NotAuthenticated, match="invalid"):
         auth.principal_from_token(session, other, token)
-
-
-def test_login_rate_limit() -> None:
-    now = [0.0]
-    limiter = auth.LoginRateLimiter(5, 300, clock=lambda: now[0])
-    for _ in range(5):
-        limiter.check("li", "1.2.3.4")
-        limiter.failed("li", "1.2.3.4")
-    with pytest.raises(TooManyAttempts) as err:
-        limiter.check("li", "1.2.3.4")
-    assert err.value.retry_after_seconds == 301
-    limiter.check("li", "5.6.7.8")  # another client is not blocked
-    now[0] = 301.0  # the window has passed
-    limiter.check("li", "1.2.3.4")
 
 
 def test_district_scope_rules() -> None:

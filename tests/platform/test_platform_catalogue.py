@@ -238,9 +238,10 @@ def test_parcel_links_and_xlsx(session) -> None:  # type: ignore[no-untyped-def]
     assert tuple(c.value for c in ws[2]) == rules.XLSX_HEADERS
     tea = [c.value for c in ws[4]]
     assert tea[:4] == [2, "物质产品", "茶园", "census:tea_garden"]
-    assert (tea[6], tea[7], tea[8], tea[10], tea[11]) == (12.5, "ha", "一级", "P1", "农业农村局")
+    assert (tea[6], tea[7], tea[8], tea[10], tea[11]) == (12.5, "hm²", "一级", "P1", "农业农村局")
     regulating = [c.value for c in wb["调节服务"][3]]
-    assert (regulating[2], regulating[6], regulating[14]) == ("水源涵养", 20, 1300)
+    # units as users read them (ecovalue.units.format_unit), never pint's m**3
+    assert (regulating[2], regulating[6], regulating[7], regulating[14]) == ("水源涵养", 20, "m³", 1300)
     assert wb["文化服务"].max_row == 3  # title, headers, one row
 
 

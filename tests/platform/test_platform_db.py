@@ -106,16 +106,18 @@ def test_float_money_is_refused(database_url: str) -> None:
 
 
 def test_settings_refuse_default_secret_outside_development(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     monkeypatch.delenv("ECOVALUE_SECRET_KEY", raising=False)
     monkeypatch.setenv("ECOVALUE_ENV", "production")
     with pytest.raises(ValueError, match="ECOVALUE_SECRET_KEY"):
         Settings()
-    with pytest.raises(ValueError, match="ECOVALUE_SECRET_KEY"):
-        Settings(secret_key="changethis")
-    ok = Settings(secret_key="x" * 32)
-    assert ok.secret_key.get_secret_value() == "x" * 32
+    for weak in ("changethis", "x" * 32, "aaaaaaaaaaaaaaaa", "change-me-in-production"):
+        with pytest.raises(ValueError, match="ECOVALUE_SECRET_KEY"):
+            Settings(secret_key=weak)
+    strong = "Vq3rT9zK1mXb7LpW2nYc8HdF4sJg6Qa0"
+    assert Settings(secret_key=strong).secret_key.get_secret_value() == strong
     dev = Settings(env="development")  # a random secret, never empty
     assert len(dev.secret_key.get_secret_value()) >= 32
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from platform_support import ANALYST, OFFICIAL_A, REPORTER
-from test_platform_api import client  # noqa: F401  (fixture)
 
 from ecovalue.datasets.demo import build_demo
 from ecovalue.platform.errors import PermissionDenied
@@ -14,9 +13,22 @@ from ecovalue.platform.reporting import service as rep
 from ecovalue.platform.runs import service as runs
 
 ROWS = [
-    {"table": "reported", "region_code": "420102", "item": "water_conservation", "ecosystem_type": "all",
-     "quantity": "1250000.5", "unit": "m**3", "mode": "replace"},
-    {"table": "statistics", "region_code": "420102", "item": "gdp", "quantity": "1.5e11", "unit": "CNY"},
+    {
+        "table": "reported",
+        "region_code": "420102",
+        "item": "water_conservation",
+        "ecosystem_type": "all",
+        "quantity": "1250000.5",
+        "unit": "m**3",
+        "mode": "replace",
+    },
+    {
+        "table": "statistics",
+        "region_code": "420102",
+        "item": "gdp",
+        "quantity": "1.5e11",
+        "unit": "CNY",
+    },
 ]
 
 
@@ -28,13 +40,19 @@ def demo(tmp_path_factory):
 def test_run_uses_only_approved_reports(session, demo) -> None:  # type: ignore[no-untyped-def]
     submitted = rep.submit_report(session, REPORTER, "forestry", "420102", 2023, ROWS)
     before = runs.start_run(session, ANALYST, str(demo), 2023)  # not yet approved: model numbers
-    rows = {(r.region_code, r.indicator): r for r in runs.run_results(session, ANALYST, before.id)
-            if r.region_code == "420102" and r.indicator == "water_conservation"}
+    rows = {
+        (r.region_code, r.indicator): r
+        for r in runs.run_results(session, ANALYST, before.id)
+        if r.region_code == "420102" and r.indicator == "water_conservation"
+    }
     assert all(not r.source.startswith("reported:forestry") for r in rows.values())
     rep.review_report(session, ANALYST, submitted.id, "approved")
     after = runs.start_run(session, ANALYST, str(demo), 2023)
-    wc = [r for r in runs.run_results(session, ANALYST, after.id)
-          if r.region_code == "420102" and r.indicator == "water_conservation"]
+    wc = [
+        r
+        for r in runs.run_results(session, ANALYST, after.id)
+        if r.region_code == "420102" and r.indicator == "water_conservation"
+    ]
     assert sum(Decimal(str(r.physical_quantity)) for r in wc) == pytest.approx(Decimal("1250000.5"))
     assert {r.source for r in wc} == {"reported:forestry"}
     assert after.input_hash != before.input_hash  # the approved numbers are part of the inputs
@@ -46,17 +64,4 @@ def test_only_analysts_and_administrators_start_runs(session, demo) -> None:  # 
         runs.start_run(session, OFFICIAL_A, str(demo), 2023)
 
 
-def test_start_run_over_http_then_publish(client, demo) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from test_platform_api import _headers
-
-    body = {"dataset_path": str(demo), "year": 2023, "profile": "cn-2022"}
-    assert client.post("/api/runs", json=body, headers=_headers(client, "li")).status_code == 403
-    r = client.post("/api/runs", json=body, headers=_headers(client, "ana"))
-    assert r.status_code == 201, r.text
-    run = r.json()
-    assert run["row_count"] > 0 and len(run["code_hash"]) > 10
-    p = client.post(f"/api/runs/{run['id']}/publish", json={"reason": "2023 official GEP"},
-                    headers=_headers(client, "admin"))
-    assert p.status_code == 201, p.text
-    public = client.get("/api/results/2023", params={"district": "420102"}).json()
-    assert public["rows"] and all(row["region_code"] == "420102" for row in public["rows"])
+# Over HTTP a run is a background job: tests/platform/test_platform_jobs.py.

@@ -19,6 +19,66 @@ CATEGORIES = ("provisioning", "regulating", "cultural")
 
 
 @dataclass(frozen=True)
+class SubItemSpec:
+    """A sub-item of an indicator as the published Chinese accounts show it (a pollutant, a kind
+    of flood storage, a cooling process, a benefit of retained soil), valued at its own unit
+    price. ``parameters``: the register entries its unit price is made of; ``landcover_column``:
+    its per-class rate, where the model has one; ``in_total``: whether its physical quantity is
+    part of the indicator's (soil retention's N and P are tonnes of nutrient contained in the
+    retained soil, so they are not added to it)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    parameters: tuple[str, ...]
+    landcover_column: str = ""
+    in_total: bool = True
+
+
+def _sub(id_: str, zh: str, en: str, *parameters: str, column: str = "", in_total: bool = True) -> SubItemSpec:
+    return SubItemSpec(id_, zh, en, tuple(parameters), column, in_total)
+
+
+# Sub-items after the indicator tables of the published accounts: air purification by SO₂ /
+# NOₓ / dust and water purification by COD / NH₃-N / TN / TP [S1][S6]; flood storage of lakes,
+# reservoirs, marshes (and vegetation) [S1]; cooling by vegetation transpiration and
+# water-surface evaporation [S1][S2]; soil retention's reduced silting and reduced N / P loss
+# [S1] (spec §6.2 R2, R5–R7, R10).
+_AIR = (
+    _sub("so2", "二氧化硫", "SO₂", "air.so2_cost", column="so2_absorption"),
+    _sub("nox", "氮氧化物", "NOₓ", "air.nox_cost", column="nox_absorption"),
+    _sub("dust", "工业粉尘", "Dust", "air.dust_cost", column="dust_retention"),
+)
+_WATER = (
+    _sub("cod", "化学需氧量", "COD", "water.cod_cost", column="cod_purification"),
+    _sub("nh3n", "氨氮", "NH₃-N", "water.nh3n_cost", column="nh3n_purification"),
+    _sub("tn", "总氮", "TN", "water.tn_cost", column="tn_purification"),
+    _sub("tp", "总磷", "TP", "water.tp_cost", column="tp_purification"),
+)
+_FLOOD = (
+    _sub("lake", "湖泊调蓄", "Lake storage", "flood.lake_a", "flood.lake_b", "flood.lake_turnover",
+         "reservoir_cost"),
+    _sub("reservoir", "水库调蓄", "Reservoir storage", "flood.reservoir_share", "reservoir_cost"),
+    _sub("marsh", "沼泽调蓄", "Marsh storage", "reservoir_cost", column="marsh_storage_depth"),
+    _sub("vegetation", "植被调蓄", "Vegetation storage", "reservoir_cost", column="flood_storage_depth"),
+)
+_CLIMATE = (
+    _sub("vegetation", "植被蒸腾降温增湿", "Vegetation transpiration", "climate.eer",
+         "climate.electricity_price", column="transpiration_heat"),
+    _sub("water_surface", "水面蒸发降温增湿", "Water-surface evaporation", "climate.latent_heat",
+         "climate.humidifier_energy", "climate.electricity_price", column="is_water_surface"),
+)
+_SOIL = (
+    _sub("sediment", "减少泥沙淤积", "Reduced reservoir silting", "soil.silting_coef",
+         "soil.bulk_density", "soil.dredging_cost"),
+    _sub("nitrogen", "减少氮流失", "Reduced nitrogen loss", "soil.n_fraction", "soil.n_cost",
+         in_total=False),
+    _sub("phosphorus", "减少磷流失", "Reduced phosphorus loss", "soil.p_fraction", "soil.p_cost",
+         in_total=False),
+)
+
+
+@dataclass(frozen=True)
 class IndicatorSpec:
     """A GEP indicator as declarative data."""
 
@@ -38,6 +98,14 @@ class IndicatorSpec:
     statistics_items: tuple[str, ...] = ()  # items each region needs (prefix match with '*')
     parameters: tuple[str, ...] = ()
     ecosystem_types: tuple[str, ...] = ()  # provisioning: where the value is allocated
+    sub_items: tuple[SubItemSpec, ...] = ()  # each valued at its own price (results by sub-item)
+
+    def sub_item(self, sub_id: str) -> SubItemSpec:
+        """The sub-item ``sub_id``; KeyError naming the known ones."""
+        for s in self.sub_items:
+            if s.id == sub_id:
+                return s
+        raise KeyError(f"{self.id} has no sub-item {sub_id!r}; known: {[s.id for s in self.sub_items]}")
 
 
 _SPECS = (
@@ -90,7 +158,7 @@ _SPECS = (
         parameters=("soil.silting_coef", "soil.bulk_density", "soil.dredging_cost", "soil.n_fraction",
                     "soil.p_fraction", "soil.n_cost", "soil.p_cost"),
         # soil is retained by ecosystems with soil; open water and sealed built-up land have none [S1]
-        ecosystem_types=("forest", "shrub", "grassland", "wetland", "farmland", "bare")),
+        ecosystem_types=("forest", "shrub", "grassland", "wetland", "farmland", "bare"), sub_items=_SOIL),
     IndicatorSpec(
         "sand_fixation", "防风固沙", "Windbreak and sand fixation", "regulating", "t",
         "RWEQ potential − actual wind erosion (Fryrear et al. 1998)", "replacement cost (sand-control works)",
@@ -103,20 +171,21 @@ _SPECS = (
         "lakes C = e^a·A^b·T; reservoirs C = share × capacity; marshes C = depth × area; vegetation optional",
         "shadow project (reservoir construction cost)", "V = (C_l + C_r + C_m + C_v) × P_w", "[S1]",
         required_rasters=("landcover",), required_vectors=(), landcover_columns=("marsh_storage_depth", "flood_storage_depth"),
-        parameters=("flood.lake_a", "flood.lake_b", "flood.lake_turnover", "flood.reservoir_share", "reservoir_cost")),
+        parameters=("flood.lake_a", "flood.lake_b", "flood.lake_turnover", "flood.reservoir_share", "reservoir_cost"),
+        sub_items=_FLOOD),
     IndicatorSpec(
         "air_purification", "空气净化", "Air purification", "regulating", "t",
         "absorption of SO₂, NOₓ and dust by class × area, capped by reported emissions",
         "avoided treatment cost", "Q_x = rate_x·A (≤ emissions);  V = Σ Q_x × c_x", "[S1][S2]",
         required_rasters=("landcover",), landcover_columns=("so2_absorption", "nox_absorption", "dust_retention"),
-        parameters=("air.so2_cost", "air.nox_cost", "air.dust_cost")),
+        parameters=("air.so2_cost", "air.nox_cost", "air.dust_cost"), sub_items=_AIR),
     IndicatorSpec(
         "water_purification", "水质净化", "Water purification", "regulating", "t",
         "purification of COD, NH₃-N, TN, TP by class × area, capped by reported loads",
         "avoided treatment cost", "Q_x = rate_x·A (≤ load);  V = Σ Q_x × c_x", "[S1][S6]",
         required_rasters=("landcover",),
         landcover_columns=("cod_purification", "nh3n_purification", "tn_purification", "tp_purification"),
-        parameters=("water.cod_cost", "water.nh3n_cost", "water.tn_cost", "water.tp_cost")),
+        parameters=("water.cod_cost", "water.nh3n_cost", "water.tn_cost", "water.tp_cost"), sub_items=_WATER),
     IndicatorSpec(
         "carbon_sequestration", "固碳", "Carbon sequestration", "regulating", "t",
         "NPP → dry matter → CO₂ fixed (1.63 kg CO₂ per kg dry matter)", "carbon price (afforestation cost or market)",
@@ -135,7 +204,8 @@ _SPECS = (
         "[S1][S2][S41a]; evaporation counted on air-conditioning days only, as the vegetation term",
         required_rasters=("landcover", "water_evaporation"), landcover_columns=("transpiration_heat", "is_water_surface"),
         statistics_items=("climate:ac_days",),
-        parameters=("climate.eer", "climate.latent_heat", "climate.humidifier_energy", "climate.electricity_price")),
+        parameters=("climate.eer", "climate.latent_heat", "climate.humidifier_energy", "climate.electricity_price"),
+        sub_items=_CLIMATE),
     IndicatorSpec(
         "pest_control", "病虫害控制", "Pest control", "regulating", "ha",
         "area of natural forest and grassland that heals itself", "avoided control cost",

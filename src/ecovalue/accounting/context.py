@@ -3,7 +3,7 @@ per-class lookups and the shared routing (computed once, on first use)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -20,7 +20,12 @@ from ecovalue.raster.routing_cache import RoutingCache
 
 @dataclass(frozen=True)
 class Layer:
-    """What an indicator computes: per-pixel physical quantity and value (元, current prices)."""
+    """What an indicator computes: per-pixel physical quantity and value (元, current prices).
+
+    An indicator with sub-items (catalogue ``sub_items``) also has ``parts``: each sub-item's
+    physical quantity per pixel, valued at ``prices[sub-item]`` (元 per unit); its
+    ``physical`` and ``value`` are then :func:`parts_layer`'s sums of them. A part ``""``
+    holds a reported total that is not split (one price for every sub-item)."""
 
     physical: np.ndarray
     value: np.ndarray
@@ -28,6 +33,44 @@ class Layer:
     source: str = "model"
     unit: str = ""  # physical unit; empty = the catalogue's unit
     notes: tuple[str, ...] = ()
+    parts: Mapping[str, np.ndarray] = field(default_factory=dict)
+    prices: Mapping[str, float] = field(default_factory=dict)
+
+
+def parts_layer(
+    indicator: str,
+    parts: Mapping[str, np.ndarray],
+    prices: Mapping[str, float],
+    method: str,
+    notes: tuple[str, ...] = (),
+    unit: str = "",
+    source: str = "model",
+    empty: np.ndarray | None = None,
+) -> Layer:
+    """The layer of an indicator with sub-items from its parts: physical = the sum of the parts
+    that make up the indicator's quantity (sub-item ``in_total``, and ``""``), value = the sum
+    of every part times its price, pixel by pixel in sub-item order. ``empty``: the zero layer
+    (NaN outside the valid pixels) of an indicator with no part yet."""
+    from ecovalue.accounting.catalogue import INDICATORS
+
+    spec = INDICATORS[indicator]
+    order = [s.id for s in spec.sub_items if s.id in parts] + [p for p in parts if p == ""]
+    if not order:
+        if empty is None:
+            raise ValueError(f"{indicator}: a layer of no parts needs its empty grid")
+        return Layer(empty, empty.copy(), method, source, unit, notes, {}, dict(prices))
+    in_total = {s.id for s in spec.sub_items if s.in_total} | {""}
+    physical: np.ndarray | None = None
+    value: np.ndarray | None = None
+    for p in order:
+        if p in in_total:
+            physical = parts[p].copy() if physical is None else physical + parts[p]
+        v = parts[p] * prices[p]
+        value = v if value is None else value + v
+    assert value is not None
+    if physical is None:  # only parts outside the total (cannot happen for a computed layer)
+        physical = np.where(np.isnan(value), np.nan, 0.0)
+    return Layer(physical, value, method, source, unit, notes, dict(parts), dict(prices))
 
 
 def missing_raster(key: str) -> InputError:
@@ -184,10 +227,20 @@ class Context:
             self.progress("routing")
         # the DEM as loaded: the routing converts it itself (a DEM of float32 values is
         # routed in float32, the same bits)
-        return route(self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
+        return route(self.ds.rasters["dem"], self.routing_valid, self.ds.grid.cell_width,
                      method=self.routing_method,
                      formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
                      threads=default_threads())
+
+    @property
+    def routing_valid(self) -> np.ndarray:
+        """The pixels the routing runs on: every pixel where the DEM has data, inside the
+        regions or not (real DEMs extend beyond the districts: flow from upslope outside them
+        reaches the pixels inside, and a district's outer boundary is no edge of the slope).
+        The account itself stays inside the regions (:attr:`valid`). A dataset without the
+        DEM's own mask (built by hand) routes on :attr:`valid`."""
+        mask = self.ds.raster_valid.get("dem")
+        return mask if mask is not None and mask.shape == self.valid.shape else self.valid
 
     @property
     def routing_method(self) -> str:
@@ -204,7 +257,7 @@ class Context:
         if self.progress:
             self.progress("routing")
         ls, self.routing_from_cache = route_ls_cached(
-            self.ds.rasters["dem"], self.valid, self.ds.grid.cell_width,
+            self.ds.rasters["dem"], self.routing_valid, self.ds.grid.cell_width,
             method=self.routing_method,
             formulation=self.profile.methods.get("ls_formulation", "desmet_govers"),
             cache=self.routing_cache, threads=default_threads(),

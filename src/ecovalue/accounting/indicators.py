@@ -9,14 +9,14 @@ be summed over any polygon.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from ecovalue.accounting.catalogue import INDICATORS
-from ecovalue.accounting.context import Context, Layer
+from ecovalue.accounting.context import Context, Layer, parts_layer
 from ecovalue.errors import InputError, NotApplicable
 from ecovalue.models import (
     air_purification,
@@ -31,7 +31,7 @@ from ecovalue.models import (
     water_conservation,
     water_purification,
 )
-from ecovalue.units import conversion_factor
+from ecovalue.units import conversion_factor, format_unit
 
 # ------------------------------------------------------------------ allocation
 
@@ -78,10 +78,10 @@ def _provisioning(ind: str) -> Callable[[Context], Layer]:
                 try:
                     phys[r] += q * conversion_factor(unit, spec.physical_unit, item)
                 except InputError:
-                    skipped.add(f"{item} ({unit})")
+                    skipped.add(f"{item} ({format_unit(unit)})")
         notes: tuple[str, ...] = ()
         if skipped:
-            notes = (f"{ind}: physical total in {spec.physical_unit} leaves out items in other units: "
+            notes = (f"{ind}: physical total in {format_unit(spec.physical_unit)} leaves out items in other units: "
                      f"{', '.join(sorted(skipped))} (their value is included)",)
         value_px = spread(ctx, values, ctx.scope(ind), ind)
         phys_px = spread(ctx, {r: q for r, q in phys.items() if values[r]}, ctx.scope(ind), ind)
@@ -135,7 +135,15 @@ def soil_retention_layer(ctx: Context) -> Layer:
         r, k, ls, ctx.class_row, c, p, ctx.in_scope_rows("soil_retention"), ctx.pixel_area_m2 / 1e4, ctx.valid,
         (ctx.p("soil.silting_coef"), ctx.p("soil.bulk_density", "t/m**3"), ctx.p("soil.dredging_cost", "CNY/m**3")),
         (ctx.p("soil.n_fraction"), ctx.p("soil.p_fraction"), ctx.p("soil.n_cost", "CNY/t"), ctx.p("soil.p_cost", "CNY/t")))
-    return Layer(res.soil_t, res.value_yuan, method=f"model:rusle_{ctx.routing_method}")
+    return soil_parts_layer(ctx, res.soil_t, f"model:rusle_{ctx.routing_method}")
+
+
+def soil_parts_layer(ctx: Context, soil_t: np.ndarray, method: str) -> Layer:
+    """Soil retention by sub-item from the soil retained per pixel (t): reduced silting (the
+    soil itself) and the N and P it holds (soil × content) [S1], each at its own price."""
+    split = FIXED_SPLIT["soil_retention"](ctx)
+    parts = {p: soil_t if share == 1.0 else soil_t * share for p, share in split.items()}
+    return parts_layer("soil_retention", parts, sub_item_prices(ctx, "soil_retention"), method)
 
 
 def sand_fixation_layer(ctx: Context) -> Layer:
@@ -185,15 +193,17 @@ def flood_regulation_layer(ctx: Context) -> Layer:
     lakes = _polygon_storage(ctx, "lakes", lambda attrs, km2: flood_regulation.lake_capacity_m3(km2, a, b, turn))
     res = _polygon_storage(ctx, "reservoirs", lambda attrs, km2: flood_regulation.reservoir_capacity_m3(
         float(attrs["capacity_wan_m3"]) * 1e4, share))
-    storage = lakes + res + flood_regulation.marsh_storage_m3(ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid)
+    parts = {"lake": lakes, "reservoir": res,
+             "marsh": flood_regulation.marsh_storage_m3(ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid)}
     method = "model:lake_reservoir_marsh"
     if ctx.profile.switches.get("vegetation_flood_regulation", False):
-        storage = storage + flood_regulation.vegetation_storage_m3(
+        parts["vegetation"] = flood_regulation.vegetation_storage_m3(
             ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid)
         method += "_vegetation"
     if not ctx.ds.vectors.get("lakes") and not ctx.ds.vectors.get("reservoirs"):
         ctx.notes.append("flood_regulation: the dataset has no lakes or reservoirs layer; only marshes counted")
-    return Layer(storage, flood_regulation.value(storage, ctx.p("reservoir_cost", "CNY/m**3")), method=method)
+    flood_regulation.value(0.0, ctx.p("reservoir_cost", "CNY/m**3"))  # its check of the price
+    return parts_layer("flood_regulation", parts, sub_item_prices(ctx, "flood_regulation"), method)
 
 
 @dataclass(frozen=True)
@@ -213,10 +223,19 @@ class PollutantModel:
     value: Callable[..., np.ndarray]
 
 
+def _columns(indicator: str) -> dict[str, str]:
+    return {s.id: s.landcover_column for s in INDICATORS[indicator].sub_items}
+
+
+def _costs(indicator: str) -> dict[str, str]:
+    return {s.id: s.parameters[0] for s in INDICATORS[indicator].sub_items}
+
+
+# the pollutants, their rate columns and cost parameters: the catalogue's sub-items
 AIR = PollutantModel(
     "air_purification",
-    {"so2": "so2_absorption", "nox": "nox_absorption", "dust": "dust_retention"},
-    {"so2": "air.so2_cost", "nox": "air.nox_cost", "dust": "air.dust_cost"},
+    _columns("air_purification"),
+    _costs("air_purification"),
     "emission",
     "cap_air_by_emissions",
     air_purification.absorption_t,
@@ -225,8 +244,8 @@ AIR = PollutantModel(
 )
 WATER = PollutantModel(
     "water_purification",
-    {p: f"{p}_purification" for p in water_purification.POLLUTANTS},
-    {p: f"water.{p}_cost" for p in water_purification.POLLUTANTS},
+    _columns("water_purification"),
+    _costs("water_purification"),
     "load",
     "cap_water_by_loads",
     water_purification.removal_t,
@@ -249,12 +268,12 @@ def _pollutants(ctx: Context, model: PollutantModel) -> Layer:
             q, scale = model.cap(q, np.where(ctx.valid, ctx.ds.region_index, -1), caps)
             capped_any += [f"{ctx.ds.regions[r].code}:{pol}" for r, s in scale.items() if s < 1.0]
         quantities[pol] = q
-    value = model.value(quantities, {pol: ctx.p(pid, "CNY/t") for pol, pid in model.costs.items()})
-    total = np.sum(list(quantities.values()), axis=0)
+    prices = sub_item_prices(ctx, model.indicator)
+    model.value(quantities, prices)  # its checks: known pollutants, costs ≥ 0
     notes = ((f"{model.indicator}: capped by reported {model.cap_item}s in {', '.join(capped_any)}",)
              if capped_any else ())
     method = "model:rate_x_area" + ("_capped" if capping else "")
-    return Layer(total, value, method=method, notes=notes)
+    return parts_layer(model.indicator, quantities, prices, method, notes)
 
 
 def air_purification_layer(ctx: Context) -> Layer:
@@ -319,7 +338,8 @@ def climate_regulation_layer(ctx: Context) -> Layer:
         ctx.class_row, heat, flag, ctx.raster_view("water_evaporation"), ctx.ds.region_index, per_region,
         ctx.valid, ctx.pixel_area_m2, ctx.p("climate.eer"), ctx.p("climate.latent_heat", "J/g"),
         ctx.p("climate.humidifier_energy", "kW*h/m**3"), ctx.p("climate.electricity_price", "CNY/(kW*h)"))
-    return Layer(res.kwh, res.value_yuan, method="model:transpiration_evaporation_energy")
+    return parts_layer("climate_regulation", {"vegetation": res.vegetation_kwh, "water_surface": res.water_kwh},
+                       sub_item_prices(ctx, "climate_regulation"), "model:transpiration_evaporation_energy")
 
 
 def pest_control_layer(ctx: Context) -> Layer:
@@ -436,19 +456,71 @@ COMPUTE: MappingProxyType[str, Callable[[Context], Layer]] = MappingProxyType({
     "landscape_premium": landscape_premium_layer,
 })
 
-# Value per physical unit for indicators valued at a single price (used to value reported quantities).
+# Value per physical unit for indicators without sub-items valued at a single price (used to
+# value reported quantities where the model has none anywhere).
 UNIT_PRICE: MappingProxyType[str, Callable[[Context], float]] = MappingProxyType({
     "water_conservation": lambda ctx: ctx.p("reservoir_cost", "CNY/m**3"),
-    "flood_regulation": lambda ctx: ctx.p("reservoir_cost", "CNY/m**3"),
     "carbon_sequestration": lambda ctx: ctx.p("carbon.price", "CNY/t"),
     "oxygen_release": lambda ctx: ctx.p("oxygen.price", "CNY/t"),
-    "climate_regulation": lambda ctx: ctx.p("climate.electricity_price", "CNY/(kW*h)"),
     "hydropower": lambda ctx: ctx.p("hydropower_price", "CNY/(kW*h)"),
     "sand_fixation": lambda ctx: ctx.p("sand.control_cost", "CNY/m**2")
     / (ctx.p("sand.bulk_density", "t/m**3") * ctx.p("sand.cover_thickness", "m")),
-    "soil_retention": lambda ctx: ctx.p("soil.silting_coef") / ctx.p("soil.bulk_density", "t/m**3")
-    * ctx.p("soil.dredging_cost", "CNY/m**3") + ctx.p("soil.n_fraction") * ctx.p("soil.n_cost", "CNY/t")
-    + ctx.p("soil.p_fraction") * ctx.p("soil.p_cost", "CNY/t"),
 })
 
+
+def _pollutant_prices(indicator: str) -> Callable[[Context], dict[str, float]]:
+    return lambda ctx: {pol: ctx.p(pid, "CNY/t") for pol, pid in POLLUTANT_MODELS[indicator].costs.items()}
+
+
+def _one_price(indicator: str, pid: str, unit: str) -> Callable[[Context], dict[str, float]]:
+    return lambda ctx: dict.fromkeys((s.id for s in INDICATORS[indicator].sub_items), ctx.p(pid, unit))
+
+
+#: Per indicator with sub-items: 元 per unit of each sub-item's own quantity [S1][S2][S6].
+SUB_ITEM_PRICE: MappingProxyType[str, Callable[[Context], dict[str, float]]] = MappingProxyType({
+    "air_purification": _pollutant_prices("air_purification"),
+    "water_purification": _pollutant_prices("water_purification"),
+    "flood_regulation": _one_price("flood_regulation", "reservoir_cost", "CNY/m**3"),
+    "climate_regulation": _one_price("climate_regulation", "climate.electricity_price", "CNY/(kW*h)"),
+    # reduced silting V = λ·A/ρ·P_s per t of soil; N and P at their removal costs per t [S1]
+    "soil_retention": lambda ctx: {
+        "sediment": ctx.p("soil.silting_coef") / ctx.p("soil.bulk_density", "t/m**3")
+        * ctx.p("soil.dredging_cost", "CNY/m**3"),
+        "nitrogen": ctx.p("soil.n_cost", "CNY/t"),
+        "phosphorus": ctx.p("soil.p_cost", "CNY/t"),
+    },
+})
+
+#: Sub-items fixed by parameters per unit of the indicator's quantity: the N and P contents
+#: of the retained soil [S1].
+FIXED_SPLIT: MappingProxyType[str, Callable[[Context], dict[str, float]]] = MappingProxyType({
+    "soil_retention": lambda ctx: {
+        "sediment": 1.0, "nitrogen": ctx.p("soil.n_fraction"), "phosphorus": ctx.p("soil.p_fraction"),
+    },
+})
+
+
+def common_price(indicator: str, prices: Mapping[str, float],
+                 fixed_split: Mapping[str, float] | None) -> float | None:
+    """The value per unit of an indicator's physical quantity when it does not depend on how it
+    splits into sub-items: the sub-items' value per unit of a split fixed by parameters, or the
+    one price of every sub-item that makes up the quantity; None when they differ."""
+    if fixed_split is not None:
+        return sum(prices[p] * share for p, share in fixed_split.items())
+    values = {prices[s.id] for s in INDICATORS[indicator].sub_items if s.in_total and s.id in prices}
+    return values.pop() if len(values) == 1 else None
+
+
+def sub_item_prices(ctx: Context, indicator: str) -> dict[str, float]:
+    """元 per unit of each sub-item of ``indicator`` (restated to the run year), and under ``""``
+    the price of a reported total that is not split, when one exists ({} without sub-items)."""
+    if indicator not in SUB_ITEM_PRICE:
+        return {}
+    prices = SUB_ITEM_PRICE[indicator](ctx)
+    split = FIXED_SPLIT[indicator](ctx) if indicator in FIXED_SPLIT else None
+    common = common_price(indicator, prices, split)
+    return prices if common is None else {**prices, "": common}
+
+
 assert set(COMPUTE) == set(INDICATORS), "every catalogue indicator needs a computation"
+assert set(SUB_ITEM_PRICE) == {i for i, s in INDICATORS.items() if s.sub_items}, "every sub-item needs a price"

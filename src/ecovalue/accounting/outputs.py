@@ -15,11 +15,15 @@ import numpy as np
 
 from ecovalue.accounting.result import RunResult
 from ecovalue.raster import io
+from ecovalue.units import format_unit
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ecovalue.accounting.streaming import StreamedResult
     from ecovalue.accounting.uncertainty import UncertaintyResult
 
+PIXEL_VALUE_UNIT = "元 per pixel (current prices)"  # the unit tag of every *_value.tif
 SYNTHETIC_NOTICE = "SYNTHETIC: the rasters of this dataset are synthetic demo data, not observations / 合成演示数据，非真实观测"
 
 
@@ -48,9 +52,29 @@ def write_csv(result: RunResult | StreamedResult, path: Path,
         df = df.merge(ranges.rows[[*keys, "p5", "p50", "p95"]], on=keys, how="left")
         for c in ("p5", "p50", "p95"):
             df[c] = df[c].map(lambda v: "" if v is None or v != v else str(v))
-    df["value_current"] = df["value_current"].map(str)
-    df["value_constant"] = df["value_constant"].map(str)
-    df.to_csv(path, index=False, encoding="utf-8")
+    _as_written(df).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def _as_written(df: pd.DataFrame) -> pd.DataFrame:
+    """A results frame as its CSV holds it: money as exact decimal strings, units as users
+    read them (``format_unit``)."""
+    df = df.copy()
+    for col in ("value_current", "value_constant"):
+        df[col] = df[col].map(str)
+    df["physical_unit"] = df["physical_unit"].map(format_unit)
+    return df
+
+
+SUB_ITEMS_CSV = "results_by_sub_item.csv"
+
+
+def write_sub_items_csv(result: RunResult | StreamedResult, path: Path) -> Path:
+    """The results of the indicators with sub-items by sub-item (``RunResult.sub_items``:
+    pollutants, flood storage types, cooling processes, soil retention's benefits, as the
+    published accounts show them); money as exact decimal strings. Each indicator's row of
+    results.csv is the sum of its sub-item rows here."""
+    _as_written(result.sub_items).to_csv(path, index=False, encoding="utf-8")
     return path
 
 
@@ -70,6 +94,8 @@ def summary(result: RunResult | StreamedResult, **extra: Any) -> dict[str, Any]:
         "totals": totals,
         "regions": [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "area_km2": r.area_km2}
                     for r in result.regions],
+        "warnings": [{"severity": w.severity, "where": w.where, "what": w.what, "expected": w.expected,
+                      "fix": w.fix} for w in result.warnings],
         "not_applicable": result.not_applicable,
         "notes": result.notes,
         "hashes": result.hashes,
@@ -93,9 +119,9 @@ def write_layers(result: RunResult, folder: Path) -> list[Path]:
         tags = {"indicator": ind, "synthetic_inputs": "yes" if result.synthetic else "no",
                 "year": str(result.year), "profile": result.profile_id}
         out.append(io.write(folder / f"{ind}_physical.tif", layer.physical.astype(np.float32), result.grid,
-                            nodata=float("nan"), tags={**tags, "unit": f"{layer.physical_unit} per pixel"}))
+                            nodata=float("nan"), tags={**tags, "unit": f"{format_unit(layer.physical_unit)} per pixel"}))
         out.append(io.write(folder / f"{ind}_value.tif", layer.value.astype(np.float32), result.grid,
-                            nodata=float("nan"), tags={**tags, "unit": "CNY per pixel (current prices)"}))
+                            nodata=float("nan"), tags={**tags, "unit": PIXEL_VALUE_UNIT}))
     return out
 
 
@@ -110,6 +136,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, reports: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "results.csv": write_csv(result, out / "results.csv", ranges),
+        SUB_ITEMS_CSV: write_sub_items_csv(result, out / SUB_ITEMS_CSV),
         "summary.json": write_summary(result, out / "summary.json"),
     }
     write_layers(result, out / "layers")

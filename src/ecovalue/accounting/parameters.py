@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from ecovalue.errors import ParameterError
-from ecovalue.units import conversion_factor, parse_unit
+from ecovalue.datasets.plausibility import PARAMETERS, slip_hint
+from ecovalue.errors import ParameterError, Problem, UnitError
+from ecovalue.units import conversion_factor, format_unit, parse_unit
 
 STATUSES = ("published", "assumed", "dataset")
 
@@ -53,9 +54,11 @@ def make_parameter(pid: str, raw: Mapping[str, object], where: str) -> Parameter
     if problems:
         raise ParameterError(f"{where}: parameter '{pid}' has " + "; ".join(problems))
     try:
-        value = Decimal(str(raw["value"]))
+        value = Decimal(str(raw["value"]).strip())
     except InvalidOperation as exc:
         raise ParameterError(f"{where}: parameter '{pid}' value {raw['value']!r} is not a number") from exc
+    if not value.is_finite():
+        raise ParameterError(f"{where}: parameter '{pid}' value {raw['value']!r} is not a finite number")
     unit = str(raw["unit"])
     parse_unit(unit, f"{where}: parameter '{pid}'")
     status = str(raw.get("status", "published"))
@@ -68,6 +71,37 @@ def make_parameter(pid: str, raw: Mapping[str, object], where: str) -> Parameter
         region=str(raw.get("region", "")), name_zh=str(raw.get("name_zh", "")),
         name_en=str(raw.get("name_en", "")), note=str(raw.get("note", "")),
     )
+
+
+def check_parameter(p: Parameter, where: str) -> list[Problem]:
+    """A parameter against the unit the engine reads it in and its physical and plausible
+    range (``datasets.plausibility.PARAMETERS``): a unit of another dimension or a value beyond
+    the physical limits is an error, a value outside the plausible range a warning."""
+    spec = PARAMETERS.get(p.id)
+    if spec is None:
+        return []
+    try:
+        factor = conversion_factor(p.unit, spec.unit, f"parameter '{p.id}'")
+    except UnitError:
+        unit = format_unit(spec.unit)
+        return [Problem(where, f"unit '{p.unit}' cannot be converted to {unit}, the unit the engine reads "
+                        f"'{p.id}' ({spec.quantity}) in", f"a unit convertible to {unit}",
+                        f"write the value in {unit} (or a convertible unit) and set unit = \"{unit}\"")]
+    v = float(p.value) * factor
+    if (spec.floor is not None and v < spec.floor) or (spec.ceiling is not None and v > spec.ceiling):
+        lim = f"[{spec.floor if spec.floor is not None else '−∞'}, {spec.ceiling if spec.ceiling is not None else '∞'}]"
+        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {format_unit(spec.unit)}) is outside the physical limits "
+                        f"{lim} {format_unit(spec.unit)} of {spec.quantity}",
+                        f"{spec.quantity} within {lim} {format_unit(spec.unit)}",
+                        "correct the value or its unit")]
+    if (spec.lo is not None and v < spec.lo) or (spec.hi is not None and v > spec.hi):
+        hint = slip_hint((v, v), spec)
+        return [Problem(where, f"value {p.value} {p.unit} (= {v:g} {format_unit(spec.unit)}) is outside the plausible range "
+                        f"{spec.range_text()} of {spec.quantity}",
+                        f"{spec.range_text()} ({spec.source})",
+                        "check the number and its unit" + (f": {hint}" if hint else "")
+                        + "; if it is right, keep it (this is a warning)", severity="warning")]
+    return []
 
 
 class ParameterRegister(Mapping[str, Parameter]):
@@ -96,9 +130,13 @@ class ParameterRegister(Mapping[str, Parameter]):
         return len(self._params)
 
     def get_float(self, pid: str, unit: str | None = None) -> float:
-        """The value as a float, converted to ``unit`` when given (UnitError if incompatible)."""
+        """The value as a float, converted to ``unit`` (default: the unit the engine reads the
+        parameter in, ``datasets.plausibility.PARAMETERS``: a coefficient given in % is read
+        as a fraction); UnitError if incompatible."""
         p = self[pid]
         v = float(p.value)
+        if unit is None and pid in PARAMETERS:
+            unit = PARAMETERS[pid].unit
         if unit is not None and unit != p.unit:
             v *= conversion_factor(p.unit, unit, f"parameter '{pid}'")
         return v

@@ -30,6 +30,7 @@ from ecovalue.accounting.catalogue import INDICATORS
 from ecovalue.accounting.result import CATEGORY_ZH, IndicatorLayer, Region, RunResult
 from ecovalue.errors import DataFileError, InputError
 from ecovalue.raster.grid import Grid
+from ecovalue.units import format_unit
 
 STATISTICS_NOTE = (
     "统计类指标（物质供给、休闲游憩等）按面积份额计入：区级统计总量按生态系统类型均摊到像元（ADR 0001）。 "
@@ -463,8 +464,12 @@ def write_plot(result: PlotResult, out: str | Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     df = result.to_frame()
     df["value_current"] = df["value_current"].map(str)
+    df["physical_unit"] = df["physical_unit"].map(format_unit)  # units as users read them
     csv = folder / "plot.csv"
     df.to_csv(csv, index=False, encoding="utf-8")
+    data = result.to_json()
+    for row in data["indicators"]:
+        row["physical_unit"] = format_unit(row["physical_unit"])
     js = folder / "plot.json"
-    js.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    js.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return {"csv": csv, "json": js}

@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ecovalue.accounting.catalogue import ECOSYSTEM_TYPES, INDICATORS
-from ecovalue.accounting.parameters import Parameter, ParameterRegister, make_parameter
-from ecovalue.errors import ProfileError
+from ecovalue.accounting.parameters import (
+    Parameter,
+    ParameterRegister,
+    check_parameter,
+    make_parameter,
+)
+from ecovalue.errors import EcovalueError, Problem, ProfileError, ValidationFailed
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -53,6 +58,9 @@ class Profile:
     parameters: ParameterRegister
     scopes: dict[str, tuple[str, ...]]  # indicator -> ecosystem types it applies to / is allocated over
     raw: dict[str, Any] = field(repr=False)
+    warnings: tuple[Problem, ...] = ()
+    """Parameters outside their plausible range (``datasets.plausibility``): every run of
+    the profile prints them at the top and keeps them in its ``warnings``."""
 
     @property
     def hash(self) -> str:
@@ -77,12 +85,17 @@ def _read(ref: str | Path, base_dir: Path | None) -> tuple[dict[str, Any], Path]
         path = base_dir / path
     if not path.exists():
         raise ProfileError(
-            f"profile '{ref}' not found; use one of {available_profiles()} or the path of a .toml profile file"
+            f"profile '{ref}' not found (no shipped profile of that id, no file {path}); expected one of "
+            f"{available_profiles()} or the path of a .toml profile file; fix: pass --profile cn-2022, or "
+            "the path of your own profile (it may `extends = \"cn-2022\"`)"
         )
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")), path
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML ({exc})") from exc
+        raise ProfileError(f"profile {path}: not valid TOML ({exc}); fix the syntax at that line "
+                           "(a table header is [name], a string value is quoted)") from exc
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ProfileError(f"profile {path}: cannot be read as UTF-8 text ({exc}); save it as UTF-8") from exc
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -102,9 +115,33 @@ def _resolve_raw(ref: str | Path, base_dir: Path | None, seen: tuple[str, ...] =
     parent = raw.get("profile", {}).get("extends")
     if parent:
         base = _resolve_raw(parent, path.parent, (*seen, str(path)))
+        _check_overrides(base.get("parameters", {}), raw.get("parameters", {}), path)
         raw = _merge(base, raw)
         raw["profile"]["extends"] = parent
     return raw
+
+
+def _check_overrides(base: dict[str, Any], over: dict[str, Any], path: Path) -> None:
+    """A parameter whose value a profile overrides must say where its own value comes from:
+    merged into the base's table it would otherwise carry the base's source and price year."""
+    problems = []
+    for pid, entry in over.items():
+        old = base.get(pid)
+        if not isinstance(entry, dict) or not isinstance(old, dict) or "value" not in entry:
+            continue
+        lacking = [k for k in ("source", "unit") if k not in entry]
+        if old.get("price_year") is not None and "price_year" not in entry:
+            lacking.append("price_year")
+        if lacking:
+            problems.append(Problem(
+                f"profile {path} [parameters.\"{pid}\"]",
+                f"overrides the value ({old.get('value')} → {entry['value']}) without its own {', '.join(lacking)}: "
+                f"the base's ({', '.join(f'{k} = {old.get(k)!r}' for k in lacking)}) would be reported for it",
+                "an overriding value with its own source, unit (and price_year for a price)",
+                f"add {', '.join(lacking)} to [parameters.\"{pid}\"] (write source = \"assumed — set your own\" if "
+                "it has none)"))
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def load_profile(ref: str | Path) -> Profile:
@@ -137,11 +174,9 @@ def load_profile(ref: str | Path) -> Profile:
         indicators = tuple(i for i in indicators if i != "pest_control")
     if not switches.get("oxygen_release", True):
         indicators = tuple(i for i in indicators if i != "oxygen_release")
-    params: dict[str, Parameter] = {}
-    for pid, entry in raw.get("parameters", {}).items():
-        if not isinstance(entry, dict):
-            raise ProfileError(f"{where}: [parameters.\"{pid}\"] must be a table with value, unit, source")
-        params[pid] = make_parameter(pid, entry, where)
+    params, problems = _parameters(raw, where)
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
     register = ParameterRegister(params, origin=f"profile {head['id']}")
     for ind in indicators:
         for pid in INDICATORS[ind].parameters:
@@ -154,4 +189,27 @@ def load_profile(ref: str | Path) -> Profile:
         id=str(head["id"]), name_zh=str(head.get("name_zh", "")), name_en=str(head.get("name_en", "")),
         standard=str(head.get("standard", "")), base_year=int(head["base_year"]), indicators=indicators,
         switches=switches, methods=methods, parameters=register, scopes=scopes, raw=raw,
+        warnings=tuple(problems),
     )
+
+
+def _parameters(raw: dict[str, Any], where: str) -> tuple[dict[str, Parameter], list[Problem]]:
+    """Every ``[parameters]`` entry as a :class:`Parameter`, and every problem of them at once
+    (fields, unit, dimension against the unit the engine reads it in, physical and plausible
+    range: :func:`parameters.check_parameter`)."""
+    params: dict[str, Parameter] = {}
+    problems: list[Problem] = []
+    for pid, entry in raw.get("parameters", {}).items():
+        at = f"{where} [parameters.\"{pid}\"]"
+        if not isinstance(entry, dict):
+            problems.append(Problem(at, f"is {entry!r}", "a table with value, unit, price_year, region and source",
+                                    f"write [parameters.\"{pid}\"] with value = \"…\", unit = \"…\", source = \"…\""))
+            continue
+        try:
+            params[pid] = make_parameter(pid, entry, where)
+        except EcovalueError as exc:
+            problems.append(Problem(at, str(exc), "value, unit and source as docs/design.md describes",
+                                    "correct the entry"))
+            continue
+        problems += check_parameter(params[pid], at)
+    return params, problems

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecovalue.errors import Problem
 from ecovalue.raster.grid import Grid
 
 # Columns of RunResult.table, in order.
@@ -36,6 +37,19 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "value_constant",  # Decimal 元, constant prices of the profile's base year
     "method",  # e.g. "model:water_balance", "statistics:quantity_x_price"
     "source",  # "model" | "statistics" | "reported:<department>"
+)
+
+# Columns of RunResult.sub_items: the table's, with the sub-item after the indicator. One row
+# per (region, indicator, sub-item, ecosystem type) of the indicators with sub-items; the
+# table's row of that (region, indicator, type) holds their sum (value: exactly, to the fen;
+# physical quantity: of the sub-items with in_indicator_total).
+SUB_ITEM_COLUMNS: tuple[str, ...] = (
+    *TABLE_COLUMNS[:7],
+    "sub_item",  # e.g. so2, cod, lake, vegetation, sediment; "" = a reported total not split
+    "sub_item_zh",
+    "sub_item_en",
+    "in_indicator_total",  # False: a quantity contained in the indicator's (soil N and P)
+    *TABLE_COLUMNS[7:],
 )
 
 CATEGORY_ZH = {"provisioning": "物质供给", "regulating": "调节服务", "cultural": "文化服务"}
@@ -113,6 +127,11 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
     gdp: dict[str, Decimal] = field(default_factory=dict)  # region code -> GDP 元
     routing_from_cache: bool = False  # the LS factor was read from the routing cache
+    sub_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SUB_ITEM_COLUMNS)))
+    warnings: list[Problem] = field(default_factory=list)
+    """What the user must look at before trusting the numbers: the inputs' and the profile's
+    warnings (validation) and the results' (``accounting.checks``); printed at the top of the
+    run, in ``summary.json`` and in the report."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts for the whole area and each region, as Decimals (元)."""

@@ -4,9 +4,16 @@ A :class:`Scenario` describes changes inside a plot: land-cover conversion rules
 cropland → built-up"), a replacement land-cover raster, polygons with a new code, new
 reservoirs, and parameter overrides. :func:`run_scenario` builds the scenario dataset (a copy of
 the baseline with the changes), reruns the same account on it and compares the two runs pixel
-by pixel, so effects that reach outside the plot (statistics spread over the district, the
-landscape premium within its distance, caps by district emissions) are counted where they fall
-and reported as "outside the plot".
+by pixel, so effects that reach outside the plot (the landscape premium within its distance,
+caps by district emissions, a water body's storage) are counted where they fall and reported as
+"outside the plot", each with its cause (ADR 0004, 0032).
+
+Only the plot's area is converted: a pixel the outline covers in part is converted by that
+fraction (exact coverage, as plot GEP), its layers the baseline's plus that fraction of the
+change. Statistics-based indicators (provisioning, recreation) follow the converted area: a
+converted pixel loses the output per hectare of its old class in its district and gains that
+of its new class; the district's statistics are not re-spread over its remaining land (which
+showed a cropland conversion as −X inside and +X outside, no loss of food at all).
 
 Rasters that follow land cover (NPP, AET, property value) take, on converted pixels, the mean of
 the new class over the baseline dataset ("class_mean"; assumed — user-settable per raster in the
@@ -40,7 +47,8 @@ from ecovalue.accounting.plot import (
     to_grid_crs,
 )
 from ecovalue.accounting.profiles import Profile, load_profile
-from ecovalue.accounting.result import RunResult
+from ecovalue.accounting.result import IndicatorLayer, RunResult
+from ecovalue.accounting.streaming_blocks import streamed_ways
 from ecovalue.datasets.loader import Dataset, Feature
 from ecovalue.errors import DataFileError, InputError
 
@@ -51,9 +59,11 @@ DEFAULT_RASTERS_ON_CHANGE: Mapping[str, str] = {
     "property_value": "class_mean",
     "soil_respiration": "class_mean",
 }
-# A pixel belongs to the plot (and may change) when at least this share of it lies in the plot (ADR 0004).
-MIN_COVERAGE_TO_CHANGE = 0.5
-PROVISIONING = ("agriculture", "forestry", "livestock", "fishery", "other_products")
+#: The method of a statistics-based indicator in a scenario (stated in comparison.csv).
+AREA_METHOD = (
+    "scenario: output per hm² of the class in its district (baseline statistics) × area "
+    "converted; the district's statistics are not re-spread"
+)
 
 
 @dataclass(frozen=True)
@@ -234,16 +244,18 @@ class AppliedScenario:
 
     dataset: Dataset
     profile: Profile
-    changed: np.ndarray  # bool per pixel: land cover changed
+    changed: np.ndarray  # bool per pixel: land cover changed (on some of its area)
     transitions: pd.DataFrame  # from_code, to_code, pixels, area_km2
     notes: list[str]
+    weight: np.ndarray | None = None  # per pixel: the fraction of its area converted (0–1)
 
 
-def _in_plot(engine: PlotEngine, geom: BaseGeometry) -> np.ndarray:
+def plot_cover(engine: PlotEngine, geom: BaseGeometry) -> np.ndarray:
+    """Per pixel, the fraction of its area inside ``geom`` (exactextract, ADR 0004)."""
     ids, cov = engine.coverage(geom)
-    mask = np.zeros(engine.grid.shape, bool)
-    mask.ravel()[ids[cov >= MIN_COVERAGE_TO_CHANGE]] = True
-    return mask
+    out = np.zeros(engine.grid.shape)
+    out.ravel()[ids] = np.minimum(cov, 1.0)
+    return out
 
 
 def _check_codes(codes: set[int], ds: Dataset) -> None:
@@ -257,30 +269,40 @@ def _check_codes(codes: set[int], ds: Dataset) -> None:
 
 
 def _convert(
-    lc: np.ndarray, plot_mask: np.ndarray, rules: tuple[ConversionRule, ...], seed: int
-) -> np.ndarray:
-    """Apply conversion rules to the baseline codes: each rule takes ``round(share × n)`` of the plot's
-    pixels with its from-codes (n counted on the baseline), chosen at random with ``seed`` among pixels
-    no earlier rule took."""
+    lc: np.ndarray, cover: np.ndarray, rules: tuple[ConversionRule, ...], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply conversion rules to the baseline codes inside the plot (``cover``: each pixel's
+    fraction inside it). A rule converts ``share`` of the plot's area of its from-codes
+    (counted on the baseline): pixels chosen at random with ``seed`` among those no earlier
+    rule took, each with its covered fraction, the last one in part so that the area is
+    exact. Returns the new codes and each pixel's converted fraction."""
     rng = np.random.default_rng(seed)
     out = lc.copy()
-    taken = np.zeros(lc.shape, bool)
+    weight = np.zeros(lc.shape)
     for i, r in enumerate(rules):
-        base = plot_mask & np.isin(lc, r.from_codes)
-        n = int(round(r.share * int(base.sum())))
-        free = np.flatnonzero(base & ~taken)
-        if n > free.size:
+        base = (cover > 0) & np.isin(lc, r.from_codes)
+        target = r.share * float(cover[base].sum())
+        free = rng.permutation(np.flatnonzero(base & (weight == 0)))
+        cum = np.cumsum(cover.ravel()[free])
+        if target > (cum[-1] if cum.size else 0.0) * (1 + 1e-9) + 1e-12:
             raise InputError(
                 f"scenario conversion {i + 1}: the shares of rules converting codes {list(r.from_codes)} "
                 "add up to more than 100 %; lower them"
             )
-        pick = rng.choice(free, size=n, replace=False) if n else free[:0]
+        n_full = int(np.searchsorted(cum, target * (1 - 1e-12), side="right"))
+        pick = free[:n_full]
+        weight.ravel()[pick] = cover.ravel()[pick]
+        rest = target - (float(cum[n_full - 1]) if n_full else 0.0)
+        if rest > 1e-12 * max(target, 1.0) and n_full < free.size:  # the last pixel in part
+            weight.ravel()[free[n_full]] = rest
+            pick = free[: n_full + 1]
         out.ravel()[pick] = r.to
-        taken.ravel()[pick] = True
-    return out
+    return out, weight
 
 
-def _replacement(ds: Dataset, path: Path, plot_mask: np.ndarray, lc: np.ndarray) -> np.ndarray:
+def _replacement(ds: Dataset, path: Path, cover: np.ndarray, lc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The replacement raster's codes inside the plot, and where they differ from ``lc`` the
+    pixels' covered fraction as their converted fraction."""
     from ecovalue.raster import io
 
     if not io.info(path).grid.same_as(ds.grid):
@@ -289,7 +311,8 @@ def _replacement(ds: Dataset, path: Path, plot_mask: np.ndarray, lc: np.ndarray)
             "resample it with nearest neighbour onto the dataset grid"
         )
     arr, ok = io.read(path)
-    return np.where(plot_mask & ok, arr.astype(lc.dtype), lc)
+    take = (cover > 0) & ok & (arr.astype(lc.dtype) != lc)
+    return np.where(take, arr.astype(lc.dtype), lc), np.where(take, cover, 0.0)
 
 
 def _rasters_on_change(
@@ -390,23 +413,30 @@ def _reservoirs(
 def apply_scenario(
     ds: Dataset, profile: Profile, engine: PlotEngine, plot: BaseGeometry, scenario: Scenario
 ) -> AppliedScenario:
-    """The scenario dataset and profile: the baseline with the scenario's changes inside ``plot`` (grid CRS)."""
+    """The scenario dataset and profile: the baseline with the scenario's changes inside ``plot``
+    (grid CRS), and each pixel's converted fraction (the plot's area only, pixel by pixel)."""
     notes: list[str] = []
     lc = ds.rasters["landcover"]
-    plot_mask = _in_plot(engine, plot) & ds.valid
+    cover = np.where(ds.valid, plot_cover(engine, plot), 0.0)
     _check_codes({r.to for r in scenario.conversions} | {p.to for p in scenario.polygons}, ds)
-    new_lc = _convert(lc, plot_mask, scenario.conversions, scenario.seed)
+    new_lc, weight = _convert(lc, cover, scenario.conversions, scenario.seed)
     if scenario.landcover_raster is not None:
-        new_lc = _replacement(ds, Path(scenario.landcover_raster), plot_mask, new_lc)
+        new_lc, w = _replacement(ds, Path(scenario.landcover_raster), cover, new_lc)
+        weight = np.where(w > 0, w, weight)
     for i, p in enumerate(scenario.polygons):
         g = to_grid_crs(check_plot_geometry(p.geometry), p.crs, ds.grid.crs)
         if not g.within(plot.buffer(1e-6)):
             notes.append(
                 f"polygon change {i + 1} extends outside the plot; only the part inside the plot is applied"
             )
-        new_lc = np.where(plot_mask & _in_plot(engine, g), p.to, new_lc).astype(lc.dtype)
+        part = g.intersection(plot)
+        w = np.where(ds.valid, plot_cover(engine, part), 0.0) if not part.is_empty else np.zeros(lc.shape)
+        take = (w > 0) & (lc != p.to)
+        new_lc = np.where(take, p.to, new_lc).astype(lc.dtype)
+        weight = np.where(take, w, np.where(w > 0, 0.0, weight))
     _check_codes(set(int(c) for c in np.unique(new_lc[ds.valid])), ds)
     changed = (new_lc != lc) & ds.valid
+    weight = np.where(changed, weight, 0.0)
     rasters = _rasters_on_change(ds, new_lc, changed, scenario.rasters_on_change, notes)
     rasters["landcover"] = new_lc
     ds2 = dataclasses.replace(
@@ -415,19 +445,25 @@ def apply_scenario(
     prof2, ds2 = _parameter_overrides(profile, ds2, scenario.parameters)
     ds2.content_hash = ds2.compute_hash()
     px_km2 = ds.grid.pixel_area_m2 / 1e6
-    pairs = pd.DataFrame({"from_code": lc[changed], "to_code": new_lc[changed]})
-    trans = (
-        pairs.value_counts().rename("pixels").reset_index()
-        if len(pairs)
-        else pd.DataFrame(columns=["from_code", "to_code", "pixels"])
-    )
-    trans["area_km2"] = trans["pixels"].astype(float) * px_km2
+    pairs = pd.DataFrame({"from_code": lc[changed], "to_code": new_lc[changed],
+                          "area_km2": weight[changed] * px_km2})
+    if len(pairs):
+        trans = pairs.groupby(["from_code", "to_code"], as_index=False).agg(
+            pixels=("area_km2", "size"), area_km2=("area_km2", "sum"))
+    else:
+        trans = pd.DataFrame(columns=["from_code", "to_code", "pixels", "area_km2"])
+    partial = int(((weight > 0) & (weight < 1)).sum())
+    if partial:
+        notes.append(
+            f"{partial} pixels on the plot's outline are converted by the fraction of them inside it "
+            "(their layers: the baseline's plus that fraction of the change); effects beyond them "
+            "(routing, neighbourhood) are computed with those pixels converted whole"
+        )
     return AppliedScenario(
-        ds2,
-        prof2,
-        changed,
-        trans.sort_values(["from_code", "to_code"]).reset_index(drop=True),
-        notes,
+        ds2, prof2, changed,
+        trans[["from_code", "to_code", "pixels", "area_km2"]].sort_values(["from_code", "to_code"])
+        .reset_index(drop=True),
+        notes, weight,
     )
 
 
@@ -451,6 +487,7 @@ class ScenarioRow:
     delta_value_outside: Decimal
     affected_km2_outside: float  # area outside the plot whose value or quantity changed
     reach: str  # why the effect reaches outside the plot ("" if it does not)
+    method: str = ""  # how the scenario's number was found (e.g. AREA_METHOD)
 
     @property
     def delta_physical_in_plot(self) -> float:
@@ -499,6 +536,16 @@ class ScenarioResult:
     def reaches_outside(self) -> list[ScenarioRow]:
         return [r for r in self.rows if r.affected_km2_outside > 0]
 
+    @property
+    def losses(self) -> list[ScenarioRow]:
+        """Indicators whose value falls (in and outside the plot), the largest loss first."""
+        return sorted((r for r in self.rows if r.delta_value_total < 0), key=lambda r: r.delta_value_total)
+
+    @property
+    def gains(self) -> list[ScenarioRow]:
+        """Indicators whose value rises, the largest gain first."""
+        return sorted((r for r in self.rows if r.delta_value_total > 0), key=lambda r: -r.delta_value_total)
+
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
             [
@@ -519,6 +566,7 @@ class ScenarioResult:
                     "delta_value_total": r.delta_value_total,
                     "affected_area_outside_plot_km2": r.affected_km2_outside,
                     "reaches_outside_because": r.reach,
+                    "method": r.method,
                 }
                 for r in self.rows
             ]
@@ -528,81 +576,123 @@ class ScenarioResult:
 def reach_reason(
     indicator: str, method: str, after: RunResult, overridden: frozenset[str] = frozenset()
 ) -> str:
-    """Why an indicator's change can reach outside the plot (for the notes and summary)."""
-    used = set(INDICATORS[indicator].parameters)
-    if used & overridden or (
-        indicator in PROVISIONING and any(p.startswith("price.") for p in overridden)
-    ):
+    """Why an indicator's change reaches outside the plot, from how the indicator is computed
+    (``streaming_blocks.streamed_ways``, the catalogue's inputs) and the scenario's overrides."""
+    spec = INDICATORS[indicator]
+    used = set(spec.parameters) | {p for s in spec.sub_items for p in s.parameters}
+    way = streamed_ways()[indicator]
+    if used & overridden or (way == "statistics" and any(p.startswith("price.") for p in overridden)):
         return (
             "参数调整作用于全域 a parameter override applies to the whole dataset, not only the plot: "
             + ", ".join(sorted(overridden))
         )
-    if method.startswith("statistics:"):
-        return (
-            "统计总量在区内重新分摊 statistics-based: the district's total is re-spread over its pixels of the "
-            "producing ecosystem types, so value moves between the plot and the rest of the district (ADR 0001)"
-        )
-    if indicator == "landscape_premium":
+    if way == "global":  # the landscape premium: a neighbourhood within a distance
         dist = next((p.value for p in after.parameters if p.id == "landscape.distance"), "the set")
-        return f"景观溢价 landscape premium reaches built-up pixels within {dist} m of green space or water"
-    if method.endswith("_capped"):
-        return "受区排放总量约束 capped by district totals: the cap rescales the whole district"
-    if indicator == "flood_regulation":
-        return "lake/reservoir storage is spread over each water body's pixels, which may lie outside the plot"
-    return "changed outside the plot through the model's neighbourhood or routing"
+        return (f"邻近效应 neighbourhood: the landscape premium reaches built-up pixels within {dist} m "
+                "of green space or water")
+    if way == "pollutants" and method.endswith("_capped"):
+        return "受区排放总量约束 district cap: a binding cap by the district's reported total rescales the whole district"
+    if way == "polygons":
+        return "水体调蓄 water body: a lake's or reservoir's storage is spread over its pixels, which may lie outside the plot"
+    if "dem" in spec.required_rasters:
+        return "汇流 routing: the change travels along the DEM's flow paths to pixels downslope"
+    if way == "statistics":
+        return "统计总量 statistics: the district's statistics changed"
+    return ("无外溢机制 the model has no mechanism that reaches outside the plot for this indicator; "
+            "the change outside is a defect (please report it with the scenario)")
+
+
+def scenario_layers(
+    baseline: RunResult, after: RunResult, applied: AppliedScenario, profile: Profile
+) -> tuple[dict[str, IndicatorLayer], dict[str, str]]:
+    """The scenario's layers: statistics-based indicators follow the converted area
+    (:data:`AREA_METHOD`), and on a converted pixel every layer is the baseline's plus its
+    converted fraction of the change (the plot's area only). Also each indicator's method."""
+    methods = {str(i): str(m) for i, m in zip(after.table["indicator"], after.table["method"], strict=True)}
+    weight = applied.weight if applied.weight is not None else applied.changed.astype(float)
+    changed = weight > 0
+    out: dict[str, IndicatorLayer] = {}
+    for ind, la in after.layers.items():
+        lb = baseline.layers.get(ind)
+        if lb is None:
+            out[ind] = la
+            continue
+        if streamed_ways()[ind] == "statistics":
+            la = _follow_area(ind, baseline, lb, applied, profile)
+            methods[ind] = AREA_METHOD
+        phys, val = la.physical.copy(), la.value.copy()
+        for arr, base in ((phys, lb.physical), (val, lb.value)):
+            arr[changed] = base[changed] + weight[changed] * (arr[changed] - base[changed])
+        out[ind] = IndicatorLayer(ind, phys, la.physical_unit, val)
+    return out, methods
+
+
+def _follow_area(
+    ind: str, baseline: RunResult, lb: IndicatorLayer, applied: AppliedScenario, profile: Profile
+) -> IndicatorLayer:
+    """A statistics-based indicator on the scenario's land cover: a converted pixel takes the
+    output per pixel (equal-area pixels: per hectare) of its district's producing pixels in the
+    baseline (those of the indicator's ecosystem types, which share the district's total
+    evenly, ADR 0001) when its new class produces it, else nothing; every other pixel keeps its
+    baseline value. A district whose total the baseline spread over all its pixels (it had no
+    producing pixel) keeps its pixels' shares."""
+    ds = applied.dataset
+    t = ds.landcover_table
+    types = profile.scopes.get(ind, INDICATORS[ind].ecosystem_types)
+    producing = [int(c) for c, e in zip(t["code"], t["ecosystem_type"], strict=True) if not types or e in types]
+    base_in = np.isin(baseline.landcover, producing)
+    new_in = np.isin(ds.rasters["landcover"], producing)
+    phys, val = lb.physical.copy(), lb.value.copy()
+    for r in np.unique(ds.region_index[applied.changed]):
+        unit = ds.valid & (ds.region_index == r) & base_in
+        if r < 0 or not unit.any():
+            continue
+        px = applied.changed & (ds.region_index == r)
+        phys[px] = np.where(new_in[px], float(np.mean(lb.physical[unit])), 0.0)
+        val[px] = np.where(new_in[px], float(np.mean(lb.value[unit])), 0.0)
+    return IndicatorLayer(ind, phys, lb.physical_unit, val)
 
 
 def compare(
     baseline: RunResult,
-    after: RunResult,
+    after_layers: dict[str, IndicatorLayer],
     plot: BaseGeometry,
     engine_before: PlotEngine,
-    engine_after: PlotEngine,
+    weight: np.ndarray,
+    methods: dict[str, str],
+    after: RunResult,
     overridden: frozenset[str] = frozenset(),
-) -> tuple[list[ScenarioRow], np.ndarray, PlotResult, PlotResult]:
-    """Per-indicator comparison in and outside the plot, and the per-pixel value delta."""
-    pb, pa = engine_before.plot(plot), engine_after.plot(plot)
-    ids, cov = engine_before.coverage(plot)
-    weight = np.zeros(baseline.grid.shape)
-    weight.ravel()[ids] = cov
-    outside_w = 1.0 - weight
+) -> tuple[list[ScenarioRow], np.ndarray, PlotResult]:
+    """Per-indicator comparison in and outside the plot, and the per-pixel value delta.
+
+    A converted pixel's change is the plot's (its converted part lies inside the outline); any
+    other pixel's change is split by the fraction of it inside the plot."""
+    pb = engine_before.plot(plot)
+    inside_w = np.where(weight > 0, 1.0, plot_cover(engine_before, plot))
+    outside_w = 1.0 - inside_w
     px_km2 = baseline.grid.pixel_area_m2 / 1e6
-    methods = dict(zip(after.table["indicator"], after.table["method"], strict=True))
     delta_total = np.zeros(baseline.grid.shape)
     rows = []
-    for ind in dict.fromkeys([*baseline.layers, *after.layers]):
-        lb, la = baseline.layers.get(ind), after.layers.get(ind)
+    for ind in dict.fromkeys([*baseline.layers, *after_layers]):
+        lb, la = baseline.layers.get(ind), after_layers.get(ind)
         if lb is None or la is None:
             continue
         dp = np.nan_to_num(la.physical) - np.nan_to_num(lb.physical)
         dv = np.nan_to_num(la.value) - np.nan_to_num(lb.value)
         delta_total += dv
-        out_p = float((dp * outside_w).sum())
-        out_v = float((dv * outside_w).sum())
+        in_p, in_v = float((dp * inside_w).sum()), float((dv * inside_w).sum())
+        out_p, out_v = float((dp * outside_w).sum()), float((dv * outside_w).sum())
         affected = float((((dp != 0) | (dv != 0)) * outside_w).sum() * px_km2)
-        rb, ra = pb.row(ind), pa.row(ind)
-        reach = (
-            reach_reason(ind, str(methods.get(ind, "")), after, overridden) if affected > 0 else ""
-        )
+        rb = pb.row(ind)
+        method = methods.get(ind, "")
+        reach = reach_reason(ind, method, after, overridden) if affected > 0 else ""
         spec = INDICATORS[ind]
-        rows.append(
-            ScenarioRow(
-                ind,
-                spec.name_zh,
-                spec.name_en,
-                spec.category,
-                rb.physical_unit,
-                rb.physical,
-                ra.physical,
-                out_p,
-                rb.value,
-                ra.value,
-                to_money(out_v),
-                affected,
-                reach,
-            )
-        )
-    return rows, delta_total, pb, pa
+        rows.append(ScenarioRow(
+            ind, spec.name_zh, spec.name_en, spec.category, rb.physical_unit, rb.physical,
+            rb.physical + in_p, out_p, rb.value, rb.value + to_money(in_v), to_money(out_v),
+            affected, reach, method,
+        ))
+    return rows, delta_total, pb
 
 
 def run_scenario(
@@ -633,13 +723,22 @@ def run_scenario(
     eng_b.plot(geom)  # raises a clear error for a plot outside the data before the long rerun
     applied = apply_scenario(ds, prof, eng_b, geom, scen)
     after = run_account(applied.dataset, applied.profile, year)
-    rows, delta, pb, pa = compare(
-        base, after, geom, eng_b, PlotEngine.from_run(after), frozenset(scen.parameters)
-    )
+    layers, methods = scenario_layers(base, after, applied, applied.profile)
+    weight = applied.weight if applied.weight is not None else applied.changed.astype(float)
+    rows, delta, pb = compare(base, layers, geom, eng_b, weight, methods, after,
+                              frozenset(scen.parameters))
+    after = dataclasses.replace(after, layers=layers)
+    pa = PlotEngine.from_run(after).plot(geom)
     notes = list(applied.notes)
     if not applied.changed.any() and not scen.parameters and not scen.reservoirs:
         notes.append(
             "the scenario changes no pixel of the plot (check the codes and shares against the plot's land cover)"
+        )
+    if any(r.method == AREA_METHOD and r.delta_value_total != 0 for r in rows):
+        notes.append(
+            "统计类指标按面积变化 statistics-based indicators (provisioning, recreation) follow the converted "
+            "area: output per hm² of each class in its district × the area converted; the district's "
+            "statistics are not re-spread over its remaining land"
         )
     for r in rows:
         if r.reach:

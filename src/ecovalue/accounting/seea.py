@@ -283,7 +283,7 @@ def supply_tables(run: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
         money_rows.append(
             {
                 **head,
-                "unit": "CNY (current prices)",
+                "unit": "元 (current prices)",
                 **{et: sum(by[et]["value_current"], ZERO) for et in ECOSYSTEM_TYPES},
                 "total": sum(g["value_current"], ZERO),
             }
@@ -295,7 +295,7 @@ def supply_tables(run: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
             "indicator": "GEP",
             "indicator_zh": "生态系统生产总值",
             "indicator_en": "GEP",
-            "unit": "CNY (current prices)",
+            "unit": "元 (current prices)",
         }
         money = pd.concat(
             [

@@ -46,6 +46,7 @@ from ecovalue.accounting.profiles import Profile, load_profile
 from ecovalue.accounting.result import RunResult
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError
+from ecovalue.units import format_unit, round_significant
 
 DatasetRef = Dataset | str | Path
 Progress = Callable[[str, int, int], None]
@@ -377,6 +378,7 @@ def write_workbook(
     wb.remove(wb.active)
     for name, title, note, df in sheets:
         ws = wb.create_sheet(name)
+        df = _for_users(df)
         cols = list(df.columns)
         _title(ws, title, f"{note}  {SYNTHETIC_NOTE}" if synthetic else note, len(cols))
         _header(ws, 3, [(headers or {}).get(c, c) for c in cols])
@@ -384,7 +386,7 @@ def write_workbook(
             _row(
                 ws,
                 4 + i,
-                list(rec),
+                [round_significant(v) if isinstance(v, float) else v for v in rec],  # no float noise
                 fmt={j + 1: "General" for j, c in enumerate(cols) if c.startswith("year")},
             )
         _autowidth(ws, 3)
@@ -395,8 +397,17 @@ def write_workbook(
     return path
 
 
-def _csv(df: pd.DataFrame, path: Path) -> Path:
+def _for_users(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with its unit columns spelled as users read them (``format_unit``)."""
     out = df.copy()
+    for c in ("unit", "physical_unit"):
+        if c in out.columns:
+            out[c] = out[c].map(lambda u: format_unit(u) if isinstance(u, str) else u)
+    return out
+
+
+def _csv(df: pd.DataFrame, path: Path) -> Path:
+    out = _for_users(df)
     for c in out.columns:
         if out[c].map(lambda v: isinstance(v, Decimal)).any():
             out[c] = out[c].map(lambda v: "" if v is None else str(v))

@@ -64,23 +64,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecovalue.accounting import aggregation as agg
 from ecovalue.accounting import streaming_blocks as B
 from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.checks import result_warnings
 from ecovalue.accounting.context import Context, statistic_sums
 from ecovalue.accounting.indicators import POLLUTANT_MODELS
+from ecovalue.accounting.outputs import PIXEL_VALUE_UNIT
 from ecovalue.accounting.pipeline import (
+    IndicatorSums,
+    check_every_indicator,
     code_version,
     constant_factor,
     dataset_prices,
     gdp_by_region,
+    indicator_rows,
     parameters_used,
+    result_tables,
 )
 from ecovalue.accounting.profiles import Profile, load_profile
+from ecovalue.accounting.reported import Sources
 from ecovalue.accounting.result import (
-    CATEGORY_ZH,
-    ECOSYSTEM_TYPE_ZH,
-    TABLE_COLUMNS,
+    SUB_ITEM_COLUMNS,
     ParameterUsed,
     Region,
     RunResult,
@@ -89,13 +93,14 @@ from ecovalue.accounting.streaming_meta import dataset_hash, open_meta, validate
 from ecovalue.allocator import keep_freed_memory
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset
-from ecovalue.errors import InputError, NotApplicable
+from ecovalue.errors import InputError, NotApplicable, Problem
 from ecovalue.raster import io
 from ecovalue.raster.digest import join_row_digests
 from ecovalue.raster.file_digests import DigestCache, FileStamp, facts_code_hash
 from ecovalue.raster.grid import Grid
 from ecovalue.raster.pixelwise import load_kernels
 from ecovalue.raster.routing_cache import RoutingCache, ls_params, route_ls_cached, store
+from ecovalue.units import format_unit
 
 Progress = Callable[[str, int, int], None]  # (what the run is doing, done, of total)
 
@@ -135,7 +140,7 @@ LANDSCAPE_BYTES_PER_PIXEL = 45
 #: pass 1 share one reading of the rasters, these follow in a pass of their own, which reads
 #: only the rasters they use. (The soil retention needs the global LS factor: a shared reading
 #: happens only when the LS was read from the routing cache before it.)
-SECOND_PASS = ("flood_regulation", *B.STATISTICS)
+SECOND_PASS = (*B.POLYGONS, *B.STATISTICS)
 
 
 def landscape_beside_routing(pixels: int, available: int | None = None) -> bool:
@@ -180,6 +185,10 @@ class StreamedResult:
     n_blocks: int = 0
     routing_from_cache: bool = False
     """True when the LS factor was read from the routing cache instead of computed."""
+    sub_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SUB_ITEM_COLUMNS)))
+    """The table's indicators with sub-items, by sub-item (``RunResult.sub_items``)."""
+    warnings: list[Problem] = field(default_factory=list)
+    """As ``RunResult.warnings``."""
 
     def totals(self) -> dict[str, Any]:
         """GEP and its parts (as ``RunResult.totals``)."""
@@ -237,6 +246,8 @@ class StreamedResult:
             hashes=self.hashes,
             timings=self.timings,
             gdp=self.gdp,
+            sub_items=self.sub_items,
+            warnings=self.warnings,
         )
 
 
@@ -520,14 +531,14 @@ def run_account_streamed(
                     region_index,
                 )
 
-            def routing_early(valid: np.ndarray, missed: str | None, dem: Any) -> Any:
-                # the routing needs only the DEM and the regions' pixels (the valid ones of a
-                # run that passes validation): it starts as soon as they are known, on a
-                # thread of its own, while this thread still loads the kernels and then the
-                # scan runs; a failed validation stops it (``finally``). ``dem``: as read for
-                # the cache's key (None: not read there)
+            def routing_early(missed: str | None, dem: Any) -> Any:
+                # the routing needs only the DEM (every pixel where it has data): it starts
+                # as soon as the cache has been asked, on a thread of its own, while this
+                # thread still loads the kernels and then the scan runs; a failed validation
+                # stops it (``finally``). ``dem``: its values and mask as read for the cache's
+                # key (None: not read there)
                 return ex.beside(
-                    _timed, _routing_step, plan, valid, work, True, ex.threads, cache, missed,
+                    _timed, _routing_step, plan, work, True, ex.threads, cache, missed,
                     stop_routing, stores, dem,
                 )
 
@@ -604,8 +615,8 @@ def run_account_streamed(
             hashing = ex.submit(_timed, dataset_hash, meta, plan, scan["digests"])
             if needs_routing and routing is None:
                 routing = ex.submit(
-                    _timed, _routing_step, plan, scan["valid"], work, ex.local, ex.threads,
-                    cache, key, None, stores,
+                    _timed, _routing_step, plan, work, ex.local, ex.threads, cache, key, None,
+                    stores,
                 )
             probe = _probe_context(plan)
             not_applicable, meta_by_ind = _prepare_block_indicators(plan, probe, scan)
@@ -665,9 +676,10 @@ def run_account_streamed(
         sums, sources, rep_notes = _apply_reported(
             plan, probe, sums, scan["counts"], meta_by_ind, factors, not_applicable
         )
+        check_every_indicator(prof.indicators, sums, not_applicable, "streamed")
         note_order = _notes(meta_by_ind, block_notes, probe.notes, cap_notes, rep_notes)
         const = constant_factor(probe, notes)
-        table = _table(plan, sums, meta_by_ind, sources, const)
+        table, sub_items = _table(plan, probe, sums, meta_by_ind, sources, const)
         timings["tables"] = time.perf_counter() - t
         step("tables", 1)
         paths: dict[str, Path] = {}
@@ -689,7 +701,7 @@ def run_account_streamed(
         memory.close()
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
-    all_notes = list(dict.fromkeys(meta.warnings + notes + note_order))
+    all_notes = list(dict.fromkeys(notes + note_order))
     return StreamedResult(
         dataset_name=meta.info.name,
         year=year,
@@ -710,6 +722,8 @@ def run_account_streamed(
         dataset_title_en=meta.info.title_en,
         synthetic=meta.info.synthetic,
         n_blocks=len(blocks),
+        sub_items=sub_items,
+        warnings=meta.warnings + result_warnings(table, meta.regions, prof.indicators, not_applicable),
     )
 
 
@@ -733,7 +747,7 @@ def _make_plan(meta: Any, prof: Profile, year: int) -> tuple[B.Plan, list[str], 
             notes.append(
                 "prices were not restated to the accounting year: the dataset has no price index"
             )
-    block_wise = tuple(i for i in prof.indicators if i != "landscape_premium")
+    block_wise = tuple(i for i in prof.indicators if i not in B.GLOBAL)
     plan = B.Plan(
         root=meta.root,
         info=meta.info,
@@ -787,10 +801,13 @@ def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ranges": {},
         "holes": {},
+        "hole_regions": {},
+        "inside_regions": None,
         "nonint": 0,
         "codes": set(),
         "inside": 0,
         "counts": None,
+        "water_balance": None,
         "polygons": {},
         "valid": None,
         "region_index": None,
@@ -808,8 +825,17 @@ def _reduce_scan(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
         for key, (n, row, col) in r["holes"].items():
             a = out["holes"].get(key)
             out["holes"][key] = (n, row, col) if a is None else (a[0] + n, a[1], a[2])
+            h = out["hole_regions"].get(key)
+            out["hole_regions"][key] = r["hole_regions"][key] + (0 if h is None else h)
+        ir = r.get("inside_regions")
+        if ir is not None:
+            out["inside_regions"] = ir if out["inside_regions"] is None else out["inside_regions"] + ir
         out["nonint"] += r["nonint"]
         out["codes"] |= r["codes"]
+        if r.get("water_balance") is not None:  # (pixels, negative, ΣP, ΣET) in water conservation's scope
+            wb = out["water_balance"]
+            out["water_balance"] = r["water_balance"] if wb is None else tuple(
+                a + b for a, b in zip(wb, r["water_balance"], strict=True))
         out["inside"] += r["inside"]
         if "counts" in r:
             out["counts"] = r["counts"] if out["counts"] is None else out["counts"] + r["counts"]
@@ -859,7 +885,6 @@ def _needs_routing(plan: B.Plan) -> bool:
 
 def _routing_step(
     plan: B.Plan,
-    valid: np.ndarray,
     work: Path,
     share_arrays: bool,
     threads: int,
@@ -867,9 +892,13 @@ def _routing_step(
     missed: str | None = None,
     stop: threading.Event | None = None,
     stores: list[threading.Thread] | None = None,
-    dem: np.ndarray | None = None,
+    dem: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bool:
     """Global routing → the LS factor for the blocks; True when it came from ``cache``.
+
+    The routing runs on every pixel where the DEM has data, inside the regions or not (as
+    ``Context.routing_valid`` in memory): upslope area beyond the districts counts, and a
+    district's boundary is no edge of the slope; the blocks account inside the regions.
 
     It reaches them through ``plan.ls`` when they run in this process (``share_arrays``), else
     through a float64 GeoTIFF in ``work`` (workers on other processes or machines read their
@@ -879,20 +908,21 @@ def _routing_step(
     ``stores``: the new entry is written to the cache on a thread of its own, appended there,
     while the blocks go on with the LS (4000²: 128 MB and its digest, ≈ 0.4–0.5 s that are
     not on the run's longest chain any more); the caller joins it before it returns. None:
-    written before this function returns. ``dem``: the DEM as :func:`streaming_blocks.
-    read_block_values` gives it, when the caller has read it already (for the cache's key).
+    written before this function returns. ``dem``: the DEM and its mask as
+    :func:`streaming_blocks.read_block` gives them, when the caller has read them already (for
+    the cache's key).
     """
-    if dem is None:
-        dem = B.read_block_values(plan, "dem", 0, plan.grid.height)
+    values, valid = dem if dem is not None else B.read_block(plan, "dem", 0, plan.grid.height)
+    dem = None  # (the DEM is held once, as ``values``)
     if missed is not None and cache is not None:
         from ecovalue.raster.hydrology import route_ls
 
         ls = route_ls(
-            dem, valid, plan.grid.cell_width, method=plan.routing_method,
+            values, valid, plan.grid.cell_width, method=plan.routing_method,
             formulation=_formulation(plan), threads=threads, stop=stop,
         )
         from_cache = False
-        args = (cache, missed, ls, _ls_params(plan), dem.shape)
+        args = (cache, missed, ls, _ls_params(plan), values.shape)
         if stores is None:
             store(*args)
         else:
@@ -901,7 +931,7 @@ def _routing_step(
             stores.append(writer)
     else:
         ls, from_cache = route_ls_cached(
-            dem,
+            values,
             valid,
             plan.grid.cell_width,
             method=plan.routing_method,
@@ -910,7 +940,7 @@ def _routing_step(
             cache=cache,
             stop=stop,
         )
-    del dem
+    del values, valid
     if share_arrays:
         plan.ls = ls
     else:
@@ -1017,10 +1047,17 @@ class _Remembered:
     def converted(self, key: str, dtype: type, read: Callable[[], bytes]) -> bytes:
         """The digest of raster ``key`` converted to ``dtype`` (e.g. the routing cache key's
         float64 DEM): remembered, else ``read()`` and remembered."""
+        return self._remembered(key, self.what(key, np.dtype(dtype).str), read)
+
+    def mask(self, key: str, read: Callable[[], bytes]) -> bytes:
+        """The digest of raster ``key``'s own data mask (nodata, NaN; e.g. the routing cache
+        key's DEM mask): remembered, else ``read()`` and remembered."""
+        return self._remembered(key, "band 1 data mask (nodata, non-finite) as bool", read)
+
+    def _remembered(self, key: str, what: str, read: Callable[[], bytes]) -> bytes:
         if self.cache is None:
             return read()
         stamp = self.stamps.get(key)
-        what = self.what(key, np.dtype(dtype).str)
         found = self.cache.get(stamp, what)
         if found is None:
             found = read()
@@ -1033,14 +1070,14 @@ def _regions_key_and_ls(
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
     one_reading: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-    to_route: Callable[[np.ndarray, str | None, np.ndarray | None], Any] | None = None,
+    to_route: Callable[[str | None, tuple[np.ndarray, np.ndarray] | None], Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None, float, Any, Any]:
     """:func:`_regions_and_key`, and the LS factor of the key when the cache holds it (None
     when absent or damaged: then removed and routed again) with the seconds its read took.
 
     ``one_reading(region_index, valid)`` is called once the run is known to take one reading
     of its rasters (no routing, or an entry of the key in the cache) and its result returned
-    second to last (None when not called). ``to_route(valid, key, dem)`` is called as soon as
+    second to last (None when not called). ``to_route(key, dem)`` is called as soon as
     the LS is known to be missing (no cache, no entry, or a damaged one; ``key`` None without
     a cache; ``dem`` the DEM when it was read for the key, else None) and its result returned
     last (None when not called)."""
@@ -1053,7 +1090,7 @@ def _regions_key_and_ls(
     t_ls = time.perf_counter() - t
     routing = None
     if to_route is not None and ls is None:
-        routing = to_route(valid, key, dem)
+        routing = to_route(key, dem)
     return region_index, valid, key, ls, t_ls, started, routing
 
 
@@ -1061,17 +1098,18 @@ def _regions_and_key(
     plan: B.Plan,
     cache: RoutingCache | None,
     remembered: _Remembered | None = None,
-) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, str | None, tuple[np.ndarray, np.ndarray] | None]:
     """The regions' pixels on the whole grid (region number, ``region_dtype``), the mask of
-    them, with ``cache`` the routing cache's key of the DEM on that mask, and the DEM when it
-    was read for the key (a DEM whose digest no earlier run remembered; else None), so a
-    routing that follows need not read it again.
+    them, with ``cache`` the routing cache's key of the DEM on its own mask, and the DEM with
+    its mask when they were read for the key (a DEM whose digests no earlier run remembered;
+    else None), so a routing that follows need not read it again.
 
-    In a run that passes validation the mask is the valid mask: the scan's valid pixels are
-    those inside a region where every raster has data, and a pixel inside a region without
-    data is a validation error (a hole). So the routing, its cache key and the landscape
-    premium can take it before the scan has read the rasters (the key equals the one of the
-    scan's mask, and a rerun finds the entries an earlier run stored)."""
+    In a run that passes validation the regions' mask is the valid mask: the scan's valid
+    pixels are those inside a region where every raster has data, and a pixel inside a region
+    without data is a validation error (a hole). So the landscape premium can take it before
+    the scan has read the rasters. The routing runs on the DEM's own mask (every pixel where
+    the DEM has data, :func:`_routing_step`), which the key digests as the in-memory engine's
+    key does, so a rerun of either engine finds the entries the other stored."""
     from ecovalue.raster.digest import grid_digest
 
     region_index = B.rasterize(
@@ -1080,17 +1118,27 @@ def _regions_and_key(
     )
     valid = region_index >= 0
     key = None
-    read: list[np.ndarray] = []  # the DEM, when dem_digest reads it
+    read: list[tuple[np.ndarray, np.ndarray]] = []  # the DEM and its mask, once read
+
+    def dem() -> tuple[np.ndarray, np.ndarray]:
+        if not read:
+            read.append(B.read_block(plan, "dem", 0, plan.grid.height))
+        return read[0]
+
     if cache is not None:
 
-        def dem_digest() -> bytes:  # of the DEM's float64 values, converted row by row
-            read.append(B.read_block_values(plan, "dem", 0, plan.grid.height))
-            return grid_digest(read[0], np.float64)
+        def values_digest() -> bytes:  # of the DEM's float64 values, converted row by row
+            return grid_digest(dem()[0], np.float64)
+
+        def mask_digest() -> bytes:
+            return grid_digest(dem()[1])
 
         key = cache.key_of(
             (np.dtype(np.float64).str, plan.grid.shape),
-            remembered.converted("dem", np.float64, dem_digest) if remembered else dem_digest(),
-            (valid.dtype.str, valid.shape), grid_digest(valid), _ls_params(plan),
+            remembered.converted("dem", np.float64, values_digest) if remembered else values_digest(),
+            (np.dtype(np.bool_).str, plan.grid.shape),
+            remembered.mask("dem", mask_digest) if remembered else mask_digest(),
+            _ls_params(plan),
         )
     return region_index, valid, key, read[0] if read else None
 
@@ -1398,26 +1446,27 @@ def _apply_caps(
     sums: dict[str, Any],
     counts: np.ndarray,
     meta: dict[str, dict[str, Any]],
-) -> tuple[dict[str, np.ndarray], dict[str, Any], list[str]]:
-    """Per-pollutant caps by region (``models.common.cap_by_region`` on region sums)."""
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Per-pollutant caps by region (``models.common.cap_by_region`` on region sums): each
+    pollutant's physical sums scaled per region, the scales kept for pass 2."""
     n_reg = len(plan.regions)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     factors: dict[str, Any] = {}
     notes: list[str] = []
+    has_px = counts.reshape(n_reg, N_TYPES).sum(axis=1) > 0
     for ind, s in sums.items():
         if ind not in B.POLLUTANTS:
             out[ind] = s
             continue
         model = POLLUTANT_MODELS[ind]
-        columns, item, switch = model.columns, model.cap_item, model.cap_switch
-        total = np.zeros_like(next(iter(s.values())))
+        item, switch = model.cap_item, model.cap_switch
         scales: dict[str, np.ndarray] = {}
         capped_any: list[str] = []
-        has_px = counts.reshape(n_reg, N_TYPES).sum(axis=1) > 0
-        for pol in columns:
+        out[ind] = {}
+        for pol in model.columns:
             scale = np.ones(n_reg)
             if probe.profile.switches.get(switch, False):
-                region_q = s[pol][0].reshape(n_reg, N_TYPES).sum(axis=1)
+                region_q = s[pol].reshape(n_reg, N_TYPES).sum(axis=1)
                 for r, cap in probe.stat_by_region(f"{item}:{pol}").items():
                     if cap < 0 or not np.isfinite(cap):
                         raise InputError(
@@ -1430,8 +1479,7 @@ def _apply_caps(
                     if scale[r] < 1.0:
                         capped_any.append(f"{plan.regions[r].code}:{pol}")
             scales[pol] = scale
-            total = total + s[pol] * np.repeat(scale, N_TYPES)[None, :]
-        out[ind] = total
+            out[ind][pol] = s[pol] * np.repeat(scale, N_TYPES)
         factors[ind] = {"scale": scales}
         if capped_any:
             meta[ind]["notes"].append(
@@ -1443,87 +1491,72 @@ def _apply_caps(
 def _apply_reported(
     plan: B.Plan,
     probe: Context,
-    sums: dict[str, np.ndarray],
+    sums: dict[str, Any],
     counts: np.ndarray,
     meta: dict[str, dict[str, Any]],
     factors: dict[str, Any],
     not_applicable: dict[str, str],
-) -> tuple[dict[str, np.ndarray], dict[tuple[int, str], str], list[str]]:
-    """``reported.apply_reported`` on (region, type) sums: each row is an affine map per key."""
-    from ecovalue.accounting.indicators import UNIT_PRICE
+) -> tuple[dict[str, Any], Sources, list[str]]:
+    """``reported.apply_reported`` on (region, type) sums: each row's :func:`reported.decide`
+    maps applied to the sums, and composed per key and part for pass 2 (``factors[ind]
+    ["affine"][part]`` = ``[a, b]``: new = a · old + b per pixel; ``"value_affine"`` the value's
+    of an indicator without sub-items)."""
+    from ecovalue.accounting.indicators import FIXED_SPLIT, sub_item_prices
+    from ecovalue.accounting.reported import WHOLE, decide, run_rows, type_indices
 
     n_keys = len(plan.regions) * N_TYPES
-    out = {k: v.copy() for k, v in sums.items()}
-    for ind in out:
-        factors.setdefault(ind, {})["affine"] = [
-            np.ones(n_keys),
-            np.zeros(n_keys),
-            np.ones(n_keys),
-            np.zeros(n_keys),
-        ]
-    rep = plan.reported
-    rep = rep[rep["year"] == plan.year] if not rep.empty else rep
-    sources: dict[tuple[int, str], str] = {}
+    out: dict[str, Any] = {
+        k: ({p: a.copy() for p, a in v.items()} if isinstance(v, dict) else v.copy())
+        for k, v in sums.items()
+    }
     notes: list[str] = []
     codes = {r.code: i for i, r in enumerate(plan.regions)}
-    for _, row in rep.iterrows():
-        ind, code, q = str(row["indicator"]), str(row["region_code"]), float(row["quantity"])
-        dept, mode, et = str(row["department"]), str(row["mode"]), str(row["ecosystem_type"] or "")
-        et = "" if et in ("all", "nan") else et
-        if ind not in plan.profile.indicators:
-            notes.append(
-                f"reported {ind} for {code} by {dept} ignored: the profile does not include {ind}"
-            )
-            continue
-        r = codes[code]
-        mask = np.zeros(n_keys, bool)
-        types = [ECOSYSTEM_TYPES.index(et)] if et else list(range(N_TYPES))
-        mask[[r * N_TYPES + e for e in types]] = True
-        n = int(counts[mask].sum())
-        if n == 0:
-            raise InputError(
-                f"reported {ind} for region {code} ({dept}): the region has no pixels of ecosystem "
-                f"type '{et or 'any'}'; correct the ecosystem_type column of the reported table"
-            )
+    rows = run_rows(plan.reported, plan.year, plan.profile.indicators, codes, notes)
+    sources: Sources = {}
+
+    def identity() -> list[np.ndarray]:
+        return [np.ones(n_keys), np.zeros(n_keys)]
+
+    for row in rows:
+        ind = row.indicator
+        with_parts = bool(INDICATORS[ind].sub_items)
         if ind not in out:
-            out[ind] = np.zeros((2, n_keys))
+            out[ind] = {} if with_parts else np.zeros((2, n_keys))
             meta[ind] = {"method": "reported", "source": "reported", "unit": "", "notes": []}
-            factors[ind] = {
-                "affine": [np.ones(n_keys), np.zeros(n_keys), np.ones(n_keys), np.zeros(n_keys)]
-            }
-        s, aff = out[ind], factors[ind]["affine"]
-        model_sum = float(s[0][mask].sum())
-        unit = meta[ind]["unit"]
-        if mode == "complement" and model_sum > 0:
-            notes.append(
-                f"reported {ind} for {code} by {dept} (complement) not used: the model already has "
-                f"{model_sum:.6g} {unit or ''} there"
-            )
+        f = factors.setdefault(ind, {})
+        aff = f.setdefault("affine", {})
+        s = out[ind]
+        parts = s if with_parts else {WHOLE: s[0]}
+        mask = np.zeros(n_keys, bool)
+        mask[[row.region * N_TYPES + e for e in type_indices(row)]] = True
+        model = {p: float(a[mask].sum()) for p, a in parts.items()}
+        d = decide(
+            row, model, int(counts[mask].sum()), sub_item_prices(probe, ind),
+            FIXED_SPLIT[ind](probe) if ind in FIXED_SPLIT else None,
+            partial(_unit_value, ind, s, probe),
+        )
+        if d.note:
+            notes.append(d.note)
             continue
-        if model_sum > 0:
-            ratio = q / model_sum
-            a_p, b_p, a_v, b_v = ratio, 0.0, ratio, 0.0
-        else:
-            phys, val = float(s[0].sum()), float(s[1].sum())
-            unit_value = val / phys if phys > 0 else _unit_price(ind, probe, UNIT_PRICE)
-            a_p, b_p, a_v, b_v = 0.0, q / n, 0.0, q / n * unit_value
-        for i, (a, b) in enumerate(((a_p, b_p), (a_v, b_v))):
-            s[i][mask] = a * s[i][mask] + b * counts[mask]
-            aff[2 * i][mask] *= a
-            aff[2 * i + 1][mask] = a * aff[2 * i + 1][mask] + b
+        for part, (a, b) in d.maps.items():
+            arr = parts.setdefault(part, np.zeros(n_keys))
+            arr[mask] = a * arr[mask] + b * counts[mask]
+            pa = aff.setdefault(part, identity())
+            pa[0][mask] *= a
+            pa[1][mask] = a * pa[1][mask] + b
+            if not with_parts:  # the value follows, as in memory
+                s[1][mask] = a * s[1][mask] + b * d.unit_value * counts[mask]
+                va = f.setdefault("value_affine", identity())
+                va[0][mask] *= a
+                va[1][mask] = a * va[1][mask] + b * d.unit_value
         not_applicable.pop(ind, None)
-        sources[(r, ind)] = f"reported:{dept}"
-        notes.append(f"{ind} for {code}: {mode} by reported quantity {q:.6g} from {dept}")
+        sources[(row.region, ind, row.sub_item, row.ecosystem_type)] = f"reported:{row.department}"
+        notes.append(f"{ind}{' ' + row.sub_item if row.sub_item else ''} for {row.code}: {row.mode} "
+                     f"by reported quantity {row.quantity:.6g} from {row.department}")
+    for ind in out:
+        factors.setdefault(ind, {}).setdefault("affine", {})
+        factors[ind]["prices"] = sub_item_prices(probe, ind)
     return out, sources, notes
-
-
-def _unit_price(ind: str, probe: Context, unit_price: Any) -> float:
-    if ind in unit_price:
-        return float(unit_price[ind](probe))
-    raise InputError(
-        f"reported {ind}: no unit value is known to value the reported quantity (the model has no "
-        f"{ind} anywhere and the indicator has no single price); report it in a region the model covers"
-    )
 
 
 def _notes(
@@ -1539,53 +1572,44 @@ def _notes(
     return out + block_notes + probe_notes + cap_notes + rep_notes
 
 
+def _unit_value(ind: str, s: np.ndarray, probe: Context) -> float:
+    """``reported.unit_value_of`` from an indicator's physical and value sums."""
+    from ecovalue.accounting.indicators import UNIT_PRICE
+    from ecovalue.accounting.reported import unit_value_of
+
+    def price() -> float | None:
+        return float(UNIT_PRICE[ind](probe)) if ind in UNIT_PRICE else None
+
+    return unit_value_of(ind, float(s[0].sum()), float(s[1].sum()), price)
+
+
 def _table(
     plan: B.Plan,
-    sums: dict[str, np.ndarray],
+    probe: Context,
+    sums: dict[str, Any],
     meta: dict[str, dict[str, Any]],
-    sources: dict[tuple[int, str], str],
+    sources: Sources,
     factor: Decimal,
-) -> pd.DataFrame:
-    """The tidy results table, built exactly as ``pipeline.build_table`` from the sums."""
-    rows = []
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy results table and the sub-item table, built by ``pipeline.indicator_rows``
+    from the sums, as the in-memory engine builds them."""
+    from ecovalue.accounting.indicators import sub_item_prices
+    from ecovalue.accounting.reported import WHOLE
+
+    rows: list[tuple[Any, ...]] = []
+    sub_rows: list[tuple[Any, ...]] = []
     for ind in INDICATORS:
         if ind not in sums:
             continue
-        spec, m = INDICATORS[ind], meta[ind]
-        phys, val = sums[ind]
-        for k in np.nonzero((phys != 0) | (val != 0))[0]:
-            r, e = divmod(int(k), N_TYPES)
-            region = plan.regions[r]
-            current = agg.to_money(val[k])
-            rows.append(
-                (
-                    region.code,
-                    region.name_zh,
-                    region.name_en,
-                    plan.year,
-                    ind,
-                    spec.name_zh,
-                    spec.name_en,
-                    spec.category,
-                    CATEGORY_ZH[spec.category],
-                    ECOSYSTEM_TYPES[e],
-                    ECOSYSTEM_TYPE_ZH[ECOSYSTEM_TYPES[e]],
-                    float(phys[k]),
-                    m["unit"] or spec.physical_unit,
-                    current,
-                    (current * factor).quantize(agg.CENT),
-                    m["method"],
-                    sources.get((r, ind), m["source"]),
-                )
-            )
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    order = {c: i for i, c in enumerate(INDICATORS)}
-    table["_o"] = table["indicator"].map(order)
-    return (
-        table.sort_values(["region_code", "_o", "ecosystem_type"])
-        .drop(columns="_o")
-        .reset_index(drop=True)
-    )
+        m, s = meta[ind], sums[ind]
+        if isinstance(s, dict):
+            isums = IndicatorSums(ind, s, {}, sub_item_prices(probe, ind), m["unit"], m["method"])
+        else:
+            isums = IndicatorSums(ind, {WHOLE: s[0]}, {WHOLE: s[1]}, {}, m["unit"], m["method"])
+        a, b = indicator_rows(plan.regions, plan.year, isums, factor, sources, m["source"])
+        rows += a
+        sub_rows += b
+    return result_tables(rows, sub_rows)
 
 
 # ------------------------------------------------------------------ pass 2: GeoTIFFs
@@ -1647,9 +1671,9 @@ def _write_layers(
     for n in counted("cog", names, len(names)):
         ind, q = n.rsplit("_", 1)
         unit = (
-            f"{meta[ind]['unit'] or INDICATORS[ind].physical_unit} per pixel"
+            f"{format_unit(meta[ind]['unit'] or INDICATORS[ind].physical_unit)} per pixel"
             if q == "physical"
-            else "CNY per pixel (current prices)"
+            else PIXEL_VALUE_UNIT
         )
         with rasterio.open(tmp / f"{n}.tif", "r+") as d:
             d.update_tags(**_tags(plan, ind), unit=unit)

@@ -22,39 +22,79 @@ import pandas as pd
 from affine import Affine
 
 from ecovalue.accounting import aggregation as agg
-from ecovalue.accounting.context import Context, Layer
+from ecovalue.accounting.catalogue import INDICATORS
+from ecovalue.accounting.context import Context, Layer, parts_layer
+from ecovalue.accounting.indicators import POLLUTANT_MODELS, sub_item_prices
 from ecovalue.accounting.parameters import ParameterRegister
 from ecovalue.accounting.profiles import Profile
+from ecovalue.accounting.reported import WHOLE
 from ecovalue.accounting.result import Region
 from ecovalue.datasets.expectations import ECOSYSTEM_TYPES
 from ecovalue.datasets.loader import Dataset, Feature
 from ecovalue.datasets.manifest import DatasetInfo
-from ecovalue.errors import InputError
+from ecovalue.datasets.validation import water_balance_facts
+from ecovalue.errors import EngineError, InputError
 from ecovalue.raster import io
 from ecovalue.raster.grid import Grid
 
-# Indicators computed per block by the in-memory kernels unchanged (purely per-pixel inputs).
-LOCAL = (
-    "water_conservation",
-    "soil_retention",
-    "sand_fixation",
-    "carbon_sequestration",
-    "oxygen_release",
-    "climate_regulation",
-    "pest_control",
-)
+# How the streamed engine computes each catalogue indicator, derived from the catalogue and the
+# indicator functions (never listed by hand: an indicator in no list would be dropped from GEP
+# without a word). The check below runs at import; every run checks again at its end
+# (``pipeline.check_every_indicator``; decision 0033).
 #: Indicators summed per pollutant (caps by reported emissions/loads apply per region later).
-POLLUTANTS = ("air_purification", "water_purification")
-STATISTICS = (
-    "agriculture",
-    "forestry",
-    "livestock",
-    "fishery",
-    "other_products",
-    "water_supply",
-    "hydropower",
-    "recreation",
+POLLUTANTS: tuple[str, ...] = tuple(POLLUTANT_MODELS)
+#: Statistics-based indicators: region totals spread over the pixels of their ecosystem types
+#: (the catalogue's physical method says "statistics:"), spread with whole-region pixel counts.
+STATISTICS: tuple[str, ...] = tuple(
+    i for i, spec in INDICATORS.items() if spec.physical_method.startswith("statistics:")
 )
+#: Polygon storage spread over each polygon's pixels (whole-polygon pixel counts from the scan).
+POLYGONS: tuple[str, ...] = ("flood_regulation",)
+#: Whole-grid steps of ``streaming.py`` (nearest green/blue pixel within a distance).
+GLOBAL: tuple[str, ...] = ("landscape_premium",)
+#: Everything else: computed per block by the in-memory function unchanged (per-pixel inputs;
+#: the soil retention with its slice of the global LS factor).
+LOCAL: tuple[str, ...] = tuple(
+    i for i in INDICATORS if i not in (*POLLUTANTS, *STATISTICS, *POLYGONS, *GLOBAL)
+)
+
+
+def streamed_ways() -> dict[str, str]:
+    """Catalogue indicator → how the streamed engine computes it ("local", "pollutants",
+    "statistics", "polygons", "global")."""
+    ways: dict[str, str] = {}
+    for way, members in (("local", LOCAL), ("pollutants", POLLUTANTS), ("statistics", STATISTICS),
+                         ("polygons", POLYGONS), ("global", GLOBAL)):
+        for ind in members:
+            ways.setdefault(ind, way)
+    return ways
+
+
+def check_streamed_ways() -> None:
+    """Raise :class:`EngineError` unless every catalogue indicator has exactly one way to be
+    computed in the streamed engine and the per-block ones have the function they run."""
+    from ecovalue.accounting.indicators import COMPUTE
+
+    ways = streamed_ways()
+    none = [i for i in INDICATORS if i not in ways]
+    counted = [*LOCAL, *POLLUTANTS, *STATISTICS, *POLYGONS, *GLOBAL]
+    twice = sorted({i for i in counted if counted.count(i) > 1})
+    no_function = [i for i in (*LOCAL, *STATISTICS) if i not in COMPUTE]
+    unknown = sorted(set(counted) - set(INDICATORS))
+    if none or twice or no_function or unknown:
+        raise EngineError(
+            "the streamed engine's indicator lists do not cover the catalogue: "
+            + "; ".join(
+                f"{what} {items}" for what, items in (
+                    ("no way to compute", none), ("in two lists", twice),
+                    ("no indicator function", no_function), ("not in the catalogue", unknown),
+                ) if items
+            )
+            + " (accounting/streaming_blocks.py); a dropped indicator would leave GEP short"
+        )
+
+
+check_streamed_ways()
 N_TYPES = len(ECOSYSTEM_TYPES)
 #: Rows per aggregation chunk: ``run_account``'s default ``block_rows``. Sums are accumulated
 #: chunk by chunk in grid order, as ``aggregation.zonal_sums`` does in memory.
@@ -384,7 +424,7 @@ def _scan_facts(
     from ecovalue.raster.pixelwise import class_rows, range_facts
 
     stop = start + ds.grid.height
-    out: dict[str, Any] = {"ranges": {}, "holes": {}, "nonint": 0, "codes": set()}
+    out: dict[str, Any] = {"ranges": {}, "holes": {}, "hole_regions": {}, "nonint": 0, "codes": set()}
     for key, arr in ds.rasters.items():
         m = masks[key]
         if key == "landcover":
@@ -404,11 +444,14 @@ def _scan_facts(
         if holes.any():
             r, c = (int(x[0]) for x in np.nonzero(holes))
             out["holes"][key] = (int(holes.sum()), start + r, c)
+            # per region, for the message's shares (datasets.validation.coverage_problem)
+            out["hole_regions"][key] = np.bincount(ds.region_index[holes], minlength=len(plan.regions))
     lc = ds.rasters["landcover"]
     rows, n_missing = class_rows(lc, plan.landcover_table["code"].to_numpy(), inside)
     # only the codes the table lacks are needed (the reduce step names them)
     out["codes"] = set(np.unique(lc[inside & (rows < 0)]).tolist()) if n_missing else set()
     out["inside"] = int(inside.sum())
+    out["inside_regions"] = np.bincount(ds.region_index[inside], minlength=len(plan.regions))
     rows_valid = None
     if not n_missing:
         # every valid pixel's code has a row (valid ⊆ inside): the rows of the valid pixels
@@ -417,6 +460,10 @@ def _scan_facts(
         n_keys = len(plan.regions) * N_TYPES
         out["counts"] = np.bincount(keys[keys >= 0], minlength=n_keys).astype(np.int64)
         out["polygons"] = _polygon_counts(plan, ds, rows_valid)
+        if "water_conservation" in plan.profile.indicators and {"precipitation", "aet"} <= set(ds.rasters):
+            out["water_balance"] = water_balance_facts(
+                ds.rasters["precipitation"], ds.rasters["aet"], rows_valid, plan.landcover_table,
+                plan.profile.scopes.get("water_conservation", INDICATORS["water_conservation"].ecosystem_types))
     if keep_valid:
         out["valid"] = ds.valid
         out["region_index"] = ds.region_index.astype(region_dtype(len(plan.regions)))
@@ -545,7 +592,7 @@ def iter_layers(
             yield ind, lay
         elif ind in POLLUTANTS:
             yield ind, _pollutant_layers(ctx, ind, by_class)
-        elif ind == "flood_regulation":
+        elif ind in POLYGONS:
             yield ind, _flood_layer(plan, ctx)
         elif ind in plan.spread:
             yield ind, _spread_layer(ctx, plan.spread[ind])
@@ -588,8 +635,6 @@ def _pollutant_layers(
     """Per pollutant, its quantity and value per pixel, as ``indicators._pollutants`` computes
     them before the caps (which apply per region to the sums); with ``by_class``, a
     :class:`ByClass` where the rate is a land-cover column whose checks pass."""
-    from ecovalue.accounting.indicators import POLLUTANT_MODELS
-
     model = POLLUTANT_MODELS[ind]
     present = _classes_present(ctx)
     out: dict[str, tuple[np.ndarray, np.ndarray] | ByClass] = {}
@@ -654,22 +699,19 @@ def _flood_layer(plan: Plan, ctx: Context) -> Layer:
         ctx.lc_values("marsh_storage_depth"), ctx.lc_values("flood_storage_depth") if veg else None,
         ctx.pixel_area_m2, ctx.p("reservoir_cost", "CNY/m**3"),
     )
+    prices = sub_item_prices(ctx, "flood_regulation")
     if fused is not None:
-        return Layer(fused[0], fused[1], method="")
+        return parts_layer("flood_regulation", fused[2], prices, "")
     water = _water_mask(ctx)
-    storages = [_polygon_storage(plan, ctx, layer, water) for layer in ("lakes", "reservoirs")]
-    out = (
-        storages[0]
-        + storages[1]
-        + flood_regulation.marsh_storage_m3(
-            ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid
-        )
-    )
-    if ctx.profile.switches.get("vegetation_flood_regulation", False):
-        out = out + flood_regulation.vegetation_storage_m3(
+    lake, res = (_polygon_storage(plan, ctx, layer, water) for layer in ("lakes", "reservoirs"))
+    parts = {"lake": lake, "reservoir": res,
+             "marsh": flood_regulation.marsh_storage_m3(ctx.pixel_area_m2, ctx.lc("marsh_storage_depth"), ctx.valid)}
+    if veg:
+        parts["vegetation"] = flood_regulation.vegetation_storage_m3(
             ctx.pixel_area_m2, ctx.lc("flood_storage_depth"), ctx.valid
         )
-    return Layer(out, flood_regulation.value(out, ctx.p("reservoir_cost", "CNY/m**3")), method="")
+    flood_regulation.value(0.0, ctx.p("reservoir_cost", "CNY/m**3"))  # its check of the price
+    return parts_layer("flood_regulation", parts, prices, "")
 
 
 def _polygon_parts(plan: Plan, ctx: Context, layer: str) -> Any:
@@ -831,20 +873,21 @@ class _ChunkSums:
         outs: list[np.ndarray] = []
         layers: list[np.ndarray] = []
         for ind, lay in iter_layers(self.plan, ctx, self.notes, self.indicators, by_class=True):
-            if ind in POLLUTANTS:
-                per_pol = acc.setdefault(ind, {})
-                for pol, item in lay.items():
-                    target = per_pol.setdefault(pol, np.zeros((2, n_keys)))
+            if ind in POLLUTANTS or lay.parts:  # physical sums per sub-item (value: × its price)
+                per_part = acc.setdefault(ind, {})
+                items = lay.items() if ind in POLLUTANTS else lay.parts.items()
+                for part, item in items:
+                    target = per_part.setdefault(part, np.zeros(n_keys))
                     if isinstance(item, ByClass):
                         if counts is None:
                             counts = key_row_counts(key, ctx.class_row, n_keys, self.n_rows)
-                        totals = self.by_class.get((ind, pol))
+                        totals = self.by_class.get((ind, part))
                         if totals is None:
-                            totals = self.by_class[(ind, pol)] = _ClassTotals(n_keys, self.n_rows)
+                            totals = self.by_class[(ind, part)] = _ClassTotals(n_keys, self.n_rows)
                         totals.add(counts, item)
                         continue
-                    outs += [target[0], target[1]]
-                    layers += list(item)
+                    outs.append(target)
+                    layers.append(item[0] if isinstance(item, tuple) else item)
             else:
                 target = acc.setdefault(ind, np.zeros((2, n_keys)))
                 outs += [target[0], target[1]]
@@ -860,10 +903,7 @@ class _ChunkSums:
         """The chunk's sums; the pollutants' class sums go in last (the chunk's pixel counts
         are exact integers: its class sums do not depend on ``block_rows``)."""
         for (ind, pol), totals in self.by_class.items():
-            target = self.acc[ind][pol]
-            q_sums, v_sums = totals.zonal()
-            target[0] += q_sums
-            target[1] += v_sums
+            self.acc[ind][pol] += totals.zonal()[0]
         self.by_class = {}
         return self.acc
 
@@ -904,22 +944,36 @@ def pass2_block(
     reg = np.where(ds.region_index >= 0, ds.region_index, 0)
     out: dict[str, np.ndarray] = {}
 
+    def affine(ab: list[Any], x: np.ndarray) -> np.ndarray:
+        a, b = (np.asarray(v)[safe_key] for v in ab)
+        return np.where(key >= 0, a * x + b, x)
+
     def final(ind: str, lay: Any) -> None:
         f = factors[ind]
-        if ind in POLLUTANTS and lay is not None:
-            phys = np.zeros(key.shape)
-            val = np.zeros(key.shape)
-            for pol, (q, v) in lay.items():
-                s = np.asarray(f["scale"][pol])[reg]
-                phys = phys + q * s
-                val = val + v * s
-        elif lay is not None:
+        spec = INDICATORS[ind]
+        if spec.sub_items:  # each part scaled (caps, reported), value at its price
+            parts: dict[str, np.ndarray] = {}
+            if ind in POLLUTANTS and lay is not None:
+                for pol, (q, _v) in lay.items():
+                    parts[pol] = q * np.asarray(f["scale"][pol])[reg]
+            elif lay is not None:
+                parts = dict(lay.parts)
+            for part in f["affine"]:
+                parts.setdefault(part, np.where(ds.valid, 0.0, np.nan))  # only reported
+            parts = {p: affine(f["affine"][p], q) if p in f["affine"] else q for p, q in parts.items()}
+            empty = np.where(ds.valid, 0.0, np.nan)
+            lay = parts_layer(ind, parts, f["prices"], "", empty=empty)
             phys, val = lay.physical, lay.value
-        else:  # only reported quantities (the model has nothing)
-            phys = val = np.where(ds.valid, 0.0, np.nan)
-        a_p, b_p, a_v, b_v = (np.asarray(x)[safe_key] for x in f["affine"])
-        out[f"{ind}_physical"] = np.where(key >= 0, a_p * phys + b_p, phys).astype(np.float32)
-        out[f"{ind}_value"] = np.where(key >= 0, a_v * val + b_v, val).astype(np.float32)
+        else:
+            if lay is not None:
+                phys, val = lay.physical, lay.value
+            else:  # only reported quantities (the model has nothing)
+                phys = val = np.where(ds.valid, 0.0, np.nan)
+            if WHOLE in f["affine"]:
+                phys = affine(f["affine"][WHOLE], phys)
+                val = affine(f["value_affine"], val)
+        out[f"{ind}_physical"] = phys.astype(np.float32)
+        out[f"{ind}_value"] = val.astype(np.float32)
 
     for ind, lay in iter_layers(plan, ctx, []):
         if ind in factors:

@@ -50,7 +50,8 @@ class Meta:
     prices: pd.DataFrame
     price_index: dict[int, float]
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    needs: V.Needs | None = None
 
 
 def _raster_headers(
@@ -157,6 +158,7 @@ def open_meta(root: Path, profile: Profile, year: int | None) -> Meta:
         prices=tables.prices,
         price_index=tables.price_index,
         problems=problems,
+        needs=needs,
     )
 
 
@@ -174,37 +176,13 @@ def validate_scan(meta: Meta, scan: dict[str, Any]) -> None:
             )
         )
     for key, (vmin, vmax, n_lo, n_hi) in scan["ranges"].items():
-        canonical, lo, hi, _ = V.RASTERS.get(key, ("", None, None, ""))
-        path = meta.manifest.rasters[key].path
-        if n_lo:
-            problems.append(
-                Problem(
-                    path,
-                    f"{key} has {n_lo} pixels below {lo:g} {canonical} (minimum {vmin:g})",
-                    f"{key} within [{lo:g}, {hi:g}] {canonical}",
-                    "check the unit in dataset.toml and the nodata value of the file",
-                )
-            )
-        if n_hi:
-            problems.append(
-                Problem(
-                    path,
-                    f"{key} has {n_hi} pixels above {hi:g} {canonical} (maximum {vmax:g})",
-                    f"{key} within [{lo:g}, {hi:g}] {canonical}",
-                    "check the unit in dataset.toml (e.g. SI vs US units for K) and the data",
-                )
-            )
+        entry = meta.manifest.rasters[key]
+        problems += V.raster_value_problems(key, entry.path, entry.unit, vmin, vmax, n_lo, n_hi)
     total = max(scan["inside"], 1)
     for key, (n, r, c) in scan["holes"].items():
-        problems.append(
-            Problem(
-                f"raster '{key}'",
-                f"{n} pixels ({100 * n / total:.2f} %) inside the accounting regions "
-                f"have no data (nodata or NaN; first at row {r}, col {c})",
-                "a value for every pixel inside the regions",
-                "fill the gaps (e.g. interpolate, or use the class mean) or clip the regions to the data",
-            )
-        )
+        missing, have = scan["hole_regions"][key], scan["inside_regions"]
+        shares = {meta.regions[i].code: (int(missing[i]), int(have[i])) for i in np.nonzero(missing)[0]}
+        problems.append(V.coverage_problem(key, n, (r, c), total, shares))
     missing = sorted(int(c) for c in scan["codes"] - {int(c) for c in meta.landcover_table.index})
     if missing:
         problems += V.check_landcover_codes(
@@ -213,9 +191,19 @@ def validate_scan(meta: Meta, scan: dict[str, Any]) -> None:
             meta.landcover_table,
             V.table_path(meta.manifest, "landcover"),
         )
+    if scan["counts"] is not None:  # the checks on pixel facts (as datasets.loader's)
+        regions_path = meta.manifest.vectors["regions"].path
+        needs = meta.needs or V.Needs(years=(meta.year,))
+        problems += V.check_region_pixels(meta.regions, scan["counts"], meta.grid.cell_width, regions_path)
+        problems += V.check_reported_pixels(meta.reported, meta.regions, scan["counts"], needs,
+                                            V.table_path(meta.manifest, "reported"))
+        if scan.get("water_balance") is not None:
+            problems += V.water_balance_problems(
+                scan["water_balance"], f"{meta.manifest.rasters['precipitation'].path} and "
+                f"{meta.manifest.rasters['aet'].path}")
     if any(p.severity == "error" for p in problems) or scan["counts"] is None:
         raise ValidationFailed(problems)
-    meta.warnings = [str(p) for p in problems]
+    meta.warnings = [p for p in problems if p.severity != "error"]
 
 
 def dataset_hash(meta: Meta, plan: Any, raster_digests: dict[str, bytes] | None = None) -> str:

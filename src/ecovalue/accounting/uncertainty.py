@@ -49,7 +49,7 @@ from ecovalue.accounting.reported import apply_reported
 from ecovalue.accounting.result import RunResult
 from ecovalue.datasets.loader import Dataset
 from ecovalue.errors import InputError, NotApplicable, ParameterError
-from ecovalue.units import conversion_factor, parse_unit
+from ecovalue.units import conversion_factor, format_unit, parse_unit
 
 KINDS: dict[str, tuple[str, ...]] = {
     "point": ("value",),
@@ -135,11 +135,11 @@ class Distribution:
         return None
 
     def describe(self) -> str:
-        """A short text such as ``uniform(2500, 3000) CNY/t``."""
+        """A short text such as ``uniform(low=2500, high=3000) 元/t`` (the unit as users read it)."""
         if self.kind == "discrete":
             body = ", ".join(f"{v:g}" for v in self.values)
-            return f"discrete{{{body}}} {self.unit}"
-        return f"{self.kind}({', '.join(f'{k}={v:g}' for k, v in self.args.items())}) {self.unit}"
+            return f"discrete{{{body}}} {format_unit(self.unit)}"
+        return f"{self.kind}({', '.join(f'{k}={v:g}' for k, v in self.args.items())}) {format_unit(self.unit)}"
 
 
 def _truncated(
@@ -588,12 +588,14 @@ def _deltas(
                 if progress:
                     progress("uncertainty draws", b, draws)
         else:
+            step = max(1, draws // 100)
             for d in range(draws):
-                if progress and d % max(1, draws // 100) == 0:
-                    progress("uncertainty draws", d, draws)
                 vals = ev.values(recompute, {p: samples[p][d] for p in pids})
                 for ind in recompute:
                     out[ind][d] = vals[ind] - base[ind]
+                done = d + 1  # reported once the draw is done: the bar ends at draws/draws
+                if progress and (done % step == 0 or done == draws):
+                    progress("uncertainty draws", done, draws)
         notes.append(
             f"uncertainty: recomputed per draw (not linear in their sampled parameters): "
             f"{', '.join(recompute)}"

@@ -17,11 +17,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ecovalue.cli.common import console, err
+from ecovalue.cli.common import check_out_folder, console, err
 from ecovalue.cli.common import input_errors as _errors
 from ecovalue.cli.common import step_progress as _bar
-
-YI = Decimal(100_000_000)
+from ecovalue.units import YI_YUAN, format_amount
 
 ProfileOpt = Annotated[
     str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")
@@ -30,7 +29,7 @@ OutOpt = Annotated[Path, typer.Option("--out", help="output folder")]
 
 
 def _yi(v: object) -> str:
-    return f"{Decimal(str(v)) / YI:,.4f}"
+    return format_amount(YI_YUAN.of(Decimal(str(v))), 4)
 
 
 def uncertainty(
@@ -64,6 +63,7 @@ def uncertainty(
     from ecovalue.accounting.outputs import write_outputs
     from ecovalue.accounting.uncertainty import run_uncertainty, write_uncertainty_tables
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with _bar("uncertainty") as progress:
@@ -109,6 +109,7 @@ def series(
     """Account several years of one region and decompose each district's GEP change."""
     from ecovalue.accounting.series import run_series, write_series
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with _bar("series") as progress:
@@ -163,6 +164,7 @@ def seea(
     """SEEA EA extent, condition, supply and asset accounts, and natural-resource asset accounts."""
     from ecovalue.accounting.seea import run_seea, write_seea
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with _errors():
         with err.status("accounting both years…"):
@@ -178,7 +180,7 @@ def seea(
         t.add_row(
             f"{rec.ecosystem_type_zh} {rec.ecosystem_type}",
             *(
-                f"{Decimal(str(v)):,.4f}"
+                format_amount(Decimal(str(v)), 4)
                 for v in (rec.opening_km2, rec.additions_km2, rec.reductions_km2, rec.closing_km2)
             ),
         )

@@ -16,17 +16,22 @@ from rich.table import Table
 
 from ecovalue.cli.cache import CacheDir, MaxGb, NoCache, open_cache
 from ecovalue.cli.common import (
+    ErrorReportingGroup,
+    check_out_folder,
     console,
     err,
+    grouped,
     input_errors,
     new_progress,
     print_problems,
+    print_warnings,
     step_progress,
 )
 from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES
 
 app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=ErrorReportingGroup,
+                  pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -44,7 +49,12 @@ def validate(
     profile: Annotated[str, typer.Option(help="profile id or file: decides which inputs are required")] = "cn-2022",
     year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
 ) -> None:
-    """Check a dataset and report every problem at once; exit 1 if any is an error."""
+    """Check a dataset and report every problem at once; exit 1 if any is an error.
+
+    It runs every check ``account`` runs before computing (the profile's parameters, the
+    dataset against the profile's needs, the plausibility of every input), with the same
+    messages.
+    """
     from ecovalue.accounting.profiles import load_profile
     from ecovalue.datasets.loader import open_dataset
     from ecovalue.datasets.manifest import read_manifest
@@ -55,14 +65,16 @@ def validate(
     y = year or (manifest.dataset.year if manifest else 0)
     with err.status("validating…"):
         ds, problems = open_dataset(dataset, needs_for_profile(prof, (y,)))
-    if problems:
-        print_problems(problems)
     n_err = sum(p.severity == "error" for p in problems)
     if n_err or ds is None:
-        err.print(f"[red]{n_err} error(s)[/]; fix them and run `ecovalue validate` again.")
+        print_problems(problems)
+        err.print(f"[red]{len(grouped([p for p in problems if p.severity == 'error']))} error(s)[/]; fix them and "
+                  "run `ecovalue validate` again.")
         raise typer.Exit(1)
+    print_warnings(problems, "in the inputs")
+    n_warn = len(grouped(problems))
     console.print(f"[green]OK[/]: {dataset} — {len(ds.regions)} regions, grid {ds.grid.width}×{ds.grid.height} "
-                  f"at {ds.grid.cell_width:g} m, {len(problems)} warning(s).")
+                  f"at {ds.grid.cell_width:g} m, {n_warn} warning(s){' (above)' if n_warn else ''}.")
 
 
 @app.command()
@@ -93,6 +105,7 @@ def account(
     """
     from ecovalue.cli.streaming import choose_engine, run_streamed
 
+    check_out_folder(out)
     cache = open_cache(cache_dir, no_cache, cache_max_gb)
     chosen, why = choose_engine(engine, dataset, workers, scheduler)
     if chosen == "streamed":
@@ -125,28 +138,27 @@ def _print_done(t0: float, out: Path, paths: dict[str, Path]) -> None:
 
 
 def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
-    from decimal import Decimal
+    from ecovalue.reports.totals import HEADERS_ZH, totals_rows
 
-    totals = result.totals()
-    yi = Decimal("1e8")
+    warnings = list(result.warnings)
+    print_warnings(warnings, "in this run")
     t = Table(title=f"GEP {result.year} — {result.dataset_title_zh or result.dataset_name} (亿元)")
     t.add_column("region / 区域")
-    for c in ("物质供给", "调节服务", "文化服务", "GEP"):
+    for c in HEADERS_ZH:
         t.add_column(c, justify="right")
-    tab = result.table
-    for r in result.regions:
-        sub = tab[tab["region_code"] == r.code]
-        parts = [sum(sub.loc[sub["category"] == c, "value_current"], Decimal(0)) / yi
-                 for c in ("provisioning", "regulating", "cultural")]
-        t.add_row(f"{r.name_zh} {r.name_en}", *(f"{p:,.2f}" for p in parts), f"{sum(parts):,.2f}")
-    cats = totals["by_category"]
-    t.add_row("[bold]合计 Total[/]", *(f"{cats[c] / yi:,.2f}" for c in ("provisioning", "regulating", "cultural")),
-              f"[bold]{totals['gep_current'] / yi:,.2f}[/]")
+    for row in totals_rows(result):
+        if row.total:
+            t.add_row("[bold]合计 Total[/]", *row.cells[:-1], f"[bold]{row.cells[-1]}[/]")
+        else:
+            t.add_row(f"{row.name_zh} {row.name_en}", *row.cells)
     console.print(t)
     if result.synthetic:
         console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
     for ind, why in result.not_applicable.items():
         console.print(f"[yellow]not applicable[/] {ind}: {why}")
+    if warnings:
+        err.print(f"[bold yellow]⚠ {len(grouped(warnings))} warning(s) above the table[/] (also in summary.json and "
+                  "report.html)")
 
 
 @app.command("demo-data")
@@ -183,6 +195,7 @@ def profiles(
     """List shipped profiles, or show one profile's indicators and parameters with sources."""
     from ecovalue.accounting.catalogue import INDICATORS
     from ecovalue.accounting.profiles import available_profiles, load_profile
+    from ecovalue.units import format_unit
 
     if show is None:
         for pid in available_profiles():
@@ -196,14 +209,14 @@ def profiles(
         t.add_column(col)
     for ind in p.indicators:
         s = INDICATORS[ind]
-        t.add_row(ind, s.name_zh, s.name_en, s.category, s.physical_unit)
+        t.add_row(ind, s.name_zh, s.name_en, s.category, format_unit(s.physical_unit))
     console.print(t)
     pt = Table(title="parameters")
     pt.add_column("id", no_wrap=True, min_width=30)
     for col in ("value", "unit", "price year", "status", "source"):
         pt.add_column(col, overflow="fold")
     for pid, par in p.parameters.items():
-        pt.add_row(pid, str(par.value), par.unit, str(par.price_year or ""),
+        pt.add_row(pid, str(par.value), format_unit(par.unit), str(par.price_year or ""),
                    f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status, par.source)
     console.print(pt)
 
@@ -212,9 +225,11 @@ def _mount_platform() -> None:
     """Add the platform commands (serve, db, users, audit, registry) when that layer is installed."""
     try:
         from ecovalue.cli.platform import audit_app, db_app, registry_app, serve, users_app
+        from ecovalue.cli.platform import worker as platform_worker
     except ImportError:
         return
     app.command("serve")(serve)
+    app.command("worker")(platform_worker)
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
@@ -223,13 +238,14 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, ledger, plot, streaming
+    from ecovalue.cli import analysis, cache, ledger, plot, streaming, warmup
 
     cache.register(app)
     ledger.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)
+    warmup.register(app)
 
 
 _mount_platform()

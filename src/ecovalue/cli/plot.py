@@ -16,7 +16,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ecovalue.cli.common import console, err, input_errors
+from ecovalue.cli.common import check_out_folder, console, err, input_errors
+from ecovalue.units import format_amount, format_money, format_quantity, format_unit, money_unit
 
 DatasetArg = Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")]
 PlotOpt = Annotated[
@@ -35,12 +36,13 @@ def _print_plot(res: Any) -> None:
     t = Table(
         title=f"地块GEP Plot GEP — {res.plot_area_km2:.4g} km² (covered {res.covered_area_km2:.4g} km²)"
     )
+    money = money_unit([res.total, *(r.value for r in res.rows)])
     for col, just in (
         ("指标 Indicator", "left"),
         ("类别 Category", "left"),
         ("实物量 Physical", "right"),
         ("单位 Unit", "left"),
-        ("价值 Value (元)", "right"),
+        (f"价值 Value ({money.label})", "right"),
     ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in res.rows:
@@ -48,11 +50,11 @@ def _print_plot(res: Any) -> None:
         t.add_row(
             f"{r.name_zh} {r.name_en}{star}",
             r.category,
-            f"{r.physical:,.4g}",
-            r.physical_unit,
-            f"{r.value:,.2f}",
+            format_quantity(r.physical),
+            format_unit(r.physical_unit),
+            format_amount(money.of(r.value)),
         )
-    t.add_row("[bold]GEP 合计 Total[/]", "", "", "", f"[bold]{res.total:,.2f}[/]")
+    t.add_row("[bold]GEP 合计 Total[/]", "", "", "", f"[bold]{format_amount(money.of(res.total))}[/]")
     console.print(t)
     if res.synthetic:
         console.print(
@@ -76,6 +78,8 @@ def plot(
     from ecovalue.accounting.pipeline import run_account
     from ecovalue.accounting.plot import check_plot_geometry, plot_gep, read_plot_file, write_plot
 
+    if out is not None:
+        check_out_folder(out)
     with input_errors():
         geom, crs = read_plot_file(plot_file)
         check_plot_geometry(geom)  # fail fast, before the account runs
@@ -105,6 +109,7 @@ def scenario(
     from ecovalue.accounting.scenarios import load_scenario, run_scenario
     from ecovalue.reports.scenario import write_scenario_outputs
 
+    check_out_folder(out)
     t0 = time.perf_counter()
     with input_errors():
         scen = load_scenario(scenario_file)
@@ -114,7 +119,8 @@ def scenario(
         with err.status("writing maps and summary…"):
             paths = write_scenario_outputs(res, out, embed_font=not no_font)
     tot = res.totals()
-    t = Table(title=f"情景 Scenario '{scen.name}' (元)")
+    money = money_unit(tot.values())
+    t = Table(title=f"情景 Scenario '{scen.name}' ({money.label})")
     for col in (
         "现状 Baseline",
         "情景 Scenario",
@@ -125,7 +131,7 @@ def scenario(
         t.add_column(col, justify="right")
     t.add_row(
         *(
-            f"{tot[k]:,.2f}"
+            format_amount(money.of(tot[k]))
             for k in ("baseline", "scenario", "delta_in_plot", "delta_outside", "delta_total")
         )
     )
@@ -133,7 +139,7 @@ def scenario(
     for r in res.reaches_outside:
         console.print(
             f"[yellow]outside the plot[/] {r.name_zh} {r.name_en}: {r.affected_km2_outside:.3g} km², "
-            f"Δ {r.delta_value_outside:,.2f} 元 — {escape(r.reach)}",
+            f"Δ {format_money(r.delta_value_outside)} — {escape(r.reach)}",
             soft_wrap=True,
         )
     console.print(

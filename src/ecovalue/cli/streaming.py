@@ -21,11 +21,17 @@ from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES, RoutingCache
 
 def write_streamed_outputs(result: Any, out: Path) -> dict[str, Path]:
     """results.csv and summary.json of a streamed run, written as the in-memory engine writes them."""
-    from ecovalue.accounting.outputs import write_csv, write_summary
+    from ecovalue.accounting.outputs import (
+        SUB_ITEMS_CSV,
+        write_csv,
+        write_sub_items_csv,
+        write_summary,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     return {
         "results.csv": write_csv(result, out / "results.csv"),
+        SUB_ITEMS_CSV: write_sub_items_csv(result, out / SUB_ITEMS_CSV),
         "summary.json": write_summary(
             result, out / "summary.json", streamed={"blocks": result.n_blocks}
         ),

@@ -779,9 +779,14 @@ PRICES: dict[str, tuple[float, str]] = {  # assumed demo prices, CNY per unit of
     "product:poultry_eggs": (9500.0, "CNY/t"), "product:freshwater_fish": (14000.0, "CNY/t"),
     "product:crayfish": (32000.0, "CNY/t"), "product:lotus_root": (3500.0, "CNY/t"),
 }
-# CPI-like annual change (%) chained into an index 2015 = 100 over 2010–2025 (assumed, Hubei-like magnitudes).
-# The series starts in 2010 because the shipped profile's prices are of 2010–2020.
-CPI_CHANGE = {2011: 5.8, 2012: 2.9, 2013: 2.8, 2014: 2.0, 2015: 1.5, 2016: 2.2, 2017: 1.5,
+# CPI-like annual change (%) chained into an index 2015 = 100 over 1990–2025 (assumed). 1991–2010: the
+# national CPI's change on the year before (NBS, China Statistical Yearbook, 居民消费价格指数 上年 = 100);
+# 2011–2025: Hubei-like magnitudes (assumed). The series starts in 1990 because the shipped profile's
+# prices and its published alternatives (cn-2022.uncertainty.toml: [S6] at 1990 prices) are of 1990–2020
+# (a test checks that every price year of both is in the demo's index).
+CPI_CHANGE = {1991: 3.4, 1992: 6.4, 1993: 14.7, 1994: 24.1, 1995: 17.1, 1996: 8.3, 1997: 2.8, 1998: -0.8,
+              1999: -1.4, 2000: 0.4, 2001: 0.7, 2002: -0.8, 2003: 1.2, 2004: 3.9, 2005: 1.8, 2006: 1.5,
+              2007: 4.8, 2008: 5.9, 2009: -0.7, 2010: 3.3, 2011: 5.8, 2012: 2.9, 2013: 2.8, 2014: 2.0, 2015: 1.5, 2016: 2.2, 2017: 1.5,
               2018: 1.9, 2019: 3.1, 2020: 2.7, 2021: 0.3, 2022: 2.0, 2023: 0.2, 2024: 0.3,
               2025: 0.0}
 CPI_BASE_YEAR = 2015
@@ -847,7 +852,7 @@ def _stat(code: str, year: int, item: str, indicator: str, q: float, unit: str) 
 def _price_index_rows(year: int = 2023) -> list[dict[str, Any]]:
     """CPI_CHANGE chained into an index with CPI_BASE_YEAR = 100.
 
-    Covers 2010 (or year - 1) to 2025 (or year); years outside CPI_CHANGE are assumed flat.
+    Covers 1990 (or year - 1) to 2025 (or year); years outside CPI_CHANGE are assumed flat.
     """
     years = list(range(min(min(CPI_CHANGE) - 1, year - 1), max(max(CPI_CHANGE), year) + 1))
     level = {years[0]: 1.0}
@@ -1032,7 +1037,8 @@ def _manifest(year: int, seed: int, resolution: float) -> dict[str, Any]:
 
 
 def _raster_writer(out: Path, ctx: _Ctx) -> Callable[[str, np.ndarray], None]:
-    """A function writing one raster as a COG with the SYNTHETIC tag, nodata outside districts."""
+    """A function writing one raster as a COG with the SYNTHETIC tag, nodata outside districts
+    (but the DEM: a real DEM extends beyond the districts, and the routing uses it there)."""
     from ecovalue.raster import io as rio
 
     inside = ctx.district > 0
@@ -1046,7 +1052,7 @@ def _raster_writer(out: Path, ctx: _Ctx) -> Callable[[str, np.ndarray], None]:
                 path, np.where(inside, arr, 0).astype(np.uint8), ctx.grid, nodata=0, tags=tags
             )
             return
-        data = np.where(inside, arr, np.float32(np.nan)).astype(np.float32)
+        data = (arr if key == "dem" else np.where(inside, arr, np.float32(np.nan))).astype(np.float32)
         rio.write(path, data, ctx.grid, nodata=float("nan"), tags=tags)
 
     return emit

@@ -51,7 +51,9 @@ ECOSYSTEM_TYPES = ("forest", "shrub", "grassland", "wetland", "water", "farmland
 STATISTICS_ITEMS = MappingProxyType({
     "product:": "*",
     "output_value:": "CNY",
-    "water_use:": "m**3",
+    "water_use:domestic": "m**3",  # the three uses water supply values (no other water_use: item is read)
+    "water_use:industrial": "m**3",
+    "water_use:agricultural": "m**3",
     "hydropower": "kW*h",
     "tourism:visits": "visit",
     "tourism:expenditure": "CNY/visit",

@@ -52,6 +52,10 @@ class Dataset:
     landcover_sources: dict[str, str] = field(default_factory=dict)
     root: Path | None = None
     content_hash: str = ""
+    raster_valid: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each raster's own data mask over the whole grid (the file's nodata; NaN), e.g. the DEM's
+    beyond the regions, which the routing uses (upslope area outside the districts counts)."""
+    warnings: list[Problem] = field(default_factory=list)  # what validation warned of (not hashed)
 
     @property
     def synthetic(self) -> bool:
@@ -71,13 +75,15 @@ class Dataset:
         problems: list[Problem] = []
         region_index = V.rasterize_regions(regions, grid)
         valid = region_index >= 0
+        masks: dict[str, np.ndarray] = {}
         for key, arr in rasters.items():
             if arr.shape != grid.shape:
                 problems.append(Problem(f"raster '{key}'", f"shape {arr.shape}", f"the grid shape {grid.shape}",
                                         "resample the array onto the grid"))
                 continue
             if key != "landcover" and np.issubdtype(arr.dtype, np.floating):
-                valid &= np.isfinite(arr)
+                masks[key] = np.isfinite(arr)
+                valid &= masks[key]
         table = V.normalise_landcover_table(landcover_table, {c: u for c, (u, *_r) in V.LANDCOVER_COLUMNS.items()},
                                             "landcover table", problems)
         if "landcover" in rasters and table is not None:
@@ -89,7 +95,7 @@ class Dataset:
             statistics=statistics if statistics is not None else empty,
             reported=reported if reported is not None else pd.DataFrame(columns=V.REPORTED_COLUMNS),
             prices=prices if prices is not None else pd.DataFrame(columns=V.PRICES_COLUMNS),
-            price_index=dict(price_index or {}), vectors=dict(vectors or {}),
+            price_index=dict(price_index or {}), vectors=dict(vectors or {}), raster_valid=masks,
         )
         ds.content_hash = ds.compute_hash()
         errors = [p for p in problems if p.severity == "error"]
@@ -137,7 +143,7 @@ def open_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Data
     vectors = V.load_vectors(root, manifest, grid, needs, problems)
     region_index = V.rasterize_regions(regions, grid) if regions else np.full(grid.shape, -1, np.int32)
     inside = region_index >= 0
-    V.check_raster_coverage(rasters, raster_valid, inside, problems)
+    V.check_raster_coverage(rasters, raster_valid, inside, problems, region_index, regions)
     valid = inside.copy()
     for m in raster_valid.values():
         valid &= m
@@ -146,6 +152,8 @@ def open_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Data
         problems += V.check_landcover_codes(rasters["landcover"], inside, table, V.table_path(manifest, "landcover"))
         problems += V.check_landcover_columns(table, needs, V.table_path(manifest, "landcover"))
     tables = V.load_tables(root, manifest, [r.code for r in regions], needs, problems)
+    if table is not None and "landcover" in rasters and regions:
+        problems += _pixel_checks(manifest, needs, grid, rasters, valid, region_index, regions, table, tables)
     if any(p.severity == "error" for p in problems) or table is None:
         return None, problems
     ds = Dataset(
@@ -154,10 +162,32 @@ def open_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Data
         statistics=tables.statistics, reported=tables.reported, prices=tables.prices,
         price_index=tables.price_index, vectors=vectors,
         landcover_sources=dict(manifest.tables["landcover"].sources) if "landcover" in manifest.tables else {},
-        root=root,
+        root=root, raster_valid=raster_valid,
+        warnings=[p for p in problems if p.severity != "error"],
     )
     ds.content_hash = ds.compute_hash()
     return ds, problems
+
+
+def _pixel_checks(manifest: Manifest, needs: V.Needs, grid: Grid, rasters: dict[str, np.ndarray], valid: np.ndarray,
+                  region_index: np.ndarray, regions: list[Region], table: pd.DataFrame,
+                  tables: V.Tables) -> list[Problem]:
+    """The checks that need each pixel's region and class (the streamed engine makes the same
+    facts in its scan: ``accounting.streaming_meta.validate_scan``)."""
+    from ecovalue.raster.pixelwise import class_rows
+
+    rows, _missing = class_rows(rasters["landcover"], table["code"].to_numpy(np.int64), valid)
+    counts = V.type_counts(region_index, rows, table, len(regions))
+    regions_path = manifest.vectors["regions"].path
+    problems = V.check_region_pixels(regions, counts, grid.cell_width, regions_path)
+    problems += V.check_reported_pixels(tables.reported, regions, counts, needs, V.table_path(manifest, "reported"))
+    if ("water_conservation" in needs.indicators and {"precipitation", "aet"} <= set(rasters)
+            and "storm_runoff_coef" in table.columns):
+        facts = V.water_balance_facts(rasters["precipitation"], rasters["aet"], rows, table,
+                                      needs.scopes.get("water_conservation", ()))
+        problems += V.water_balance_problems(facts, f"{manifest.rasters['precipitation'].path} and "
+                                             f"{manifest.rasters['aet'].path}")
+    return problems
 
 
 def load_dataset(folder: str | Path, needs: V.Needs | None = None) -> tuple[Dataset, list[Problem]]:

@@ -8,17 +8,20 @@ commit themselves, so one API request or one CLI command is exactly one transact
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ecovalue.db.base import Immutable
-from ecovalue.errors import InputError
+from ecovalue.db.base import Base, Immutable
+from ecovalue.db.bounds import row_problems
+from ecovalue.errors import InputError, ValidationFailed
 
 
 class EcoSession(Session):
@@ -36,6 +39,49 @@ def _refuse_changes_to_immutable(session: Session, flush_context: Any, instances
                 f"{type(obj).__name__} rows are immutable once written; record a new row "
                 "that supersedes this one instead of editing or deleting it"
             )
+
+
+@event.listens_for(EcoSession, "before_flush")
+def _refuse_values_out_of_bounds(session: Session, flush_context: Any, instances: Any) -> None:
+    # SQLite would store what PostgreSQL refuses (long strings, NUL, huge numbers): refuse it
+    # on both, so the two backends hold exactly the same data (ecovalue.db.bounds).
+    problems = [p for obj in list(session.new) + list(session.dirty) for p in row_problems(obj)]
+    if problems:
+        raise ValidationFailed(problems)
+
+
+@event.listens_for(Base, "load", propagate=True)
+@event.listens_for(Base, "refresh", propagate=True)
+def _aware_timestamps(obj: Any, context: Any, attrs: Any = None) -> None:
+    # Timestamp columns hold UTC; SQLite hands them back without their offset, PostgreSQL
+    # with it. Every loaded row carries the offset, so every output shows it the same way.
+    for attr in inspect(obj).mapper.column_attrs:
+        kind = attr.columns[0].type
+        value = obj.__dict__.get(attr.key)
+        if isinstance(kind, DateTime) and kind.timezone and isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                set_committed_value(obj, attr.key, value.replace(tzinfo=dt.UTC))
+
+
+def _nul_in(params: Any) -> bool:
+    if isinstance(params, str):
+        return "\x00" in params
+    if isinstance(params, dict):
+        return any(_nul_in(v) for v in params.values())
+    if isinstance(params, list | tuple):
+        return any(_nul_in(v) for v in params)
+    return False
+
+
+def _refuse_nul(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+                executemany: bool) -> None:  # fmt: skip
+    # PostgreSQL cannot hold NUL in text, SQLite can: refuse it in every statement, reads
+    # included, so both backends answer the same and no query fails with a driver error.
+    if _nul_in(params):
+        raise InputError(
+            "a value contains a NUL character (\\x00), which the database cannot hold; "
+            "remove it from the text"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -68,11 +114,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
+        return engine
     raise InputError(
         f"database URL '{parsed.render_as_string()}' uses backend '{parsed.get_backend_name()}'; "
         "expected sqlite:///path/to/file.db or postgresql://user@host/dbname"

@@ -17,6 +17,8 @@ from sqlalchemy import Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
+from ecovalue.errors import InputError
+
 
 class PostGISGeometry(UserDefinedType[Any]):
     """The PostGIS ``geometry`` type; values travel as hex EWKB text (PostGIS parses it)."""
@@ -77,7 +79,9 @@ class ExactDecimal(TypeDecorator[decimal.Decimal]):
 
     SQLite stores NUMERIC as a binary float (15-16 significant digits), which would round
     money silently; the text form keeps every digit. Values are quantized to ``scale``
-    places with ROUND_HALF_EVEN on the way in. Do not compare or sum these columns in SQL on
+    places with ROUND_HALF_EVEN on the way in; a value with more than ``precision - scale``
+    digits before the point, or not finite, is refused on both backends (PostgreSQL would
+    raise, SQLite would store it). Do not compare or sum these columns in SQL on
     SQLite: text compares lexically; sum in Python with :class:`decimal.Decimal`.
     """
 
@@ -100,13 +104,31 @@ class ExactDecimal(TypeDecorator[decimal.Decimal]):
             return None
         if isinstance(value, float):
             raise TypeError(f"{value!r} is a float; pass a Decimal (money is never float)")
-        q = decimal.Decimal(value).quantize(self._quantum, rounding=decimal.ROUND_HALF_EVEN)
+        value = decimal.Decimal(value)
+        problem = self.out_of_bounds(value)
+        if problem:
+            raise InputError(f"a NUMERIC({self.precision}, {self.scale}) value {problem}")
+        q = self._quantized(value)
         return str(q) if dialect.name == "sqlite" else q
+
+    def _quantized(self, value: decimal.Decimal) -> decimal.Decimal:
+        # a context wide enough for every digit the column holds (the default has 28)
+        with decimal.localcontext(prec=self.precision + 2):
+            return value.quantize(self._quantum, rounding=decimal.ROUND_HALF_EVEN)
+
+    def out_of_bounds(self, value: decimal.Decimal) -> str | None:
+        """Why the column cannot hold ``value`` (None when it can)."""
+        if not value.is_finite():
+            return f"is {value}; expected a finite number"
+        digits = self.precision - self.scale
+        if value.adjusted() >= digits or self._quantized(value).adjusted() >= digits:
+            return f"= {value} has more than {digits} digits before the decimal point"
+        return None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> decimal.Decimal | None:
         if value is None:
             return None
-        return decimal.Decimal(str(value)).quantize(self._quantum)
+        return self._quantized(decimal.Decimal(str(value)))
 
     def __repr__(self) -> str:
         return f"ExactDecimal({self.precision}, {self.scale})"

@@ -133,15 +133,19 @@ def value(kwh: np.ndarray, electricity_price_yuan_per_kwh: float) -> np.ndarray:
 
 
 class ClimateLayer(NamedTuple):
-    """Result of :func:`climate_regulation_layer`."""
+    """Result of :func:`climate_regulation_layer`: the total, its value, and the two terms
+    whose sum it is (vegetation transpiration, water-surface evaporation; kW·h/a)."""
 
     kwh: np.ndarray
     value_yuan: np.ndarray
+    vegetation_kwh: np.ndarray
+    water_kwh: np.ndarray
 
 
 @njit(cache=True, nogil=True)
 def _climate_kernel(  # type: ignore[no-untyped-def]
-    rows, heat, flag, evap, region, days, valid, area, veg_denominator, q, gamma, price, kwh, value
+    rows, heat, flag, evap, region, days, valid, area, veg_denominator, q, gamma, price, kwh, value,
+    veg_out, water_out,
 ):
     """Every pixel of :func:`climate_regulation_layer` in one pass; returns the number of valid
     pixels whose inputs the checks would refuse (then the outputs are not used)."""
@@ -151,6 +155,8 @@ def _climate_kernel(  # type: ignore[no-untyped-def]
         if not valid[i]:
             kwh[i] = np.nan
             value[i] = np.nan
+            veg_out[i] = np.nan
+            water_out[i] = np.nan
             continue
         r = rows[i]
         if r < 0 or r >= n_rows:
@@ -179,7 +185,10 @@ def _climate_kernel(  # type: ignore[no-untyped-def]
         g = region[i]
         d = days[g] if g >= 0 else days[days.size - 1]
         k = veg * d
-        k = k + (w * d) / 365.0
+        kw = (w * d) / 365.0
+        veg_out[i] = k
+        water_out[i] = kw
+        k = k + kw
         kwh[i] = k
         value[i] = k * price
     return n_bad
@@ -200,7 +209,8 @@ def climate_regulation_layer(
     electricity_price_yuan_per_kwh: float,
 ) -> ClimateLayer:
     """Electricity saved per pixel on its region's air-conditioning days d (kW·h/a),
-    ``d · vegetation_kwh(H, 1 day) + d/365 · water_surface_kwh``, and its :func:`value`, in
+    ``d · vegetation_kwh(H, 1 day) + d/365 · water_surface_kwh``, its :func:`value` and the
+    two terms (:class:`ClimateLayer`), in
     one pass from the pixels' land-cover table ``rows`` (−1 outside ``valid``), the table's
     columns by row, and d by region (``ac_days_by_region[region_index]``; NaN where a region
     reports none, and its last entry for pixels outside every region).
@@ -234,14 +244,14 @@ def climate_regulation_layer(
     if usable and arrays[2].size and int(arrays[2].max()) >= days.size:
         usable = False
     if usable:
-        kwh, val = np.empty(shape), np.empty(shape)
+        kwh, val, veg, wat = (np.empty(shape) for _ in range(4))
         n_bad = _climate_kernel(
             arrays[0].reshape(-1), heat, flag, arrays[1].reshape(-1), arrays[2].reshape(-1),
             days, arrays[3].reshape(-1), area, KJ_PER_KWH * r, q, gamma, price,
-            kwh.reshape(-1), val.reshape(-1),
+            kwh.reshape(-1), val.reshape(-1), veg.reshape(-1), wat.reshape(-1),
         )
         if not n_bad:
-            return ClimateLayer(kwh, val)
+            return ClimateLayer(kwh, val, veg, wat)
     # the numpy functions: they name a bad input
     at = np.where(arrays[3], arrays[0], -1)
     day_px = days[np.asarray(region_index)]
@@ -250,5 +260,7 @@ def climate_regulation_layer(
         np.asarray(evaporation_mm, dtype=np.float64), np.append(flag, np.nan)[at],
         latent_heat_j_per_g, humidifier_kwh_per_m3, pixel_area_m2, valid,
     )
-    out = veg_per_day * day_px + water * day_px / 365.0
-    return ClimateLayer(out, value(out, electricity_price_yuan_per_kwh))
+    veg = veg_per_day * day_px
+    wat = water * day_px / 365.0
+    out = veg + wat
+    return ClimateLayer(out, value(out, electricity_price_yuan_per_kwh), veg, wat)

@@ -170,9 +170,10 @@ def _polygon_part(ids, share, mode, i, is_water):  # type: ignore[no-untyped-def
 
 @njit(cache=True, nogil=True)
 def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, mode_b,  # type: ignore[no-untyped-def]
-                    depth_a, depth_b, area, price, storage, value):
-    """Every pixel of :func:`storage_layer` in one pass; returns the number of valid pixels
-    whose row or depth the checks would refuse (the outputs are then not used)."""
+                    depth_a, depth_b, area, price, storage, value, parts):
+    """Every pixel of :func:`storage_layer` in one pass, with its four parts (lake, reservoir,
+    marsh, vegetation: rows of ``parts``); returns the number of valid pixels whose row or
+    depth the checks would refuse (the outputs are then not used)."""
     n_bad = 0
     with_a = ids_a.size > 0
     with_b = ids_b.size > 0
@@ -181,6 +182,8 @@ def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, 
         if not valid[i]:
             storage[i] = np.nan
             value[i] = np.nan
+            for p in range(4):
+                parts[p, i] = np.nan
             continue
         r = rows[i]
         if r < 0 or r >= water.size:
@@ -193,13 +196,20 @@ def _storage_kernel(valid, rows, water, ids_a, share_a, mode_a, ids_b, share_b, 
             n_bad += 1
             continue
         s = lake + res
-        s = s + d * area
+        marsh = d * area
+        s = s + marsh
+        veg = 0.0
         if with_veg:
             d = depth_b[r]
             if not (np.isfinite(d) and 0.0 <= d <= 100.0):
                 n_bad += 1
                 continue
-            s = s + d * area
+            veg = d * area
+            s = s + veg
+        parts[0, i] = lake
+        parts[1, i] = res
+        parts[2, i] = marsh
+        parts[3, i] = veg
         storage[i] = s
         value[i] = s * price
     return n_bad
@@ -215,8 +225,10 @@ def storage_layer(
     vegetation_depth_by_row: np.ndarray | None,
     area_m2: float,
     reservoir_cost_yuan_per_m3: float,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Flood storage per pixel (m³/a) and its :func:`value`, in one pass: the lakes' and the
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+    """Flood storage per pixel (m³/a), its :func:`value` and its parts (``lake``,
+    ``reservoir``, ``marsh``, with ``vegetation_depth_by_row`` also ``vegetation``), in one
+    pass: the lakes' and the
     reservoirs' storage (``lake + reservoir``, each 0 off its polygons), plus
     :func:`marsh_storage_m3` and, when ``vegetation_depth_by_row`` is given,
     :func:`vegetation_storage_m3`, with the depths looked up by the pixels' land-cover table
@@ -261,8 +273,12 @@ def storage_layer(
     except InputError:
         return None
     storage, val = np.empty(shape), np.empty(shape)
+    by_part = np.empty((4, *shape))
     n_bad = _storage_kernel(
         v.reshape(-1), r.reshape(-1), water, *parts, marsh, veg, area, price,
-        storage.reshape(-1), val.reshape(-1),
+        storage.reshape(-1), val.reshape(-1), by_part.reshape(4, -1),
     )
-    return None if n_bad else (storage, val)
+    if n_bad:
+        return None
+    names = ("lake", "reservoir", "marsh", "vegetation")[: 4 if veg.size else 3]
+    return storage, val, {n: by_part[i] for i, n in enumerate(names)}

@@ -97,6 +97,7 @@ class WaterConservationLayer(NamedTuple):
     quantity_m3: np.ndarray
     value_yuan: np.ndarray
     n_clamped: int
+    """Pixels in the indicator's scope whose balance P − R − ET was negative (set to 0)."""
 
 
 @njit(cache=True, nogil=True)
@@ -127,7 +128,8 @@ def _balance_kernel(p, et, rows, alpha, in_scope, valid, area, price, quantity, 
         b = pr - a * pr
         b = b - e
         if b < 0:
-            n_clamped += 1
+            if in_scope[r]:  # the count names pixels the indicator covers (urban ones count 0 anyway)
+                n_clamped += 1
             b = 0.0  # np.maximum(b, 0.0); b is never −0.0 here (pr ≥ 0, 0 ≤ a ≤ 1)
         q = b / MM_PER_M
         q = q * area
@@ -188,6 +190,8 @@ def water_conservation_layer(
     )
     scoped = np.append(scope, False)[np.where(flat[3], flat[2], -1)]
     quantity = np.where(scoped | ~flat[3], res.quantity_m3, 0.0)
+    p = np.asarray(precipitation_mm, dtype=np.float64)
+    negative = scoped & ((p - runoff * p) - np.asarray(aet_mm, dtype=np.float64) < 0)
     return WaterConservationLayer(
-        quantity, value(quantity, reservoir_cost_yuan_per_m3), res.n_clamped
+        quantity, value(quantity, reservoir_cost_yuan_per_m3), int(negative.sum())
     )

@@ -14,8 +14,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from ecovalue.config import Settings
 from ecovalue.db.session import EcoSession, unit_of_work
-from ecovalue.platform.auth.rules import Principal, Role
-from ecovalue.platform.auth.service import LoginRateLimiter, principal_from_token
+from ecovalue.platform.auth.limits import LoginRateLimiter
+from ecovalue.platform.auth.rules import Principal, Role, client_address, trusted_networks
+from ecovalue.platform.auth.service import principal_from_token
 from ecovalue.platform.errors import NotAuthenticated
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -34,6 +35,15 @@ def get_limiter(request: Request) -> LoginRateLimiter:
     return limiter
 
 
+def get_client_address(request: Request) -> str:
+    """The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy."""
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else "unknown"
+    return client_address(
+        peer, request.headers.getlist("x-forwarded-for"), trusted_networks(settings.trusted_proxies)
+    )
+
+
 def get_session(request: Request) -> Iterator[EcoSession]:
     """One transaction for the whole request."""
     with unit_of_work(request.app.state.sessionmaker, actor="anonymous") as session:
@@ -42,6 +52,7 @@ def get_session(request: Request) -> Iterator[EcoSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[LoginRateLimiter, Depends(get_limiter)]
+ClientAddressDep = Annotated[str, Depends(get_client_address)]
 SessionDep = Annotated[EcoSession, Depends(get_session, scope="function")]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 

@@ -924,17 +924,19 @@ def _mfd_bands(z2, valid2, mask2, cell_size, exponent, acc, xflow, indeg2, band_
                 interior = r > 0 and r < rows - 1 and c > 0 and c < cols - 1
                 total = 0.0
                 m = 0
-                gx = 0.0  # Horn (1981), as _horn: missing neighbours take the centre value
+                gx = 0.0  # Horn (1981), as _horn: an edge cell's from one-sided differences
                 gy = 0.0
+                complete = True
                 for k in range(8):
                     j = _nbr(i, k, r, c, rows, cols, off, interior)
                     inside = j >= 0 and valid[j]
-                    zj = np.float64(z[j]) if inside else zc
+                    if not inside:
+                        complete = False
+                        continue
+                    zj = np.float64(z[j])
                     if with_ls:
                         gx += _HX[k] * zj
                         gy += _HY[k] * zj
-                    if not inside:
-                        continue
                     drop = zc - zj
                     if drop == 0.0 and mask[i] > mask[j]:  # on a resolved flat
                         drop = float(mask[i] - mask[j])
@@ -944,6 +946,8 @@ def _mfd_bands(z2, valid2, mask2, cell_size, exponent, acc, xflow, indeg2, band_
                         nb[m] = j * 8 + k
                         total += wk
                         m += 1
+                if with_ls and not complete:
+                    gx, gy = _edge_horn_sums(z2, valid2, r, c, rows, cols)
                 if m == 0:
                     if with_ls:  # no outflow: the Horn aspect's x (as _flow_x)
                         xflow[i] = _ls_from_horn(gx, gy, 0.0, acc[i], cell_size, area, log_d,
@@ -1104,20 +1108,74 @@ def _in_row_bands(n_rows, threads, work):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
+def _inside(valid, r, c, rows, cols):  # type: ignore[no-untyped-def]
+    return r >= 0 and r < rows and c >= 0 and c < cols and valid[r, c]
+
+
+@njit(inline="always")
+def _edge_difference(z, valid, r, c, rows, cols, dr, dc):  # type: ignore[no-untyped-def]
+    """The difference of ``z`` across cell (r, c) along (dr, dc) per cell: central where both
+    neighbours are valid, one-sided (from the cell itself) where one is, and ``(False, 0)``
+    where neither is or the cell itself is not valid."""
+    if not _inside(valid, r, c, rows, cols):
+        return False, 0.0
+    fwd = _inside(valid, r + dr, c + dc, rows, cols)
+    back = _inside(valid, r - dr, c - dc, rows, cols)
+    if fwd and back:
+        return True, (np.float64(z[r + dr, c + dc]) - np.float64(z[r - dr, c - dc])) / 2.0
+    if fwd:
+        return True, np.float64(z[r + dr, c + dc]) - np.float64(z[r, c])
+    if back:
+        return True, np.float64(z[r, c]) - np.float64(z[r - dr, c - dc])
+    return False, 0.0
+
+
+@njit(inline="always")
+def _edge_horn_sums(z, valid, r, c, rows, cols):  # type: ignore[no-untyped-def]
+    """Horn's sums ``Σ HX·z`` and ``Σ HY·z`` of a cell with a neighbour off the grid or not
+    valid, from one-sided differences: each of Horn's three rows (columns) contributes its
+    central difference, or a one-sided one from its middle cell where one neighbour is missing,
+    or nothing; the weights 1, 2, 1 of the rows present are renormalised. Horn's sums are 8 ×
+    the weighted mean difference per cell, so an interior cell would get exactly Horn's
+    numbers and a plane its exact gradient at every cell, edges and corners included (the
+    centre-value rule gave a 6 % plane 4.5 % on its side columns, 3 % on its top and bottom
+    rows and 2.37 % in its corners; decision 0031)."""
+    sx = 0.0
+    wx = 0.0
+    sy = 0.0
+    wy = 0.0
+    for o in range(-1, 2):
+        w = 2.0 if o == 0 else 1.0
+        ok, d = _edge_difference(z, valid, r + o, c, rows, cols, 0, 1)  # east − west, row r+o
+        if ok:
+            sx += w * d
+            wx += w
+        ok, d = _edge_difference(z, valid, r, c + o, rows, cols, 1, 0)  # south − north, col c+o
+        if ok:
+            sy += w * d
+            wy += w
+    return (8.0 * sx / wx if wx > 0.0 else 0.0), (8.0 * sy / wy if wy > 0.0 else 0.0)
+
+
+@njit(inline="always")
 def _horn(z, valid, r, c, rows, cols, cell_size):  # type: ignore[no-untyped-def]
     """Horn (1981) slope (rise/run) of valid cell (r, c) and |sin α| + |cos α| of its aspect
-    (1 on a flat cell, which has no aspect); missing neighbours take the centre value."""
-    zc = np.float64(z[r, c])
+    (1 on a flat cell, which has no aspect); a cell with a neighbour off the grid or not valid
+    takes one-sided differences (:func:`_edge_horn_sums`)."""
     gx = 0.0
     gy = 0.0
+    complete = True
     for k in range(8):
         rn = r + _DR[k]
         cn = c + _DC[k]
-        v = zc
         if rn >= 0 and rn < rows and cn >= 0 and cn < cols and valid[rn, cn]:
             v = np.float64(z[rn, cn])
-        gx += _HX[k] * v
-        gy += _HY[k] * v
+            gx += _HX[k] * v
+            gy += _HY[k] * v
+        else:
+            complete = False
+    if not complete:
+        gx, gy = _edge_horn_sums(z, valid, r, c, rows, cols)
     gx /= 8.0 * cell_size
     gy /= 8.0 * cell_size
     s = math.sqrt(gx * gx + gy * gy)
@@ -1494,7 +1552,8 @@ def slope_fraction(
     """Slope (rise/run) and the Desmet & Govers aspect factor from a Horn (1981) 3×3 window.
 
     Horn, B.K.P. (1981) "Hill shading and the reflectance map", Proc. IEEE 69(1):14-47.
-    Missing neighbours (raster edge, nodata) take the centre cell's value.
+    A cell with a missing neighbour (raster edge, nodata) takes one-sided differences where a
+    central one is missing (:func:`_edge_horn_sums`): a plane's slope is exact at every cell.
 
     Returns:
         ``(slope, x)``: float64 rise/run, and ``x = |sin α| + |cos α|`` (α the aspect; in

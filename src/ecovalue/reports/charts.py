@@ -23,17 +23,11 @@ from ecovalue.reports.xlsx import (
     indicator_info,
     to_yi,
 )
+from ecovalue.units import format_quantity
 
 CATEGORY_COLOR = {"provisioning": "#E3A33B", "regulating": "#2E8B57", "cultural": "#8E5BA8"}
 SYNTHETIC_MARK = "合成数据 SYNTHETIC"
-YI_LABEL = "亿元（当年价）100 million CNY, current prices"
-
-
-def format_yi(v: float) -> str:
-    """An amount in 亿元 with enough decimals to be non-zero when small."""
-    if v == 0:
-        return "0"
-    return f"{v:,.2f}" if abs(v) >= 0.1 else f"{v:.3g}"
+YI_LABEL = "亿元（当年价）100 million yuan, current prices"
 
 
 def _finish(fig: Figure, synthetic: bool) -> Figure:
@@ -60,7 +54,7 @@ def category_chart(result: RunResult) -> Figure:
         return _finish(fig, result.synthetic)
     gep = float(to_yi(total))
     labels = [
-        f"{CATEGORY_ZH[c]} {CATEGORY_EN[c]}\n{format_yi(v)} 亿元 ({v / gep:.1%})" for c, v in parts
+        f"{CATEGORY_ZH[c]} {CATEGORY_EN[c]}\n{format_quantity(v)} 亿元 ({v / gep:.1%})" for c, v in parts
     ]
     ax.pie(
         [v for _, v in parts],
@@ -71,7 +65,7 @@ def category_chart(result: RunResult) -> Figure:
         wedgeprops={"width": 0.38, "edgecolor": "white"},
         textprops={"fontsize": 8},
     )
-    ax.text(0, 0, f"GEP\n{format_yi(gep)}\n亿元", ha="center", va="center", fontsize=10)
+    ax.text(0, 0, f"GEP\n{format_quantity(gep)}\n亿元", ha="center", va="center", fontsize=10)
     ax.set_aspect("equal")
     return _finish(fig, result.synthetic)
 
@@ -95,7 +89,7 @@ def district_ranking_chart(result: RunResult) -> Figure:
         left = [a + b for a, b in zip(left, vals, strict=True)]
     for y, r in enumerate(rows):
         gep = float(r.gep / 10_000)
-        ax.text(max(gep, 0), y, " " + format_yi(gep), va="center", fontsize=7)
+        ax.text(max(gep, 0), y, " " + format_quantity(gep), va="center", fontsize=7)
     ax.set_yticks(ys, [f"{r.name_zh} {r.name_en}" for r in rows])
     ax.set_xlabel(YI_LABEL, fontsize=8)
     ax.tick_params(labelsize=8)
@@ -110,7 +104,7 @@ def _barh(ax: Axes, labels: list[str], values: list[float], colors: list[str]) -
     ax.barh(ys, values, color=colors)
     ax.set_yticks(ys, labels)
     for y, v in enumerate(values):
-        ax.text(max(v, 0), y, " " + format_yi(v), va="center", fontsize=7)
+        ax.text(max(v, 0), y, " " + format_quantity(v), va="center", fontsize=7)
     ax.set_xlabel(YI_LABEL, fontsize=8)
     ax.tick_params(labelsize=8)
     ax.margins(x=0.15)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Literal
 
 import matplotlib
 from matplotlib import font_manager
@@ -71,10 +72,13 @@ def use_cjk_font() -> Path:
     return path
 
 
-def new_figure(width_in: float, height_in: float) -> Figure:
-    """A figure on an Agg canvas with the CJK font active."""
+def new_figure(
+    width_in: float, height_in: float, layout: Literal["constrained"] | None = "constrained"
+) -> Figure:
+    """A figure on an Agg canvas with the CJK font active; ``layout=None`` for axes placed by
+    hand (constrained layout measures every text and renders the figure twice)."""
     use_cjk_font()
-    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    fig = Figure(figsize=(width_in, height_in), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +30,6 @@ from ecovalue.reports.xlsx import (
     DistrictRow,
     about_rows,
     check_table,
-    display_unit,
     district_summary,
     indicator_info,
     physical_matrix,
@@ -40,13 +37,13 @@ from ecovalue.reports.xlsx import (
     to_yi,
     value_matrix,
 )
+from ecovalue.units import DASH, format_amount, format_quantity, format_unit
 
 if TYPE_CHECKING:
     from ecovalue.accounting.uncertainty import UncertaintyResult
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
-DASH = "—"
 EMBEDDED_FAMILY = "EcovalueCJK"
 
 DISTRICT_HEADERS = (
@@ -62,32 +59,20 @@ CHART_CAPTIONS = {
 }
 
 
-def fmt_money(v: Decimal | None, places: int = 2) -> str:
-    """Decimal with thousands separators, or an em dash for None."""
-    return DASH if v is None else f"{v:,.{places}f}"
-
-
-def fmt_float(v: float | None) -> str:
-    """Physical quantity with thousands separators, or an em dash for None/NaN."""
-    if v is None or not math.isfinite(v):
-        return DASH
-    return f"{v:,.2f}" if abs(v) >= 0.01 or v == 0 else f"{v:.3g}"
-
-
 def _cards(result: RunResult, total: DistrictRow) -> list[dict[str, str]]:
     t = result.totals()
     gep = t["gep_current"]
     cards = [
-        {"label": "GEP（当年价）GEP, current prices", "value": fmt_money(to_yi(gep)), "unit": "亿元"},
+        {"label": "GEP（当年价）GEP, current prices", "value": format_amount(to_yi(gep)), "unit": "亿元"},
         {"label": f"GEP（{result.base_year}年不变价）constant prices",
-         "value": fmt_money(to_yi(t["gep_constant"])), "unit": "亿元"},
-        {"label": "地均GEP GEP per km²", "value": fmt_money(total.gep_per_km2), "unit": "万元/km²"},
-        {"label": "GEP/GDP", "value": fmt_money(total.gep_gdp), "unit": "倍 ratio"},
+         "value": format_amount(to_yi(t["gep_constant"])), "unit": "亿元"},
+        {"label": "地均GEP GEP per km²", "value": format_amount(total.gep_per_km2), "unit": "万元/km²"},
+        {"label": "GEP/GDP", "value": format_amount(total.gep_gdp), "unit": "倍 ratio"},
     ]  # fmt: skip
     for c, v in t["by_category"].items():
         share = f"{v / gep:.1%}" if gep else DASH
         cards.append(
-            {"label": f"{CATEGORY_ZH[c]} {CATEGORY_EN[c]}", "value": fmt_money(to_yi(v)),
+            {"label": f"{CATEGORY_ZH[c]} {CATEGORY_EN[c]}", "value": format_amount(to_yi(v)),
              "unit": f"亿元 · {share}"}
         )  # fmt: skip
     return cards
@@ -98,9 +83,9 @@ def _district_rows(rows: list[DistrictRow], total: DistrictRow) -> list[list[str
     for r in [*rows, total]:
         name = f"{r.name_zh} {r.name_en}"
         out.append(
-            [name, r.code, fmt_money(r.area_km2),
-             *(fmt_money(r.by_category[c]) for c in CATEGORY_ZH),
-             fmt_money(r.gep), fmt_money(r.gep_per_km2), fmt_money(r.gdp), fmt_money(r.gep_gdp)]
+            [name, r.code, format_amount(r.area_km2),
+             *(format_amount(r.by_category[c]) for c in CATEGORY_ZH),
+             format_amount(r.gep), format_amount(r.gep_per_km2), format_amount(r.gdp), format_amount(r.gep_gdp)]
         )  # fmt: skip
     return out
 
@@ -120,10 +105,10 @@ def _indicator_rows(result: RunResult) -> list[dict[str, str]]:
             {
                 "category": f"{CATEGORY_ZH.get(i.category, i.category)} {CATEGORY_EN.get(i.category, '')}",
                 "name": f"{i.name_zh} {i.name_en}",
-                "physical": fmt_float(sum(q.values()) if q else None),
-                "unit": display_unit(i.physical_unit),
-                "current": fmt_money(sum(cur[i.id].values(), ZERO)),
-                "constant": fmt_money(sum(const.get(i.id, {}).values(), ZERO)),
+                "physical": format_quantity(sum(q.values()) if q else None),
+                "unit": format_unit(i.physical_unit),
+                "current": format_amount(sum(cur[i.id].values(), ZERO)),
+                "constant": format_amount(sum(const.get(i.id, {}).values(), ZERO)),
             }
         )
     return rows
@@ -144,7 +129,7 @@ def _parameters(result: RunResult) -> list[dict[str, Any]]:
             "id": p.id,
             "name": " ".join(x for x in (p.name_zh, p.name_en) if x),
             "value": p.value,
-            "unit": display_unit(p.unit),
+            "unit": format_unit(p.unit),
             "price_year": p.price_year if p.price_year is not None else DASH,
             "region": p.region,
             "source": p.source,
@@ -161,7 +146,7 @@ def _uncertainty(u: UncertaintyResult | None) -> dict[str, Any] | None:
         return None
 
     def cells(rec: Mapping[Any, Any]) -> list[str]:
-        return [fmt_money(to_wan(rec[k])) for k in ("point", "p5", "p50", "p95")]
+        return [format_amount(to_wan(rec[k])) for k in ("point", "p5", "p50", "p95")]
 
     rows = [
         [f"{r['region_name_zh']} {r['region_name_en']}", *cells(r)]
@@ -196,7 +181,9 @@ def font_face_css(text: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(cjk_font_path()), lazy=True)
+    # the subset keeps the whole font's bounding boxes: recomputing them costs a third of the
+    # subsetting and changes no glyph
+    font = TTFont(str(cjk_font_path()), lazy=True, recalcBBoxes=False)
     options = subset.Options()
     options.flavor = "woff"  # zlib-compressed; woff2 would need the brotli package
     subsetter = subset.Subsetter(options)

@@ -1,7 +1,8 @@
 """Outputs of a before/after scenario: comparison CSV, maps of value gained and lost, one-page HTML.
 
-The summary (``summary.html``) is written for an approver: the plot's GEP before and after, the
-change inside the plot and outside it (where an indicator's effect reaches beyond the plot, the
+The summary (``summary.html``) is written for an approver: it leads with what the project loses
+(each indicator whose value falls, the largest loss first, with its physical quantity), then
+what it gains; then the plot's GEP before and after, the change inside the plot and outside it (where an indicator's effect reaches beyond the plot, the
 page says which and why), a table by indicator in Chinese and English, the land-cover changes,
 two maps and the notes. Everything is embedded in the one file (PNG as data URIs, a CJK font
 subset), like report.html.
@@ -23,9 +24,10 @@ from matplotlib.figure import Figure
 
 from ecovalue.accounting.scenarios import ScenarioResult
 from ecovalue.reports.fonts import figure_png, new_figure
-from ecovalue.reports.html import data_uri, fmt_float, fmt_money, font_face_css
+from ecovalue.reports.html import data_uri, font_face_css
 from ecovalue.reports.maps import SYNTHETIC_MARK, block_mean, draw_outlines, value_per_ha
 from ecovalue.reports.xlsx import SYNTHETIC_NOTE
+from ecovalue.units import format_amount, format_quantity, format_unit
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "scenario.html.j2"
@@ -178,21 +180,28 @@ def _context(res: ScenarioResult, images: dict[str, bytes]) -> dict[str, Any]:
         {
             "zh": r.name_zh,
             "en": r.name_en,
-            "unit": r.physical_unit,
-            "bp": fmt_float(r.baseline_physical),
-            "sp": fmt_float(r.scenario_physical),
-            "dp": fmt_float(r.delta_physical_in_plot),
-            "dpo": fmt_float(r.delta_physical_outside),
-            "bv": fmt_money(r.baseline_value),
-            "sv": fmt_money(r.scenario_value),
-            "dv": fmt_money(r.delta_value_in_plot),
-            "dvo": fmt_money(r.delta_value_outside),
-            "dvt": fmt_money(r.delta_value_total),
+            "unit": format_unit(r.physical_unit),
+            "bp": format_quantity(r.baseline_physical),
+            "sp": format_quantity(r.scenario_physical),
+            "dp": format_quantity(r.delta_physical_in_plot),
+            "dpo": format_quantity(r.delta_physical_outside),
+            "bv": format_amount(r.baseline_value),
+            "sv": format_amount(r.scenario_value),
+            "dv": format_amount(r.delta_value_in_plot),
+            "dvo": format_amount(r.delta_value_outside),
+            "dvt": format_amount(r.delta_value_total),
             "neg": r.delta_value_total < 0,
             "outside": bool(r.reach),
         }
         for r in res.rows
     ]
+    def change(r: Any) -> dict[str, Any]:
+        return {
+            "zh": r.name_zh, "en": r.name_en, "unit": format_unit(r.physical_unit),
+            "dp": format_quantity(r.delta_physical_in_plot + r.delta_physical_outside),
+            "dv": format_amount(r.delta_value_total), "method": r.method,
+        }
+
     names = res.class_names
     records: list[dict[Any, Any]] = res.transitions.to_dict("records")
     trans = [
@@ -208,19 +217,21 @@ def _context(res: ScenarioResult, images: dict[str, bytes]) -> dict[str, Any]:
         r=res.baseline,
         sc=sc,
         changes=sc.describe(),
-        tot={k: fmt_money(v) for k, v in tot.items()},
+        tot={k: format_amount(v) for k, v in tot.items()},
         pct_plot=_pct(tot["delta_in_plot"], tot["baseline"]),
         gain=tot["delta_total"] >= 0,
         plot_km2=f"{res.plot_baseline.plot_area_km2:.4g}",
         covered_km2=f"{res.plot_baseline.covered_area_km2:.4g}",
         rows=rows,
+        losses=[change(r) for r in res.losses],
+        gains=[change(r) for r in res.gains],
         transitions=trans,
         outside=[
             {
                 "zh": r.name_zh,
                 "en": r.name_en,
                 "km2": f"{r.affected_km2_outside:.3g}",
-                "dv": fmt_money(r.delta_value_outside),
+                "dv": format_amount(r.delta_value_outside),
                 "why": r.reach,
             }
             for r in res.reaches_outside
@@ -268,6 +279,7 @@ def write_scenario_outputs(
         "delta_value_total",
     ):
         df[c] = df[c].map(str)
+    df["physical_unit"] = df["physical_unit"].map(format_unit)
     df.to_csv(paths["comparison"], index=False, encoding="utf-8")
     res.transitions.to_csv(paths["transitions"], index=False, encoding="utf-8")
     tot = res.totals()

@@ -10,8 +10,13 @@ The table builders here (``district_summary``, ``value_matrix``, ``indicator_inf
 are also what the HTML report and the charts show, so every output agrees.
 
 Money stays :class:`~decimal.Decimal` from ``RunResult.table`` to the cell: 元 rounded to
-0.01 divided by 10⁴ is exact in 万元 (six decimals), so every 合计/小计 cell is the exact
-Decimal sum of the cells it totals; the ``#,##0.00`` format only changes what is shown.
+0.01 divided by 10⁴ is exact in 万元 (six decimals), so a cell holds the amount to the fen
+and every 合计/小计 cell is the exact Decimal sum of the cells it totals; the ``#,##0.00``
+format only changes what is shown. Every other number is held as shown or without float
+noise: areas to 0.01 km², per-km² values to 0.01 and GEP/GDP to 0.0001 (their formats),
+physical quantities to :data:`~ecovalue.units.QUANTITY_SIGNIFICANT_DIGITS` significant
+digits with a format that shows at least three of them. Units are written by
+:func:`ecovalue.units.format_unit`, like every output.
 """
 
 from __future__ import annotations
@@ -38,13 +43,18 @@ from ecovalue.accounting.result import (
     RunResult,
 )
 from ecovalue.errors import InputError
+from ecovalue.units import (
+    QUANTITY_SIGNIFICANT_DIGITS,
+    WAN_YUAN,
+    YI_YUAN,
+    format_unit,
+    round_significant,
+)
 
 if TYPE_CHECKING:
     from ecovalue.accounting.uncertainty import UncertaintyResult
 
 ZERO = Decimal("0")
-WAN = Decimal(10_000)
-YI = Decimal(100_000_000)
 CATEGORY_EN = {"provisioning": "Provisioning", "regulating": "Regulating", "cultural": "Cultural"}
 ECOSYSTEM_TYPE_EN = {e: e.capitalize() for e in (*ECOSYSTEM_TYPES, "all")} | {"all": "Not by type"}
 ASSUMED_NOTE = "assumed — set your own / 假设值，请按本地数据设置"
@@ -73,7 +83,11 @@ COLUMN_ZH = {
 }
 
 MONEY_FMT = "#,##0.00"
-RATIO_FMT = "0.00"
+RATIO_FMT = "0.0000"
+AREA_PLACES = Decimal("0.01")  # km², as the 面积 column shows
+PER_KM2_PLACES = Decimal("0.01")  # 万元/km²
+RATIO_PLACES = Decimal("0.0001")  # GEP/GDP
+QUANTITY_NOTE = f"实物量保留{QUANTITY_SIGNIFICANT_DIGITS}位有效数字 / quantities to {QUANTITY_SIGNIFICANT_DIGITS} significant digits"
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
 ASSUMED_FILL = PatternFill("solid", fgColor="FFE699")
@@ -84,23 +98,31 @@ BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 # --------------------------------------------------------------------------- tables
 
 
-def display_unit(unit: str) -> str:
-    """A pint unit string as people write it: ``m**3`` → ``m³``, ``kW*h`` → ``kW·h``."""
-    text = str(unit).strip()
-    for raw, nice in (("**2", "²"), ("**3", "³"), ("*", "·"), ("CNY", "元")):
-        text = text.replace(raw, nice)
-    words = {"yuan": "元", "visit": "人次", "person": "人"}
-    return words.get(text, text)
-
-
 def to_wan(yuan: Decimal) -> Decimal:
     """元 → 万元, exact for amounts in whole fen."""
-    return yuan / WAN
+    return WAN_YUAN.of(yuan)
 
 
 def to_yi(yuan: Decimal) -> Decimal:
     """元 → 亿元."""
-    return yuan / YI
+    return YI_YUAN.of(yuan)
+
+
+def quantity_cell(v: Any) -> float | None:
+    """A physical quantity as a cell holds it: rounded to QUANTITY_SIGNIFICANT_DIGITS
+    significant digits (no float noise such as 7014144.099999359), None when missing."""
+    v = _cell_value(v)
+    if v is None:
+        return None
+    return round_significant(float(v))
+
+
+def quantity_format(v: float | None) -> str:
+    """Excel number format of a quantity: two decimals, more for a value below 1 so that
+    three significant digits show (0.000123 is not shown as 0.00)."""
+    if v is None or v == 0 or abs(v) >= 0.01:
+        return MONEY_FMT
+    return "0." + "0" * min(15, 2 - math.floor(math.log10(abs(v))))
 
 
 def check_table(result: RunResult) -> None:
@@ -275,6 +297,11 @@ def ecosystem_label(etype: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- cell helpers
 
 
+def _rounded(v: Decimal | None, places: Decimal) -> Decimal | None:
+    """A derived number (area, per-km² value, ratio) held to the decimals its column shows."""
+    return None if v is None else v.quantize(places)
+
+
 def _cell_value(v: Any) -> Any:
     """Excel-safe value: NaN/None → empty cell; numpy scalars → Python numbers."""
     if v is None:
@@ -356,15 +383,16 @@ def _sheet_summary(wb: Workbook, result: RunResult) -> None:
         ws.cell(2, 1).font = Font(bold=True, color="FF0000")
     _header(ws, 3, headers)
     rows, total = district_summary(result)
-    fmt = {10: MONEY_FMT, 12: "0.0000"}
+    fmt = {10: MONEY_FMT, 12: RATIO_FMT}
     for i, r in enumerate([*rows, total]):
         _row(
             ws,
             4 + i,
             [
-                r.code, r.name_zh, r.name_en, r.area_km2,
+                r.code, r.name_zh, r.name_en, _rounded(r.area_km2, AREA_PLACES),
                 *(r.by_category[c] for c in CATEGORY_ZH),
-                r.gep, r.gep_constant, r.gep_per_km2, r.gdp, r.gep_gdp,
+                r.gep, r.gep_constant, _rounded(r.gep_per_km2, PER_KM2_PLACES), r.gdp,
+                _rounded(r.gep_gdp, RATIO_PLACES),
             ],
             fmt,
             total=r is total,
@@ -385,7 +413,7 @@ def _by_indicator_sheet(
     regions = result.regions
     head = ["类别", "指标", "Indicator", *(["单位"] if unit_col else [])]
     headers = [*head, *(r.name_zh for r in regions), "合计"]
-    _title(ws, title, "单位：万元" if not unit_col else "单位见“单位”列", len(headers))
+    _title(ws, title, "单位：万元" if not unit_col else f"单位见“单位”列；{QUANTITY_NOTE}", len(headers))
     _header(ws, 3, headers)
     row = 4
     grand = {r.code: ZERO for r in regions}
@@ -398,8 +426,13 @@ def _by_indicator_sheet(
             vals = [matrix[info.id].get(r.code, ZERO if subtotals else None) for r in regions]
             present = [v for v in vals if v is not None]
             tot = sum(present, ZERO if not unit_col else 0.0) if present else None
-            unit = [display_unit(info.physical_unit)] if unit_col else []
-            _row(ws, row, [CATEGORY_ZH[cat], info.name_zh, info.name_en, *unit, *vals, tot])
+            cells = [CATEGORY_ZH[cat], info.name_zh, info.name_en]
+            if unit_col:  # physical quantities: rounded cells, a format that shows them
+                qs = [quantity_cell(v) for v in [*vals, tot]]
+                fmt = {len(cells) + 1 + j: quantity_format(q) for j, q in enumerate(qs, start=1)}
+                _row(ws, row, [*cells, format_unit(info.physical_unit), *qs], fmt)
+            else:
+                _row(ws, row, [*cells, *vals, tot])
             row += 1
             if subtotals:
                 for r in regions:
@@ -472,7 +505,7 @@ def _sheet_parameters(wb: Workbook, result: RunResult) -> None:
         _row(
             ws,
             row,
-            [p.id, p.name_zh, p.name_en, _number_or_text(p.value), display_unit(p.unit),
+            [p.id, p.name_zh, p.name_en, _number_or_text(p.value), format_unit(p.unit),
              p.price_year, p.region, p.source, status, note],
             fmt={4: "General", 6: "0"},
         )  # fmt: skip
@@ -485,14 +518,41 @@ def _sheet_parameters(wb: Workbook, result: RunResult) -> None:
 def _sheet_detail(wb: Workbook, result: RunResult) -> None:
     ws = wb.create_sheet("明细")
     _header(ws, 1, [COLUMN_ZH[c] for c in TABLE_COLUMNS])
-    fmt = {TABLE_COLUMNS.index("year") + 1: "0"}
+    unit_at = TABLE_COLUMNS.index("physical_unit")
+    q_at = TABLE_COLUMNS.index("physical_quantity")
     for n, rec in enumerate(result.table.loc[:, list(TABLE_COLUMNS)].itertuples(index=False)):
         vals = list(rec)
-        unit_at = TABLE_COLUMNS.index("physical_unit")
-        vals[unit_at] = display_unit(vals[unit_at])
+        vals[unit_at] = format_unit(vals[unit_at])
+        vals[q_at] = quantity_cell(vals[q_at])
+        fmt = {TABLE_COLUMNS.index("year") + 1: "0", q_at + 1: quantity_format(vals[q_at])}
         _row(ws, 2 + n, vals, fmt=fmt)
     ws.auto_filter.ref = ws.dimensions
     _autowidth(ws, 1, max_width=40)
+
+
+def _sheet_sub_items(wb: Workbook, result: RunResult) -> None:
+    """分项: the indicators the published accounts show by sub-item (pollutants, storage types,
+    cooling processes, soil retention's benefits), by region, summed over ecosystem types;
+    each indicator's value is the sum of its sub-items' (RunResult.sub_items)."""
+    subs = getattr(result, "sub_items", None)
+    if subs is None or subs.empty:
+        return
+    ws = wb.create_sheet("分项")
+    _title(ws, "分项核算表 / Results by sub-item",
+           "每项按其单价核算；指标价值量为各分项之和 / each sub-item at its own price; an indicator's "
+           "value is the sum of its sub-items'", 8)
+    _header(ws, 3, ["区名称", "指标", "分项", "实物量", "实物量单位", "价值量(当年价,元)",
+                    "价值量(不变价,元)", "数据来源"])
+    row = 4
+    keys = ["region_code", "region_name_zh", "indicator", "indicator_zh", "sub_item", "sub_item_zh"]
+    for (_code, name, _ind, ind_zh, _sub, sub_zh), g in subs.groupby(keys, sort=False):
+        sources = sorted(set(g["source"]))
+        q = quantity_cell(g["physical_quantity"].sum())
+        _row(ws, row, [name, ind_zh, sub_zh, q,
+                       format_unit(str(g["physical_unit"].iloc[0])), sum(g["value_current"], ZERO),
+                       sum(g["value_constant"], ZERO), "; ".join(sources)], fmt={4: quantity_format(q)})
+        row += 1
+    _autowidth(ws, 3)
 
 
 def about_rows(result: RunResult) -> list[tuple[str, str]]:
@@ -591,9 +651,9 @@ def _sheet_uncertainty(wb: Workbook, u: UncertaintyResult) -> None:
                 srec.rank,
                 srec.parameter,
                 srec.distribution,
-                srec.spearman_rho,
-                srec.rho2,
-                srec.share,
+                round(float(srec.spearman_rho), 3),  # type: ignore[arg-type]
+                round(float(srec.rho2), 3),  # type: ignore[arg-type]
+                round(float(srec.share), 3),  # type: ignore[arg-type]
             ],
             fmt={1: "0", 4: "0.000", 5: "0.000", 6: "0.0%"},
         )
@@ -628,6 +688,7 @@ def write_xlsx(result: RunResult, path: Path, ranges: UncertaintyResult | None =
     _sheet_ecosystem(wb, result)
     _sheet_parameters(wb, result)
     _sheet_detail(wb, result)
+    _sheet_sub_items(wb, result)
     _sheet_about(wb, result)
     if result.synthetic:
         for ws in wb.worksheets:

@@ -8,6 +8,8 @@ townships share its code as prefix (420102 → 420102001).
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,12 +32,13 @@ REVIEWER_ROLES = frozenset({Role.administrator, Role.analyst})
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: username, role and scope (district code or department)."""
+    """Who is acting: username, role, scope (district code or department) and organization."""
 
     username: str
     role: Role
     district_code: str | None = None
     department: str | None = None
+    organization: str | None = None  # the company or bank the account acts for
 
     def __rich__(self) -> str:
         scope = self.district_code or self.department or "all"
@@ -104,3 +107,48 @@ def validate_scope(role: Role, district_code: str | None, department: str | None
     if role == Role.department_reporter and not district_code:
         problems.append("a department_reporter needs the district code it reports for")
     return problems
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(proxies: Sequence[str]) -> tuple[IpNetwork, ...]:
+    """The configured proxy addresses or CIDR networks, parsed."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(peer: str, forwarded_for: Sequence[str], trusted: Sequence[IpNetwork]) -> str:
+    """The address a request comes from, for rate limits and logs.
+
+    ``X-Forwarded-For`` is believed only when the connecting peer is a configured proxy;
+    then the list is read from the right (the hop nearest to us) and the first address that
+    is not itself a trusted proxy is the client. Anyone else's header is ignored, so a
+    client cannot choose its own address (MDN "X-Forwarded-For: Selecting an IP address").
+    """
+    peer_ip = _ip(peer)
+    if peer_ip is None or not any(peer_ip in net for net in trusted):
+        return peer
+    hops = [h for header in forwarded_for for h in header.split(",") if h.strip()]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            return peer  # a malformed hop: believe nothing left of it
+        if not any(ip in net for net in trusted):
+            return str(ip)
+    return str(_ip(hops[0])) if hops else peer
+
+
+def require_self_or_admin(p: Principal, username: str, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``p`` is ``username`` or an administrator."""
+    if p.role != Role.administrator and p.username != username:
+        raise PermissionDenied(
+            f"user '{p.username}' may not {action} of '{username}'; only that user or an "
+            "administrator may"
+        )

@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ecovalue.accounting.outputs import SYNTHETIC_NOTICE
 from ecovalue.errors import Problem, ValidationFailed
 from ecovalue.platform.auth.rules import Principal, Role, in_district, require_role
 from ecovalue.platform.catalogue import rules
@@ -28,8 +29,10 @@ from ecovalue.platform.catalogue.tables import (
 )
 from ecovalue.platform.errors import NotFound, PermissionDenied
 from ecovalue.platform.registry.tables import Parcel
+from ecovalue.platform.runs import service as runs
 from ecovalue.platform.runs.service import get_run
 from ecovalue.platform.runs.tables import RunResultRow
+from ecovalue.units import format_unit
 
 BUILDERS = frozenset({Role.administrator, Role.analyst})
 
@@ -217,7 +220,7 @@ def entries(
     ver = get_version(session, actor, year, version)
     stmt = select(CatalogueEntry).where(CatalogueEntry.version_id == ver.id)
     if district:
-        stmt = stmt.where(CatalogueEntry.region_code.startswith(district))
+        stmt = stmt.where(CatalogueEntry.region_code.startswith(district, autoescape=True))
     if product_class:
         stmt = stmt.where(
             CatalogueEntry.product_class == (rules.product_class(product_class) or product_class)
@@ -236,16 +239,29 @@ def entries(
     return ver, [EntryView(r, tuple(links[r.id])) for r in rows]
 
 
+def is_synthetic(session: Session, ver: CatalogueVersion) -> bool:
+    """True when the version was built from a run on a synthetic (demo) dataset."""
+    return ver.run_id is not None and runs.is_synthetic(get_run(session, ver.run_id))
+
+
 def export_xlsx(session: Session, actor: Principal, year: int, version: int | None = None) -> bytes:
-    """The official table as XLSX: one sheet per class, Chinese headers, a title row."""
+    """The official table as XLSX: one sheet per class, Chinese headers, a title row.
+
+    A catalogue built from a synthetic run says so in every sheet's title, in red, and in
+    the printed header of every page.
+    """
     ver, views = entries(session, actor, year, version)
+    synthetic = is_synthetic(session, ver)
     wb = Workbook()
     wb.remove(wb.active)  # type: ignore[arg-type]
     for cls, name in CLASS_ZH.items():
         ws = wb.create_sheet(name)
-        ws.append([f"{year}年生态产品目录清单（{name}，第{ver.version}版）"])
+        title = f"{year}年生态产品目录清单（{name}，第{ver.version}版）"
+        ws.append([f"{title}  {SYNTHETIC_NOTICE}" if synthetic else title])
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(XLSX_HEADERS))
-        ws["A1"].font = Font(bold=True, size=14)
+        ws["A1"].font = Font(bold=True, size=14, color="C00000" if synthetic else None)
+        if synthetic:
+            ws.oddHeader.center.text = "SYNTHETIC DATA / 合成数据"
         ws["A1"].alignment = Alignment(horizontal="center")
         ws.append(list(XLSX_HEADERS))
         for cell in ws[2]:
@@ -262,7 +278,7 @@ def export_xlsx(session: Session, actor: Principal, year: int, version: int | No
                     e.region_code,
                     e.region_name or "",
                     e.quantity,
-                    e.unit,
+                    format_unit(e.unit),
                     e.quality_grade or "",
                     e.location or "",
                     "、".join(v.parcel_codes),

@@ -44,7 +44,7 @@ from ecovalue.platform.exchange.tables import (
 from ecovalue.platform.ledger import service as ledger
 from ecovalue.platform.ledger.rules import Entry, Posting, TxKind, canonical_json, iso
 from ecovalue.platform.monitoring.service import assess_station, list_stations
-from ecovalue.platform.runs.service import current_publication, get_run, with_approved_reports
+from ecovalue.platform.runs.service import current_publication, dataset_of_run, get_run
 
 MU_PER_M2 = Decimal(15) / Decimal(10000)  # 1 亩 = 10000/15 m² (市制: 15 亩 = 1 公顷)
 INDICATORS = ("forest_coverage", "green_space", "water_quality")
@@ -99,21 +99,13 @@ def set_target(session: Session, actor: Principal, indicator: str, district: str
 
 def _published_dataset(session: Session, year: int) -> tuple[Any, dict[str, Any]]:
     """The dataset of the year's published run, loaded as the run loaded it (hash checked)."""
-    from ecovalue.accounting.pipeline import prepare  # heavy (numba kernels): when measuring
-
     pub = current_publication(session, year)
     if pub is None:
         raise RuleViolation([Problem("publication", f"no published result for {year}",
                                      "a published accounting run of the year",
                                      "publish the year's run first (ecovalue publish)")])  # fmt: skip
     run = get_run(session, pub.run_id)
-    ds, _, _, _ = prepare(run.dataset_path, run.profile_id, year)
-    ds, _ = with_approved_reports(session, ds, year)
-    if ds.content_hash != run.input_hash:
-        raise RuleViolation([Problem(f"run {run.id}", f"the dataset at {run.dataset_path} now has "
-                                     f"hash {ds.content_hash[:12]}…, not the published run's "
-                                     f"{run.input_hash[:12]}…", "the inputs of the publication",
-                                     "restore the published dataset, or publish a new run")])  # fmt: skip
+    ds = dataset_of_run(session, run)
     prov = {"year": year, "publication_version": pub.version, "run_id": run.id,
             "dataset_path": run.dataset_path, "input_hash": run.input_hash,
             "profile_hash": run.profile_hash, "code_hash": run.code_hash}  # fmt: skip

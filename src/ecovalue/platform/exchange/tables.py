@@ -6,7 +6,8 @@ Who holds what is not here: units and money are in the journal (``platform/ledge
 lots and balances of typed accounts. The order book's durable record is ``xch_orders``,
 ``xch_order_events`` and ``xch_trades`` (append-only; written by the trading service with
 Core statements and their own audit entries); ``xch_order_state`` and ``xch_book_state`` are
-derived from them and checked by ``exchange verify`` (decision 0125). Times of the trading
+derived from them, checked by ``exchange verify`` (decision 0125) and exempt from the audit
+record's replay (decision 0127). Times of the trading
 record are ISO 8601 UTC text, like the journal's.
 """
 
@@ -142,7 +143,7 @@ class SinkProject(Base, Immutable):
     parcel_area_m2: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
     start_year: Mapped[int] = mapped_column(Integer)
     end_year: Mapped[int] = mapped_column(Integer)
-    methodology: Mapped[str] = mapped_column(String(60))
+    methodology: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[str] = mapped_column(String(40))
 
@@ -224,6 +225,9 @@ class OrderState(Base):
     """Remaining quantity, reserved cash and status of an order (derived from the record)."""
 
     __tablename__ = "xch_order_state"
+    # derived from the trading record and checked against it by ``exchange verify``: not
+    # recorded row by row in the audit record (decision 0127)
+    __audit_exempt__ = True
     __table_args__ = (Index("ix_xch_order_state_open", "instrument", "status"),)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("xch_orders.id"), primary_key=True)
@@ -237,6 +241,9 @@ class BookState(Base):
     """Per instrument: the book's version and sequence, phase, last price (derived)."""
 
     __tablename__ = "xch_book_state"
+    # derived from the trading record and checked against it by ``exchange verify``: not
+    # recorded row by row in the audit record (decision 0127)
+    __audit_exempt__ = True
 
     instrument: Mapped[str] = mapped_column(ForeignKey("xch_instruments.code"), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
@@ -389,18 +396,3 @@ class Obligation(Base):
     due: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12))  # open | fulfilled
     updated_by: Mapped[str] = mapped_column(String(80))
-
-
-# Registration for the audit record (ORM rows are logged by the listener; the trading
-# service logs the rows it writes with Core statements itself).
-AUDITED_TABLES: tuple[str, ...] = (
-    Participant.__tablename__, Member.__tablename__, ProgrammeRow.__tablename__,
-    InstrumentRow.__tablename__, Issuance.__tablename__, Quota.__tablename__,
-    SinkProject.__tablename__,
-    Order.__tablename__, OrderEvent.__tablename__, Trade.__tablename__,
-    Settlement.__tablename__, Listing.__tablename__, BidRow.__tablename__,
-    Transfer.__tablename__, Certificate.__tablename__, Hold.__tablename__,
-    IndicatorTarget.__tablename__, IndicatorMeasure.__tablename__, Obligation.__tablename__,
-)  # fmt: skip
-# Derived from the trading record and rebuilt from it; ``exchange verify`` checks them.
-DERIVED_TABLES: tuple[str, ...] = (OrderState.__tablename__, BookState.__tablename__)

@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ecovalue.db.bulk import insert_rows, update_rows
 from ecovalue.db.session import EcoSession, unit_of_work
 from ecovalue.errors import Problem
-from ecovalue.platform.audit.service import append_entries
-from ecovalue.platform.audit.service import head as audit_head
+from ecovalue.platform.audit.service import Head, read_head, record_inserts
 from ecovalue.platform.auth.rules import Principal, Role
 from ecovalue.platform.errors import RuleViolation
 from ecovalue.platform.exchange import keys
@@ -75,7 +74,7 @@ TABLES = {t.name: t for t in (ORDERS, EVENTS, TRADES)}
 class _Kept:
     """What a market keeps between its batches while nobody else writes (``token``)."""
 
-    token: tuple[int, str]
+    token: Head | None
     journal: ledger.JournalCache
     instruments: dict[str, R.Instrument] = field(default_factory=dict)
     participants: dict[str, R.Participant | None] = field(default_factory=dict)
@@ -114,7 +113,7 @@ class Market:
                     acks = [batch.run(actor, req) for actor, req in commands]
                     batch.finish()
                     store.write(batch)
-                    token = audit_head(session)
+                    token = read_head(session)
             except BaseException:
                 self.books.clear()  # the books may have run ahead of the rolled-back database
                 self.accounts.clear()  # accounts opened in the batch were rolled back too
@@ -195,11 +194,9 @@ class _DbStore:
         """The journal, the trading record with its audit entries, the derived states."""
         cast(ledger.Journal, batch.journal).flush()
         conn = self.s.connection()
-        audited = []
         for table, name in ((ORDERS, "orders"), (TRADES, "trades"), (EVENTS, "events")):
-            rows = batch.rows[name]
-            insert_rows(conn, table, rows)
-            audited += [("insert", table.name, str(r["id"]), r) for r in rows]
+            insert_rows(conn, table, batch.rows[name])
+            record_inserts(self.s, table, batch.rows[name], self.m.actor)
         new = [v for k, v in batch.states.items() if k in batch.new_orders]
         old = [{k: x for k, x in v.items() if k != "instrument"}
                for k, v in batch.states.items() if k not in batch.new_orders]  # fmt: skip
@@ -211,7 +208,6 @@ class _DbStore:
                 version=BOOKS.c.version + 1, book_seq=c.book.seq, phase=c.phase,
                 last_price=c.last_price, last_at=iso(batch.now)))  # fmt: skip
             c.version += 1
-        append_entries(self.s, self.m.actor, audited)
 
 
 def load_book(session: Session, instrument: R.Instrument) -> Cached:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ecovalue.db.bulk import delete_rows, insert_rows, update_rows
 from ecovalue.errors import InputError, Problem
-from ecovalue.platform.audit.service import append_entries, lock_head
+from ecovalue.platform.audit.service import Head, lock_head, record_inserts
 from ecovalue.platform.errors import NotFound, RuleViolation
 from ecovalue.platform.ledger import serials as sr
 from ecovalue.platform.ledger.model import JournalState, Key
@@ -320,7 +320,7 @@ class JournalCache:
 
     state: JournalState
     source: _DbSource
-    token: tuple[int, str]
+    token: Head | None
 
 
 class Journal:
@@ -349,7 +349,7 @@ class Journal:
         self.pending: list[Posted] = []
         self._touched: set[Key] = set()
 
-    def keep(self, token: tuple[int, str]) -> JournalCache:
+    def keep(self, token: Head | None) -> JournalCache:
         """What to pass as ``cache`` next time; ``token``: the audit head after the commit's
         last write (valid only if the transaction commits)."""
         return JournalCache(self.state, self.source, token)
@@ -408,9 +408,7 @@ class Journal:
             update(HEAD).where(HEAD.c.id == 1).values(last_seq=posted[-1].seq,
                                                       last_hash=posted[-1].hash)
         )  # fmt: skip
-        append_entries(self.session, self.actor, [
-            ("insert", TX.name, str(r["seq"]), r) for r in tx_rows
-        ])  # fmt: skip
+        record_inserts(self.session, TX, tx_rows, self.actor)
         return posted
 
     def _write_balances(self, seq: int) -> None:

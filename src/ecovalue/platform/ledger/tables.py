@@ -5,7 +5,10 @@ body (postings with their serials) and the hash chaining it to the one before. E
 else is either reference data written through the ORM (commodities, accounts; audited by the
 session's listener) or *derived* from the transactions and recomputed by ``ledger verify``:
 the postings index, the current balances and lots, the issued serial ranges, the snapshots
-and the chain head (docs/decisions/0120-one-journal.md). Times are ISO 8601 UTC text, so a
+and the chain head (docs/decisions/0120-one-journal.md); those are ``__audit_exempt__``:
+the audit record's replay skips them and ``ledger verify`` checks them (decision 0127). The
+transactions are written with Core statements and recorded with
+:func:`~ecovalue.platform.audit.service.record_inserts`. Times are ISO 8601 UTC text, so a
 body hashes the same on SQLite and PostgreSQL.
 """
 
@@ -73,6 +76,7 @@ class LedgerPosting(Base):
     """Index of postings by account (derived from the bodies; ``ledger verify`` checks it)."""
 
     __tablename__ = "ledger_postings"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
     __table_args__ = (Index("ix_ledger_postings_account", "account_id", "commodity", "seq"),)
 
     seq: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.seq"), primary_key=True)
@@ -87,6 +91,7 @@ class LedgerBalance(Base):
     """Current balance per account and commodity: a cache of the postings, never the truth."""
 
     __tablename__ = "ledger_balances"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
 
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
     commodity: Mapped[str] = mapped_column(ForeignKey("ledger_commodities.code"), primary_key=True)
@@ -98,6 +103,7 @@ class LedgerLot(Base):
     """A serial range an account holds now (derived; a split deletes it and adds two)."""
 
     __tablename__ = "ledger_lots"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
     __table_args__ = (
         Index("ix_ledger_lots_account", "account_id", "commodity", "serial_first"),
         Index("ix_ledger_lots_serial", "commodity", "serial_first", unique=True),
@@ -115,6 +121,7 @@ class LedgerIssuedRange(Base):
     """Every serial range ever issued (derived), so no serial is issued twice."""
 
     __tablename__ = "ledger_issued_ranges"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
 
     commodity: Mapped[str] = mapped_column(ForeignKey("ledger_commodities.code"), primary_key=True)
     serial_first: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -126,6 +133,7 @@ class LedgerSnapshot(Base):
     """Balances as of transaction ``seq`` (derived): balances at any time start from one."""
 
     __tablename__ = "ledger_snapshots"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
@@ -137,26 +145,8 @@ class LedgerHead(Base):
     """The last sequence number and hash; writers lock this row to post in turn."""
 
     __tablename__ = "ledger_head"
+    __audit_exempt__ = True  # derived: ``ledger verify`` recomputes it (decision 0127)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
-
-
-# Registration for the audit record: rows of these tables enter the audit log (the ORM
-# listener writes the reference tables' entries; the journal writes its transactions').
-AUDITED_TABLES: tuple[str, ...] = (
-    LedgerCommodity.__tablename__,
-    LedgerAccount.__tablename__,
-    LedgerTransaction.__tablename__,
-)
-# Derived from the transactions, written with Core statements and not audited row by row:
-# ``ledger verify`` recomputes every one of them from the hash-chained bodies.
-DERIVED_TABLES: tuple[str, ...] = (
-    LedgerPosting.__tablename__,
-    LedgerBalance.__tablename__,
-    LedgerLot.__tablename__,
-    LedgerIssuedRange.__tablename__,
-    LedgerSnapshot.__tablename__,
-    LedgerHead.__tablename__,
-)

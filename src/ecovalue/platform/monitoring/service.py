@@ -217,7 +217,7 @@ def list_stations(
     require_monitoring_read(actor)
     stmt = select(Station).order_by(Station.code)
     if district:
-        stmt = stmt.where(Station.district_code.startswith(district))
+        stmt = stmt.where(Station.district_code.startswith(district, autoescape=True))
     if kind:
         stmt = stmt.where(Station.kind == kind)
     return list(session.scalars(stmt))
@@ -635,7 +635,7 @@ def list_alerts(
     if status:
         stmt = stmt.where(Alert.status == status)
     if district:
-        stmt = stmt.where(Station.district_code.startswith(district))
+        stmt = stmt.where(Station.district_code.startswith(district, autoescape=True))
     stmt = stmt.order_by(Alert.observed_at.desc(), Alert.id)
     return [(a, s) for a, s in session.execute(stmt)]
 

@@ -144,20 +144,117 @@ def check_term(
     return problems
 
 
-def check_mortgage_consent(
-    active_mortgagees: Sequence[str], consent_of: Sequence[str]
-) -> list[Problem]:
-    """A mortgaged right moves only with the consent of every mortgagee (民法典 第406条)."""
-    missing = [m for m in active_mortgagees if m not in consent_of]
+def check_disposable(right_kind: str, action: str) -> list[Problem]:
+    """Ownership of natural resources is never transferred, mortgaged or leased.
+
+    全民所有 and 集体所有 ownership stays with the owner (民法典 第242、260条; 自然资源统一确权
+    登记暂行办法 2019); what the owner conveys is a use right, by grant (出让, which includes
+    国有土地租赁, a lease of state land as a form of paid use: 国土资发〔1999〕222号). A lease of
+    the ownership right would create a use right beside the granted ones without their share
+    check, so it is refused like transfer and mortgage (docs/decisions/0106-mortgages.md).
+    """
+    if right_kind != RightKind.ownership.value:
+        return []
     return [
         Problem(
-            "transfer",
-            f"the right is mortgaged to '{m}' who has not consented",
-            f"consent of mortgagee '{m}'",
-            "record the mortgagee's consent (consent_of) or release the mortgage first",
+            "right",
+            f"ownership of natural resources cannot be the object of a {action}",
+            "a contracting or use/operation right",
+            f"grant a use right on the parcel instead (POST /api/registry/parcels/{{id}}/rights; "
+            f"a lease by the owner is a granted use_operation right with the rent as amount), "
+            f"then {action} that right",
         )
-        for m in missing
     ]
+
+
+@dataclass(frozen=True)
+class Mortgage:
+    """A mortgage on a right (or on a predecessor it followed) and when it was released."""
+
+    id: int
+    mortgagee: str
+    start: dt.date
+    end: dt.date
+    released_on: dt.date | None = None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day it burdens the right; None when released on its first day."""
+        last = self.end
+        if self.released_on is not None:
+            last = min(last, self.released_on - dt.timedelta(days=1))
+        return last if last >= self.start else None
+
+    def active_on(self, on: dt.date) -> bool:
+        last = self.last_day
+        return last is not None and self.start <= on <= last
+
+    def overlaps(self, start: dt.date, end: dt.date | None) -> bool:
+        """True when it burdens the right on any day of ``start``..``end`` (None = open)."""
+        last = self.last_day
+        return last is not None and self.start <= (end or _FAR_FUTURE) and start <= last
+
+
+def check_mortgage_consent(
+    mortgages: Sequence[Mortgage], start: dt.date, end: dt.date | None, consent_of: Sequence[str]
+) -> list[Problem]:
+    """A right moves only with the consent of every mortgagee whose mortgage overlaps the
+    transferred period ``start``..``end``, now or later in the term.
+
+    民法典 第406条 lets the mortgagor transfer a mortgaged property (the mortgage following it)
+    unless the parties agreed otherwise, with notice to the mortgagee. This register asks for
+    the mortgagee's consent always, a stricter rule than the article's default: no mortgagee
+    learns of a transfer after the fact, and no contract has to be read to know whether
+    transfer was restricted (docs/decisions/0106-mortgages.md).
+    """
+    problems = []
+    for m in mortgages:
+        if m.overlaps(start, end) and m.mortgagee not in consent_of:
+            problems.append(
+                Problem(
+                    "transfer",
+                    f"the right is mortgaged to '{m.mortgagee}' from {m.start} to {m.last_day} "
+                    f"(mortgage {m.id}), which overlaps the transferred period from {start}, "
+                    "and the mortgagee has not consented",
+                    f"consent of mortgagee '{m.mortgagee}'",
+                    "record the mortgagee's consent (consent_of) or release the mortgage first",
+                )
+            )
+    return problems
+
+
+def check_release(mortgage: Mortgage, on: dt.date) -> list[Problem]:
+    """A release is one event, dated within the mortgage's term, recorded once."""
+    where = f"release of mortgage {mortgage.id}"
+    if mortgage.released_on is not None:
+        return [
+            Problem(
+                where,
+                f"the mortgage was already released on {mortgage.released_on}",
+                "a mortgage not yet released",
+                "nothing to do; a release is recorded once and never changed",
+            )
+        ]
+    if on < mortgage.start:
+        return [
+            Problem(
+                where,
+                f"is dated {on}, before the mortgage starts {mortgage.start}: it would erase "
+                "the mortgage from dates it was in force",
+                f"a date on or after {mortgage.start}",
+                "give the date the loan was repaid",
+            )
+        ]
+    if on > mortgage.end:
+        return [
+            Problem(
+                where,
+                f"is dated {on}, after the mortgage ended on {mortgage.end}",
+                f"a date from {mortgage.start} to {mortgage.end}",
+                "nothing to release: the mortgage already ended",
+            )
+        ]
+    return []
 
 
 def max_concurrent_share(intervals: Iterable[Interval]) -> Decimal:

@@ -69,6 +69,17 @@ def create_register(
 ) -> Register:
     """A new register in a projected CRS (areas and overlap tolerances are in metres)."""
     require_role(actor, {Role.administrator}, "create registers")
+    if session.scalar(select(Register.id).where(Register.code == code)) is not None:
+        raise RuleViolation(
+            [
+                Problem(
+                    "code",
+                    f"register '{code}' already exists",
+                    "a new register code",
+                    "use the existing register or choose another code",
+                )
+            ]
+        )
     try:
         crs = pyproj.CRS.from_epsg(srid)
     except pyproj.exceptions.CRSError as exc:
@@ -197,8 +208,18 @@ def register_parcel(
                     "correct the boundary or the existing parcel",
                 )
             )
+    area_m2 = rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)) if not problems else None
+    if area_m2 is not None and area_m2 <= 0:
+        problems.append(
+            Problem(
+                "geometry",
+                f"has an area of {area_m2} m² in EPSG:{register.srid}",
+                "a parcel of at least 0.01 m²",
+                "check the coordinates are in the register's CRS (metres) or declare their CRS",
+            )
+        )
     _fail(problems)
-    assert owner is not None
+    assert owner is not None and area_m2 is not None
     minx, miny, maxx, maxy = geometry.bounds
     parcel = Parcel(
         register_id=register.id,
@@ -207,7 +228,7 @@ def register_parcel(
         admin_code=admin_code,
         red_line=red_line,
         owner_id=owner.id,
-        area_m2=rules.area_m2(geometry, pyproj.CRS.from_epsg(register.srid)),
+        area_m2=area_m2,
         geometry=geometry,
         minx=minx,
         miny=miny,
@@ -255,19 +276,61 @@ def _interval(session: Session, right: Right) -> Interval:
     return Interval(right.start_date, end, Decimal(right.share))
 
 
+def _lineage(session: Session, right_id: int) -> list[int]:
+    """The right and every right it succeeded by transfer or equity contribution, newest first.
+
+    A mortgage follows the property (民法典 第406条: 抵押财产转让的，抵押权不受影响), so the
+    mortgages of a right are those registered on it or on any of its predecessors.
+    """
+    ids = [right_id]
+    while True:
+        parent = session.scalar(
+            select(RightTransaction.right_id).where(
+                RightTransaction.new_right_id == ids[-1], RightTransaction.kind.in_(DISPOSING)
+            )
+        )
+        if parent is None or parent in ids:
+            return ids
+        ids.append(parent)
+
+
+def _mortgages(session: Session, right_id: int, lock: bool = False) -> list[rules.Mortgage]:
+    """Every mortgage burdening the right (its own and its predecessors'), with releases.
+
+    ``lock`` takes the mortgage rows FOR UPDATE (PostgreSQL), as a release does.
+    """
+    stmt = (
+        select(RightTransaction)
+        .where(
+            RightTransaction.right_id.in_(_lineage(session, right_id)),
+            RightTransaction.kind == TxKind.mortgage.value,
+        )
+        .order_by(RightTransaction.id)
+    )
+    mortgages = list(session.scalars(stmt.with_for_update() if lock else stmt))
+    released: dict[int | None, dt.date] = {
+        mortgage_id: on
+        for mortgage_id, on in session.execute(
+            select(RightTransaction.mortgage_id, RightTransaction.effective_date).where(
+                RightTransaction.kind == TxKind.mortgage_release.value,
+                RightTransaction.mortgage_id.in_([m.id for m in mortgages]),
+            )
+        )
+    }
+    return [
+        rules.Mortgage(
+            t.id,
+            t.counterparty,
+            t.effective_date,
+            t.end_date or t.effective_date,
+            released.get(t.id),
+        )
+        for t in mortgages
+    ]
+
+
 def _active_mortgagees(session: Session, right_id: int, on: dt.date) -> list[str]:
-    released = select(RightTransaction.mortgage_id).where(
-        RightTransaction.kind == TxKind.mortgage_release.value,
-        RightTransaction.effective_date <= on,
-    )
-    stmt = select(RightTransaction.counterparty).where(
-        RightTransaction.right_id == right_id,
-        RightTransaction.kind == TxKind.mortgage.value,
-        RightTransaction.effective_date <= on,
-        or_(RightTransaction.end_date.is_(None), RightTransaction.end_date >= on),
-        RightTransaction.id.not_in(released),
-    )
-    return list(session.scalars(stmt))
+    return [m.mortgagee for m in _mortgages(session, right_id) if m.active_on(on)]
 
 
 def _parcel_of(session: Session, right: Right) -> Parcel:
@@ -368,23 +431,21 @@ def transfer_right(
     amount: Decimal | None = None,
     kind: TxKind = TxKind.transfer,
     certificate_no: str | None = None,
+    mortgages_follow: bool = True,
 ) -> Right:
-    """转让 or 入股: the whole right passes to ``to_holder`` from ``effective`` to its end."""
+    """转让 or 入股: the whole right passes to ``to_holder`` from ``effective`` to its end.
+
+    Every mortgage overlapping the transferred period needs its mortgagee's consent. By
+    default the mortgages follow the right to the new holder (民法典 第406条); with
+    ``mortgages_follow=False`` the parties agreed otherwise (当事人另有约定): each such
+    mortgage is released as of the transfer, recorded as a release transaction.
+    """
     if kind not in (TxKind.transfer, TxKind.equity_contribution):
         raise InputError(f"'{kind}' is not a transfer; use transfer or equity_contribution")
     right = _lock_right(session, right_id)
     parcel = _parcel_of(session, right)
     require_register_write(actor, parcel.admin_code)
-    problems: list[Problem] = []
-    if right.kind == RightKind.ownership.value:
-        problems.append(
-            Problem(
-                "right",
-                "ownership of natural resources cannot be transferred",
-                "a contracting or use/operation right",
-                "grant or transfer a use right instead",
-            )
-        )
+    problems = rules.check_disposable(right.kind, kind.value)
     disposed = _disposal_date(session, right.id)
     if disposed is not None:
         problems.append(
@@ -398,9 +459,12 @@ def transfer_right(
     problems += rules.check_term(
         right.start_date, right.end_date, effective, right.end_date, kind.value
     )
-    problems += rules.check_mortgage_consent(
-        _active_mortgagees(session, right.id, effective), list(consent_of)
-    )
+    mortgages = [
+        m
+        for m in _mortgages(session, right.id, lock=not mortgages_follow)
+        if m.overlaps(effective, right.end_date)
+    ]
+    problems += rules.check_mortgage_consent(mortgages, effective, right.end_date, list(consent_of))
     _fail(problems)
     new = Right(
         parcel_id=right.parcel_id,
@@ -427,8 +491,35 @@ def transfer_right(
         end_date=right.end_date,
         consent_of=json.dumps(list(consent_of)),
         amount=amount,
+        note=None if mortgages_follow else "mortgages released by agreement (民法典 第406条)",
     )
+    if not mortgages_follow:
+        _release_by_agreement(session, actor, right.id, mortgages, effective, to_holder)
     return new
+
+
+def _release_by_agreement(
+    session: Session,
+    actor: Principal,
+    right_id: int,
+    mortgages: Sequence[rules.Mortgage],
+    effective: dt.date,
+    to_holder: str,
+) -> None:
+    """当事人另有约定: each mortgage ends as of the transfer (or its own start, if later)."""
+    for m in mortgages:
+        on = max(effective, m.start)
+        _record(
+            session,
+            actor,
+            kind=TxKind.mortgage_release.value,
+            right_id=right_id,
+            mortgage_id=m.id,
+            counterparty=m.mortgagee,
+            effective_date=on,
+            end_date=on,
+            note=f"released by agreement at the transfer to {to_holder}",
+        )
 
 
 def lease_right(
@@ -449,7 +540,8 @@ def lease_right(
     held = _interval(session, right)
     use = use or right.use
     new = Interval(start, end, Decimal(share if share is not None else right.share))
-    problems = rules.check_term(held.start, held.end, start, end, "lease")
+    problems = rules.check_disposable(right.kind, "lease")
+    problems += rules.check_term(held.start, held.end, start, end, "lease")
     problems += rules.check_red_line(parcel.red_line, use, _red_line_uses(session, parcel))
     leases = session.scalars(
         select(Right).where(Right.parent_id == right.id, Right.derived.is_(True))
@@ -502,16 +594,8 @@ def mortgage_right(
     parcel = _parcel_of(session, right)
     require_register_write(actor, parcel.admin_code)
     held = _interval(session, right)
-    problems = rules.check_term(held.start, held.end, start, end, "mortgage")
-    if right.kind == RightKind.ownership.value:
-        problems.append(
-            Problem(
-                "right",
-                "ownership of natural resources cannot be mortgaged",
-                "a contracting or use/operation right",
-                "mortgage a use right",
-            )
-        )
+    problems = rules.check_disposable(right.kind, "mortgage")
+    problems += rules.check_term(held.start, held.end, start, end, "mortgage")
     _fail(problems)
     return _record(
         session,
@@ -528,17 +612,42 @@ def mortgage_right(
 def release_mortgage(
     session: Session, actor: Principal, mortgage_id: int, on: dt.date
 ) -> RightTransaction:
-    """End a mortgage on ``on`` (the loan was repaid)."""
-    mortgage = session.get(RightTransaction, mortgage_id)
+    """End a mortgage as of ``on`` (the loan was repaid): the mortgagee or an administrator.
+
+    The release is a new event: dates before ``on`` keep the mortgage. It must fall within
+    the mortgage's term and is recorded once (the mortgage row is locked, so two releases
+    at once cannot both pass).
+    """
+    mortgage = session.scalar(
+        select(RightTransaction).where(RightTransaction.id == mortgage_id).with_for_update()
+    )
     if mortgage is None or mortgage.kind != TxKind.mortgage.value:
         raise NotFound(f"no mortgage with id {mortgage_id}")
-    right = _lock_right(session, mortgage.right_id)
-    require_register_write(actor, _parcel_of(session, right).admin_code)
+    if actor.role != Role.administrator and actor.organization != mortgage.counterparty:
+        raise PermissionDenied(
+            f"user '{actor.username}' may not release mortgage {mortgage_id}: only the "
+            f"mortgagee ('{mortgage.counterparty}': an account whose organization it is) or an "
+            "administrator may"
+        )
+    released_on = session.scalar(
+        select(RightTransaction.effective_date).where(
+            RightTransaction.kind == TxKind.mortgage_release.value,
+            RightTransaction.mortgage_id == mortgage.id,
+        )
+    )
+    state = rules.Mortgage(
+        mortgage.id,
+        mortgage.counterparty,
+        mortgage.effective_date,
+        mortgage.end_date or mortgage.effective_date,
+        released_on,
+    )
+    _fail(rules.check_release(state, on))
     return _record(
         session,
         actor,
         kind=TxKind.mortgage_release.value,
-        right_id=right.id,
+        right_id=mortgage.right_id,
         mortgage_id=mortgage.id,
         counterparty=mortgage.counterparty,
         effective_date=on,
@@ -615,3 +724,13 @@ def list_parcels(session: Session, actor: Principal, register_code: str) -> list
     register = get_register(session, register_code)
     stmt = select(Parcel).where(Parcel.register_id == register.id).order_by(Parcel.code)
     return [p for p in session.scalars(stmt) if can_read_unpublished(actor, p.admin_code)]
+
+
+def creating_transaction(session: Session, right_id: int) -> int:
+    """The id of the transaction (grant, transfer, equity contribution, lease) that created a right."""
+    tx = session.scalar(
+        select(RightTransaction.id).where(RightTransaction.new_right_id == right_id).limit(1)
+    )
+    if tx is None:
+        raise NotFound(f"no transaction created right {right_id} (an ownership right has none)")
+    return int(tx)

@@ -8,10 +8,13 @@ rows are readable only within the reader's scope.
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,11 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ecovalue.accounting.result import TABLE_COLUMNS
-from ecovalue.datasets.loader import Dataset
+from ecovalue.accounting.streaming import Progress, StreamedResult, run_account_streamed
 from ecovalue.errors import InputError, Problem, ValidationFailed
 from ecovalue.platform.audit.rules import canonical_json, jsonable
 from ecovalue.platform.auth.rules import SYSTEM, Principal, Role, can_read_unpublished, require_role
 from ecovalue.platform.errors import NotFound, RuleViolation
+from ecovalue.platform.reporting.service import approved_reports
+from ecovalue.platform.runs.datasets import DatasetRef, resolve_dataset, write_overlay
 from ecovalue.platform.runs.tables import AccountingRun, Publication, RunResultRow
 
 MONEY_COLUMNS = ("value_current", "value_constant")
@@ -144,49 +149,92 @@ def store_run(
     return run
 
 
-def with_approved_reports(session: Session, ds: Dataset, year: int) -> tuple[Dataset, dict[str, int]]:
-    """The dataset with departments' approved numbers of ``year`` merged in.
-
-    Approved statistics replace the dataset's rows of the same region, year and item;
-    approved reported quantities are added to the dataset's. Units are checked and
-    converted exactly as when a dataset folder is loaded.
-    """
-    from ecovalue.datasets.validation import check_reported, normalise_statistics
-    from ecovalue.platform.reporting.service import approved_reports
-
-    problems: list[Problem] = []
-    stats = normalise_statistics(approved_reports(session, year, "statistics"), "approved statistics", problems)
-    rep = approved_reports(session, year, "reported")
-    rep["quantity"] = pd.to_numeric(rep["quantity"])
-    rep["year"] = rep["year"].astype("Int64")
-    problems += check_reported(rep, [r.code for r in ds.regions], "approved reported quantities")
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems)
-    keys = set(zip(stats["region_code"], stats["year"], stats["item"], strict=True))
-    kept = ds.statistics[[k not in keys for k in zip(ds.statistics["region_code"], ds.statistics["year"],
-                                                       ds.statistics["item"], strict=True)]]
-    merged = replace(ds, statistics=pd.concat([kept, stats], ignore_index=True) if len(stats) else ds.statistics,
-                     reported=pd.concat([ds.reported, rep], ignore_index=True) if len(rep) else ds.reported)
-    merged.content_hash = merged.compute_hash()
-    return merged, {"approved_statistics": len(stats), "approved_reported": len(rep)}
+def approved_counts(session: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The departments' approved statistics and reported quantities of ``year``."""
+    return approved_reports(session, year, "statistics"), approved_reports(
+        session, year, "reported"
+    )
 
 
-def start_run(session: Session, actor: Principal, dataset_path: str, year: int,
-              profile: str = "cn-2022") -> AccountingRun:
+def overlay_with_approved(
+    ref: DatasetRef, approved: tuple[pd.DataFrame, pd.DataFrame], work: Path
+) -> tuple[Path, dict[str, int]]:
+    """The folder to account: ``ref`` itself, or its overlay with the approved rows in ``work``."""
+    stats, rep = approved
+    counts = {"approved_statistics": len(stats), "approved_reported": len(rep)}
+    if not len(stats) and not len(rep):
+        return ref.folder, counts
+    return write_overlay(ref, stats, rep, work / "dataset"), counts
+
+
+def account_folder(
+    folder: Path, profile: str, year: int, progress: Progress | None = None
+) -> StreamedResult:
+    """Account a dataset folder with the streamed engine (memory bounded by its blocks)."""
+    return run_account_streamed(folder, profile, year, progress=progress)
+
+
+def run_provenance(
+    ref: DatasetRef, result: StreamedResult, counts: dict[str, int]
+) -> dict[str, Any]:
+    """What a stored run records about how it was made (its dataset, hashes, notes)."""
+    return {
+        "profile_id": result.profile_id, "dataset_path": str(ref.folder), "dataset": ref.name,
+        "dataset_name": result.dataset_name, "year": result.year, "hashes": result.hashes,
+        "synthetic": result.synthetic, **counts, "engine": "streamed", "notes": result.notes,
+        "not_applicable": result.not_applicable,
+    }  # fmt: skip
+
+
+def start_run(
+    session: Session, actor: Principal, dataset_path: str, year: int, profile: str = "cn-2022"
+) -> AccountingRun:
     """Account a dataset folder plus the approved department reports, and store the run.
 
-    Raises ValidationFailed (nothing stored) when the dataset or the merged reports are invalid.
+    Runs in the caller's transaction (the CLI and tests); the API queues a job instead
+    (:mod:`ecovalue.platform.jobs`). Raises ValidationFailed (nothing stored) when the
+    dataset or the merged reports are invalid.
     """
-    from ecovalue.accounting.pipeline import prepare, run_account
-
     require_role(actor, {Role.administrator, Role.analyst}, "start accounting runs")
-    ds, prof, year, warnings = prepare(dataset_path, profile, year)
-    ds, counts = with_approved_reports(session, ds, year)
-    result = run_account(ds, prof, year)
-    provenance = {"profile_id": prof.id, "dataset_path": str(dataset_path), "dataset_name": ds.info.name,
-                  "year": year, "hashes": result.hashes, "synthetic": ds.synthetic, **counts,
-                  "notes": result.notes, "not_applicable": result.not_applicable, "warnings": warnings}
-    return store_run(session, result.table, provenance, actor)
+    folder = Path(dataset_path).resolve()
+    ref = resolve_dataset(folder.name, (folder.parent,))
+    with tempfile.TemporaryDirectory(prefix="ecovalue-run-") as work:
+        target, counts = overlay_with_approved(ref, approved_counts(session, year), Path(work))
+        result = account_folder(target, profile, year)
+    return store_run(session, result.table, run_provenance(ref, result, counts), actor)
+
+
+def dataset_of_run(session: Session, run: AccountingRun) -> Any:
+    """The :class:`~ecovalue.datasets.loader.Dataset` ``run`` accounted, loaded in memory.
+
+    Its folder overlaid with the departments' approved reports of the run's year, exactly as
+    :func:`start_run` accounted it; raises RuleViolation when it no longer hashes to the
+    run's input hash (the folder or the approved reports changed since).
+    """
+    from ecovalue.accounting.pipeline import prepare  # the in-memory loader, for this only
+
+    folder = Path(run.dataset_path)
+    ref = resolve_dataset(folder.name, (folder.parent,))
+    with tempfile.TemporaryDirectory(prefix="ecovalue-run-") as work:
+        target, _ = overlay_with_approved(ref, approved_counts(session, run.year), Path(work))
+        ds, _, _, _ = prepare(target, run.profile_id, run.year)
+    if ds.content_hash != run.input_hash:
+        raise RuleViolation([Problem(
+            f"run {run.id}", f"the dataset at {run.dataset_path} with the approved reports "
+            f"now hashes to {ds.content_hash[:12]}…, not the run's {run.input_hash[:12]}…",
+            "the inputs the run accounted",
+            "restore the run's dataset, or account and publish a new run")])  # fmt: skip
+    return ds
+
+
+def dataset_name(run: AccountingRun) -> str:
+    """The run's dataset as a client names it: relative to its root, never a server path."""
+    return str(json.loads(run.provenance).get("dataset") or Path(run.dataset_path).name)
+
+
+def is_synthetic(run: AccountingRun) -> bool:
+    """True when the run accounted a dataset labelled synthetic (a demo, not observations)."""
+    return bool(json.loads(run.provenance).get("synthetic"))
 
 
 def get_run(session: Session, run_id: int) -> AccountingRun:
@@ -279,7 +327,7 @@ def _rows(
         .order_by(RunResultRow.region_code, RunResultRow.indicator, RunResultRow.ecosystem_type)
     )
     if district:
-        stmt = stmt.where(RunResultRow.region_code.startswith(district))
+        stmt = stmt.where(RunResultRow.region_code.startswith(district, autoescape=True))
     if indicator:
         stmt = stmt.where(RunResultRow.indicator == indicator)
     return list(session.scalars(stmt))

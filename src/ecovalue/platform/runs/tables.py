@@ -63,6 +63,8 @@ class Publication(Base, Immutable):
 
     __tablename__ = "publications"
     __table_args__ = (UniqueConstraint("year", "version"),)
+    # Committing a publication anchors the audit chain outside the database (docs/audit.md).
+    __audit_checkpoint__ = True
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     year: Mapped[int] = mapped_column(Integer, index=True)

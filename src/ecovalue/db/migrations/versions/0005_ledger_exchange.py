@@ -1,7 +1,7 @@
 """ledger exchange
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-07 13:04:48.351029
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import ecovalue.db.types
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
@@ -163,7 +163,7 @@ def upgrade() -> None:
     sa.Column('parcel_area_m2', ecovalue.db.types.ExactDecimal(18, 2), nullable=False),
     sa.Column('start_year', sa.Integer(), nullable=False),
     sa.Column('end_year', sa.Integer(), nullable=False),
-    sa.Column('methodology', sa.String(length=60), nullable=False),
+    sa.Column('methodology', sa.String(length=200), nullable=False),
     sa.Column('created_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['participant_id'], ['xch_participants.id'], name=op.f('fk_xch_sink_projects_participant_id_xch_participants')),
