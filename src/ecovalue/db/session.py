@@ -64,12 +64,24 @@ def _aware_timestamps(obj: Any, context: Any, attrs: Any = None) -> None:
 
 
 def _nul_in(params: Any) -> bool:
+    # Plain loops two levels deep, no call per row: executemany hands over thousands of rows.
     if isinstance(params, str):
         return "\x00" in params
     if isinstance(params, dict):
-        return any(_nul_in(v) for v in params.values())
-    if isinstance(params, list | tuple):
-        return any(_nul_in(v) for v in params)
+        params = params.values()
+    elif not isinstance(params, list | tuple):
+        return False
+    for value in params:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict | list | tuple):
+            for inner in value.values() if isinstance(value, dict) else value:
+                if isinstance(inner, str):
+                    if "\x00" in inner:
+                        return True
+                elif isinstance(inner, dict | list | tuple) and _nul_in(inner):
+                    return True
     return False
 
 
