@@ -23,6 +23,7 @@ from ecovalue.datasets.demo import build_demo
 from ecovalue.db.session import make_engine, make_sessionmaker, unit_of_work
 from ecovalue.platform.auth import service as auth
 from ecovalue.platform.auth.rules import Role
+from ecovalue.platform.jobs import routes as job_routes
 from ecovalue.platform.jobs import service as jobs
 from ecovalue.platform.jobs.worker import run_claimed, run_worker
 
@@ -158,8 +159,11 @@ def test_datasets_only_under_the_roots_and_every_manifest_path_inside(
 
 
 def test_progress_streams_as_events_and_a_read_does_not_wait_behind_a_run(
-    client: TestClient, settings: Settings
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The stream looks at the job every EVENTS_EVERY_S (0.5 s); with the kernels compiled at
+    # set-up the small dataset's run can end between two looks, so look more often here.
+    monkeypatch.setattr(job_routes, "EVENTS_EVERY_S", 0.02)
     ana = _h(client, "ana")
     job = client.post("/api/runs", json={"dataset": "wuhan", "year": 2023}, headers=ana).json()
     stop = threading.Event()
