@@ -178,8 +178,13 @@ def run_memory(stream: list[dict[str, str]], participants: int) -> dict[str, Any
     for k in range(participants):
         code = f"E{k:03d}"
         m.add_participant(R.Participant(code, code, R.ParticipantKind.enterprise, "420102"))
-        m.post(TxKind.deposit, [(keys.BANK, "CNY", Decimal("-1000000000.00"), ()),
-                                (keys.cash(code), "CNY", Decimal("1000000000.00"), ())])
+        m.post(
+            TxKind.deposit,
+            [
+                (keys.BANK, "CNY", Decimal("-1000000000.00"), ()),
+                (keys.cash(code), "CNY", Decimal("1000000000.00"), ()),
+            ],
+        )
         first = k * int(units) + 1
         m.post(TxKind.issue, [(keys.issuance("HBEA"), i.code, -units,
                                ((first, first + int(units) - 1),)),
@@ -246,13 +251,17 @@ def _md(report: dict[str, Any]) -> str:
              "ratio to order-matching | verify |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, r in report["runs"].items():
         ratio = f"{r['orders_per_s'] / peer['orders_per_s']:.2f}×" if peer else "—"
-        verify = ("clean" if not r.get("verify_problems") else "PROBLEMS") if "verify_s" in r else "—"
+        verify = (
+            ("clean" if not r.get("verify_problems") else "PROBLEMS") if "verify_s" in r else "—"
+        )
         lines.append(f"| {name} | {r['orders_per_s']:,.0f} | {r.get('trades_per_s', 0):,.0f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r.get('orders_per_batch', 1):.1f} | "
                      f"{ratio} | {verify} |")  # fmt: skip
     if peer:
-        lines.append(f"| order-matching 0.12.0 (in memory) | {peer['orders_per_s']:,.0f} | — | "
-                     f"{peer['p50_ms']:.2f} | {peer['p99_ms']:.2f} | 1 | 1.00× | — |")
+        lines.append(
+            f"| order-matching 0.12.0 (in memory) | {peer['orders_per_s']:,.0f} | — | "
+            f"{peer['p50_ms']:.2f} | {peer['p99_ms']:.2f} | 1 | 1.00× | — |"
+        )
     return "\n".join(lines) + "\n"
 
 

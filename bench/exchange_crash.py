@@ -195,8 +195,10 @@ def run(cycles: int, clients: int, seed: int, workdir: Path) -> dict[str, Any]:
                           params={"levels": 100}, timeout=30).json()  # fmt: skip
             got = json.dumps(d, default=str, sort_keys=True)
             if got != expected_depth:
-                problems.append(f"after the restart the server's depth differs from the replayed "
-                                f"book: {got[:300]} vs {expected_depth[:300]}")
+                problems.append(
+                    f"after the restart the server's depth differs from the replayed "
+                    f"book: {got[:300]} vs {expected_depth[:300]}"
+                )
         tokens = _tokens(base)
         stop, lock, acked = threading.Event(), threading.Lock(), []  # type: ignore[var-annotated]
         threads = [threading.Thread(target=load, args=(base, tokens, random.Random(rng.random()),
@@ -218,8 +220,11 @@ def run(cycles: int, clients: int, seed: int, workdir: Path) -> dict[str, Any]:
                                  "acknowledged": len(acked),
                                  "trades": sum(len(a["trades"]) for a in acked),
                                  "problems": problems})  # fmt: skip
-        print(f"cycle {n + 1}: killed after {wait:.2f} s, {len(acked)} acknowledged, "
-              f"{len(problems)} problem(s)", flush=True)
+        print(
+            f"cycle {n + 1}: killed after {wait:.2f} s, {len(acked)} acknowledged, "
+            f"{len(problems)} problem(s)",
+            flush=True,
+        )
     report["load_after"] = [round(x, 2) for x in os.getloadavg()]
     report["problems"] = sum(len(c["problems"]) for c in report["cycles"])
     report["acknowledged"] = sum(c["acknowledged"] for c in report["cycles"])

@@ -30,19 +30,33 @@ def main(path: str) -> None:
     start = time.perf_counter()
     for n, o in enumerate(stream):
         at = t0 + dt.timedelta(microseconds=n)
-        order = LimitOrder(side=Side.BUY if o["side"] == "buy" else Side.SELL,
-                           price=float(o["price"]), size=float(o["qty"]), timestamp=at,
-                           order_id=str(n), trader_id=o["participant"],
-                           expiration=t0 + dt.timedelta(days=365))
+        order = LimitOrder(
+            side=Side.BUY if o["side"] == "buy" else Side.SELL,
+            price=float(o["price"]),
+            size=float(o["qty"]),
+            timestamp=at,
+            order_id=str(n),
+            trader_id=o["participant"],
+            expiration=t0 + dt.timedelta(days=365),
+        )
         s = time.perf_counter()
         engine.place(Orders([order]))
         trades += len(engine.match(timestamp=at).trades)
         lat.append(time.perf_counter() - s)
     wall = time.perf_counter() - start
     lat.sort()
-    print(json.dumps({"engine": "order-matching 0.12.0", "orders": len(stream), "wall_s": wall,
-                      "trades": trades, "p50_ms": lat[len(lat) // 2] * 1e3,
-                      "p99_ms": lat[int(len(lat) * 0.99)] * 1e3}))
+    print(
+        json.dumps(
+            {
+                "engine": "order-matching 0.12.0",
+                "orders": len(stream),
+                "wall_s": wall,
+                "trades": trades,
+                "p50_ms": lat[len(lat) // 2] * 1e3,
+                "p99_ms": lat[int(len(lat) * 0.99)] * 1e3,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -48,10 +48,14 @@ def test_audit_verify_is_intact_after_exchange_activity(database_url, traded) ->
 def test_an_updated_journal_row_is_named(database_url, uow, traded) -> None:  # type: ignore[no-untyped-def]
     with uow() as s:
         seq = s.execute(text("SELECT max(seq) FROM ledger_transactions")).scalar_one()
-        s.execute(text("UPDATE ledger_transactions SET actor = 'mallory' WHERE seq = :s"), {"s": seq})
+        s.execute(
+            text("UPDATE ledger_transactions SET actor = 'mallory' WHERE seq = :s"), {"s": seq}
+        )
     code, out = _audit_verify(database_url)
     assert code == 1, out
-    assert f"ledger_transactions row {seq} " in out and "differs from the record's entry" in out, out
+    assert f"ledger_transactions row {seq} " in out and "differs from the record's entry" in out, (
+        out
+    )
     assert 'actor: table "mallory", record "test"' in out
 
 

@@ -100,7 +100,9 @@ def instrument(
     programme: str,
     vintage: int,
     code: Annotated[str | None, typer.Option(help="default PROGRAMME-VINTAGE")] = None,
-    region: Annotated[list[str] | None, typer.Option(help="administrative code prefix allowed")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option(help="administrative code prefix allowed")
+    ] = None,
     reference_price: Annotated[str | None, typer.Option(help="元; the price band's centre")] = None,
     database_url: DbOption = None,
 ) -> None:
@@ -118,7 +120,9 @@ def instrument(
 def participant(
     code: str,
     name: str,
-    kind: Annotated[str, typer.Option(help="enterprise, individual, institution, district, government")],
+    kind: Annotated[
+        str, typer.Option(help="enterprise, individual, institution, district, government")
+    ],
     region: Annotated[str, typer.Option(help="administrative code, e.g. 420102")],
     member: Annotated[list[str] | None, typer.Option(help="platform user who acts for it")] = None,
     sector: Annotated[str | None, typer.Option()] = None,
@@ -177,7 +181,9 @@ def allocate(
     participant: str,
     quantity: str,
     district: Annotated[str, typer.Option(help="whose quota it comes from")],
-    price: Annotated[str | None, typer.Option(help="paid-use price per unit (有偿使用); none: free")] = None,
+    price: Annotated[
+        str | None, typer.Option(help="paid-use price per unit (有偿使用); none: free")
+    ] = None,
     payee: Annotated[str | None, typer.Option(help="the authority receiving the price")] = None,
     basis: Annotated[str, typer.Option(help="the allocation decision")] = "",
     database_url: DbOption = None,

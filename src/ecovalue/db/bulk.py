@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 
-def _binders(conn: Connection, table: Table, cols: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+def _binders(
+    conn: Connection, table: Table, cols: Sequence[str]
+) -> list[Callable[[Any], Any] | None]:
     return [table.c[c].type.bind_processor(conn.dialect) for c in cols]
 
 
