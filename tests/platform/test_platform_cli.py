@@ -12,7 +12,6 @@ import typer
 from platform_support import square
 from typer.testing import CliRunner
 
-from ecovalue.cli import platform as cli_platform
 from ecovalue.cli.platform import audit_app, db_app, registry_app, users_app
 from ecovalue.config import Settings
 from ecovalue.db import migrate
@@ -26,9 +25,12 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at the terminal's width, fixed when the module was imported."""
-    for console in (cli_platform.console, cli_platform.err):
-        monkeypatch.setattr(console, "width", 250)
+    """Rich wraps at the terminal's width, which it reads from COLUMNS at every print.
+
+    Not ``monkeypatch.setattr(console, "width", …)``: its undo sets the width read before
+    (80 off a terminal) for good, and later CLI tests in the same process wrapped at 80.
+    """
+    monkeypatch.setenv("COLUMNS", "250")
 
 
 def _app() -> typer.Typer:
