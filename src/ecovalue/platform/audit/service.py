@@ -300,6 +300,10 @@ def checkpoint_now(session: Session, reason: str) -> Checkpoint | None:
 
 @event.listens_for(EcoSession, "after_commit")
 def _checkpoint_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released (SQLAlchemy fires after_commit for it too): the outer
+        # transaction still holds its locks and may yet roll back; wait for its commit.
+        return
     reasons = session.info.pop(_PENDING, None)
     if not reasons:
         return
@@ -324,6 +328,8 @@ def _checkpoint_after_commit(session: Session) -> None:
 
 @event.listens_for(EcoSession, "after_rollback")
 def _forget_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: what the outer transaction asked for still stands
     session.info.pop(_PENDING, None)
 
 
