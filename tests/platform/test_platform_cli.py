@@ -6,7 +6,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 import shapely
 import typer
 from platform_support import square
@@ -21,16 +20,6 @@ from ecovalue.platform.auth.rules import SYSTEM
 from ecovalue.platform.registry import service as reg
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at the terminal's width, which it reads from COLUMNS at every print.
-
-    Not ``monkeypatch.setattr(console, "width", …)``: its undo sets the width read before
-    (80 off a terminal) for good, and later CLI tests in the same process wrapped at 80.
-    """
-    monkeypatch.setenv("COLUMNS", "250")
 
 
 def _app() -> typer.Typer:
