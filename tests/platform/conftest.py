@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from ecovalue.cli import common as cli_common
+from ecovalue.cli import platform as cli_platform
 from ecovalue.config import Settings
 from ecovalue.db import migrate
 from ecovalue.db.session import EcoSession, make_engine, unit_of_work
@@ -211,3 +213,16 @@ def session(factory: sessionmaker[EcoSession]) -> Iterator[EcoSession]:
 def uow(factory: sessionmaker[EcoSession]):  # type: ignore[no-untyped-def]
     """``uow()`` opens one unit of work on the test database."""
     return lambda actor="test": unit_of_work(factory, actor)
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's consoles print 250 columns wide, so a message stays on one line to assert on.
+
+    Rich fixes a console's width when it is made if COLUMNS is set then (pytest-xdist's workers
+    have COLUMNS=80), and reads COLUMNS at every print otherwise. The private ``_width`` is set,
+    not the ``width`` property: the property's undo would write the width read before (80) for
+    good, and the CLI tests outside this folder, which widen through COLUMNS, would wrap at 80.
+    """
+    for console in (cli_common.console, cli_common.err, cli_platform.console, cli_platform.err):
+        monkeypatch.setattr(console, "_width", 250)

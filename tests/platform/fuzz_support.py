@@ -38,6 +38,7 @@ class FuzzReport:
     violations: int = 0
     examples: list[str] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)  # "operation -> status: check"
+    operations: Counter[str] = field(default_factory=Counter)  # cases per operation label
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -49,6 +50,7 @@ class FuzzReport:
 
 def _record(report: FuzzReport, case: Any, response: Any, headers: dict[str, str]) -> None:
     report.cases += 1
+    report.operations[case.operation.label] += 1
     report.statuses[response.status_code] += 1
     if response.status_code >= 500:
         report.server_errors += 1

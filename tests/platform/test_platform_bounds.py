@@ -173,3 +173,16 @@ def test_timestamps_carry_their_offset_from_both_backends(client, factory) -> No
         pub = s.scalar(select(Publication))
         assert pub is not None and pub.published_at.tzinfo is not None
         assert pub.published_at.utcoffset() == dt.timedelta(0)
+
+
+def test_a_nul_in_any_row_of_an_executemany_is_refused(factory) -> None:  # type: ignore[no-untyped-def]
+    """The bulk writes (db/bulk.py) hand thousands of rows at once: a NUL in the last one,
+    or nested in a JSON-like value, is refused as in a single statement."""
+    rows = [{"code": f"R{n}", "name": "r", "srid": 4547} for n in range(2000)]
+    stmt = Register.__table__.insert()
+    for bad in ({"code": "RX", "name": "a\x00b", "srid": 4547},
+                {"code": "RY", "name": ("x", ["y", "z\x00"]), "srid": 4547}):  # fmt: skip
+        with pytest.raises(InputError, match="NUL"), unit_of_work(factory) as s:
+            s.execute(stmt, [*rows, bad])
+    with unit_of_work(factory) as s:
+        assert s.scalar(select(Register)) is None

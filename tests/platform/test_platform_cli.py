@@ -6,13 +6,11 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 import shapely
 import typer
 from platform_support import square
 from typer.testing import CliRunner
 
-from ecovalue.cli import platform as cli_platform
 from ecovalue.cli.platform import audit_app, db_app, registry_app, users_app
 from ecovalue.config import Settings
 from ecovalue.db import migrate
@@ -22,13 +20,6 @@ from ecovalue.platform.auth.rules import SYSTEM
 from ecovalue.platform.registry import service as reg
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at the terminal's width, fixed when the module was imported."""
-    for console in (cli_platform.console, cli_platform.err):
-        monkeypatch.setattr(console, "width", 250)
 
 
 def _app() -> typer.Typer:

@@ -441,6 +441,24 @@ def test_publication_writes_a_checkpoint_that_the_published_result_carries(  # t
     assert report.intact and report.checkpoints == 2
 
 
+def test_a_publication_in_a_savepoint_is_checkpointed_once_the_transaction_commits(  # type: ignore[no-untyped-def]
+    uow,
+) -> None:
+    # after_commit also fires when a savepoint is released: the checkpoint must wait for the
+    # outer commit (on SQLite its look at the head on a second connection waited for the
+    # write lock this transaction still held, and the publication failed "database is locked")
+    with uow() as s:
+        run_id = runs.store_run(s, result_table("1000.00"), PROV).id
+        log = setup_of(s).checkpoint_file
+        with s.begin_nested():
+            runs.publish_run(s, ADMIN, run_id, "in a savepoint")
+        assert not log.exists() or log.read_text() == ""
+    with uow() as s:
+        head = s.execute(text("SELECT last_seq FROM audit_head")).scalar_one()
+    (line,) = log.read_text().splitlines()
+    assert cps.parse(line, "log").seq == head
+
+
 def test_a_failed_transaction_writes_no_checkpoint(uow) -> None:  # type: ignore[no-untyped-def]
     with uow() as s:
         run_id = runs.store_run(s, result_table("1000.00"), PROV).id

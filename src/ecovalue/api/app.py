@@ -36,6 +36,7 @@ from ecovalue.platform.errors import (
     RuleViolation,
     TooManyAttempts,
 )
+from ecovalue.platform.exchange.routes import router as exchange_router
 from ecovalue.platform.jobs.routes import router as jobs_router
 from ecovalue.platform.monitoring.routes import router as monitoring_router
 from ecovalue.platform.registry.routes import router as registry_router
@@ -61,6 +62,7 @@ ROUTERS = (
     jobs_router,
     monitoring_router,
     catalogue_router,
+    exchange_router,
 )
 DOCS_ASSETS = "/docs-assets"
 

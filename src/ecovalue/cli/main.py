@@ -29,9 +29,13 @@ from ecovalue.cli.common import (
 )
 from ecovalue.raster.routing_cache import DEFAULT_MAX_BYTES
 
-app = typer.Typer(help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
-                  no_args_is_help=True, add_completion=False, cls=ErrorReportingGroup,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="ecovalue — GEP accounting and ecological-product value realization (生态产品价值实现).",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=ErrorReportingGroup,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -46,8 +50,12 @@ def _command() -> None:
 @app.command()
 def validate(
     dataset: Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")],
-    profile: Annotated[str, typer.Option(help="profile id or file: decides which inputs are required")] = "cn-2022",
-    year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
+    profile: Annotated[
+        str, typer.Option(help="profile id or file: decides which inputs are required")
+    ] = "cn-2022",
+    year: Annotated[
+        int | None, typer.Option(help="accounting year (default: the dataset's year)")
+    ] = None,
 ) -> None:
     """Check a dataset and report every problem at once; exit 1 if any is an error.
 
@@ -68,31 +76,58 @@ def validate(
     n_err = sum(p.severity == "error" for p in problems)
     if n_err or ds is None:
         print_problems(problems)
-        err.print(f"[red]{len(grouped([p for p in problems if p.severity == 'error']))} error(s)[/]; fix them and "
-                  "run `ecovalue validate` again.")
+        err.print(
+            f"[red]{len(grouped([p for p in problems if p.severity == 'error']))} error(s)[/]; fix them and "
+            "run `ecovalue validate` again."
+        )
         raise typer.Exit(1)
     print_warnings(problems, "in the inputs")
     n_warn = len(grouped(problems))
-    console.print(f"[green]OK[/]: {dataset} — {len(ds.regions)} regions, grid {ds.grid.width}×{ds.grid.height} "
-                  f"at {ds.grid.cell_width:g} m, {n_warn} warning(s){' (above)' if n_warn else ''}.")
+    console.print(
+        f"[green]OK[/]: {dataset} — {len(ds.regions)} regions, grid {ds.grid.width}×{ds.grid.height} "
+        f"at {ds.grid.cell_width:g} m, {n_warn} warning(s){' (above)' if n_warn else ''}."
+    )
 
 
 @app.command()
 def account(
     dataset: Annotated[Path, typer.Argument(help="dataset folder containing dataset.toml")],
     out: Annotated[Path, typer.Option("--out", help="output folder for the run")],
-    year: Annotated[int | None, typer.Option(help="accounting year (default: the dataset's year)")] = None,
-    profile: Annotated[str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")] = "cn-2022",
-    no_reports: Annotated[bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")] = False,
-    engine: Annotated[str, typer.Option(help="memory | streamed | auto: streamed when --workers or --scheduler "
-                                             "is given or the grid would not fit in memory")] = "auto",
-    workers: Annotated[int, typer.Option("--workers", help="local dask worker processes (streamed engine)")] = 1,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="dask scheduler, e.g. tcp://host:8786 "
-                                                                      "(streamed engine)")] = None,
-    block_rows: Annotated[int, typer.Option("--block-rows", help="rows per block of the streamed engine "
-                                                                 "(memory ∝ rows × width)")] = 256,
-    threads: Annotated[int | None, typer.Option("--threads", help="threads of a local streamed run "
-                                                                  "(default: CPU count, at most 4)")] = None,
+    year: Annotated[
+        int | None, typer.Option(help="accounting year (default: the dataset's year)")
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="profile id (e.g. cn-2022) or path of a profile .toml")
+    ] = "cn-2022",
+    no_reports: Annotated[
+        bool, typer.Option("--no-reports", help="skip report.html and results.xlsx")
+    ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="memory | streamed | auto: streamed when --workers or --scheduler "
+            "is given or the grid would not fit in memory"
+        ),
+    ] = "auto",
+    workers: Annotated[
+        int, typer.Option("--workers", help="local dask worker processes (streamed engine)")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="dask scheduler, e.g. tcp://host:8786 (streamed engine)"),
+    ] = None,
+    block_rows: Annotated[
+        int,
+        typer.Option(
+            "--block-rows", help="rows per block of the streamed engine (memory ∝ rows × width)"
+        ),
+    ] = 256,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads", help="threads of a local streamed run (default: CPU count, at most 4)"
+        ),
+    ] = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     cache_max_gb: MaxGb = DEFAULT_MAX_BYTES / 1e9,
@@ -110,9 +145,19 @@ def account(
     chosen, why = choose_engine(engine, dataset, workers, scheduler)
     if chosen == "streamed":
         err.print(f"[dim]engine: streamed ({why})[/]")
-        run_streamed(dataset, out, year=year, profile=profile, block_rows=block_rows, workers=workers,
-                     scheduler=scheduler, threads=threads, layers=True, reports=not no_reports,
-                     cache=cache)
+        run_streamed(
+            dataset,
+            out,
+            year=year,
+            profile=profile,
+            block_rows=block_rows,
+            workers=workers,
+            scheduler=scheduler,
+            threads=threads,
+            layers=True,
+            reports=not no_reports,
+            cache=cache,
+        )
         return
     from ecovalue.accounting.outputs import write_outputs
     from ecovalue.accounting.pipeline import run_account
@@ -121,9 +166,13 @@ def account(
     t0 = time.perf_counter()
     with input_errors():
         with step_progress("accounting") as progress:
-            result = run_account(dataset, profile=profile, year=year, progress=progress, cache=cache)
+            result = run_account(
+                dataset, profile=profile, year=year, progress=progress, cache=cache
+            )
         if result.routing_from_cache:
-            err.print(f"[dim]routing: LS factor reused from the cache in {cache.path if cache else ''}[/]")
+            err.print(
+                f"[dim]routing: LS factor reused from the cache in {cache.path if cache else ''}[/]"
+            )
         with err.status("writing outputs, maps and report…"):
             paths = write_outputs(result, out, reports=not no_reports)
     _print_totals(result)
@@ -153,12 +202,16 @@ def _print_totals(result) -> None:  # type: ignore[no-untyped-def]
             t.add_row(f"{row.name_zh} {row.name_en}", *row.cells)
     console.print(t)
     if result.synthetic:
-        console.print("[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]")
+        console.print(
+            "[bold red]SYNTHETIC rasters — demo figures, not an official account / 合成演示数据[/]"
+        )
     for ind, why in result.not_applicable.items():
         console.print(f"[yellow]not applicable[/] {ind}: {why}")
     if warnings:
-        err.print(f"[bold yellow]⚠ {len(grouped(warnings))} warning(s) above the table[/] (also in summary.json and "
-                  "report.html)")
+        err.print(
+            f"[bold yellow]⚠ {len(grouped(warnings))} warning(s) above the table[/] (also in summary.json and "
+            "report.html)"
+        )
 
 
 @app.command("demo-data")
@@ -185,7 +238,9 @@ def demo_data(
 
         path = build_demo(out, resolution=resolution, seed=seed, year=year, progress=progress)
         bar.update(task, completed=100)
-    console.print(f"Demo dataset written to [bold]{path}[/] (synthetic rasters, real district boundaries).")
+    console.print(
+        f"Demo dataset written to [bold]{path}[/] (synthetic rasters, real district boundaries)."
+    )
 
 
 @app.command()
@@ -216,8 +271,14 @@ def profiles(
     for col in ("value", "unit", "price year", "status", "source"):
         pt.add_column(col, overflow="fold")
     for pid, par in p.parameters.items():
-        pt.add_row(pid, str(par.value), format_unit(par.unit), str(par.price_year or ""),
-                   f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status, par.source)
+        pt.add_row(
+            pid,
+            str(par.value),
+            format_unit(par.unit),
+            str(par.price_year or ""),
+            f"[yellow]{par.status}[/]" if par.status == "assumed" else par.status,
+            par.source,
+        )
     console.print(pt)
 
 
@@ -238,10 +299,11 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, demo_platform, plot, streaming, warmup
+    from ecovalue.cli import analysis, cache, demo_platform, ledger, plot, streaming, warmup
 
     cache.register(app)
     demo_platform.register(app)
+    ledger.register(app)
     plot.register(app)
     analysis.register(app)
     streaming.register(app)

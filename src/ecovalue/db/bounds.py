@@ -125,6 +125,9 @@ Amount = Annotated[Decimal, _decimal(20, 2, minimum=Decimal(0))]
 #: Physical quantities: NUMERIC(28, 6) (reports), NUMERIC(30, 6) (catalogue, results).
 Quantity = Annotated[Decimal, _decimal(28, 6)]
 Quantity30 = Annotated[Decimal, _decimal(30, 6)]
+#: The exchange's quantities of units (NUMERIC(24, 6)) and prices per unit (NUMERIC(20, 4)).
+Quantity24 = Annotated[Decimal, _decimal(24, 6)]
+Price = Annotated[Decimal, _decimal(20, 4, minimum=Decimal(0))]
 Coordinate = Annotated[float, Field(ge=-COORDINATE_MAX, le=COORDINATE_MAX, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]

@@ -73,12 +73,24 @@ def _aware_timestamps(obj: Any, context: Any, attrs: Any = None) -> None:
 
 
 def _nul_in(params: Any) -> bool:
+    # Plain loops two levels deep, no call per row: executemany hands over thousands of rows.
     if isinstance(params, str):
         return "\x00" in params
     if isinstance(params, dict):
-        return any(_nul_in(v) for v in params.values())
-    if isinstance(params, list | tuple):
-        return any(_nul_in(v) for v in params)
+        params = params.values()
+    elif not isinstance(params, list | tuple):
+        return False
+    for value in params:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict | list | tuple):
+            for inner in value.values() if isinstance(value, dict) else value:
+                if isinstance(inner, str):
+                    if "\x00" in inner:
+                        return True
+                elif isinstance(inner, dict | list | tuple) and _nul_in(inner):
+                    return True
     return False
 
 
@@ -99,6 +111,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead log: readers never block the writer; FULL syncs the log at every commit,
+    # so a committed transaction survives a crash (decision 0123); :memory: ignores it.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     # Concurrent writers wait instead of failing at once; SQLite serialises writes anyway.
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()

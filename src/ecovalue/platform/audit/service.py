@@ -14,6 +14,10 @@ of a table marked ``__audit_checkpoint__ = True`` (publications) appends a check
 
 :func:`verify_record` checks the chain, the checkpoints and every business row against
 the record (docs/audit.md says what each kind of attacker can and cannot hide).
+
+Services that write rows with Core statements for speed (the exchange's journal and trading
+record) record them with :func:`record_inserts`, in the same transaction and in the same
+form as the listener's entries, so replay explains them too.
 """
 
 from __future__ import annotations
@@ -21,21 +25,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, event, func, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, Table, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecovalue.config import Settings
+from ecovalue.db.bulk import insert_rows
 from ecovalue.db.session import EcoSession, make_sessionmaker
 from ecovalue.errors import EcovalueError, Problem
 from ecovalue.platform.audit import checkpoints as cps
 from ecovalue.platform.audit.checkpoints import Checkpoint
 from ecovalue.platform.audit.keys import AuditKeyError, KeyFile, Keyring
-from ecovalue.platform.audit.replay import is_audited, replay
+from ecovalue.platform.audit.replay import after_image, entity_id, is_audited, replay
 from ecovalue.platform.audit.rules import (
     GENESIS_HASH,
     KEYS_ENTITY,
@@ -170,7 +175,8 @@ class _Appender:
 
     def write(self, conn: Connection) -> None:
         if self.rows:
-            conn.execute(insert(AuditEntry), self.rows)
+            # many rows (a group commit's): the driver's executemany, bound as Core would
+            insert_rows(conn, cast(Table, AuditEntry.__table__), self.rows)
             conn.execute(
                 update(AuditHead)
                 .where(AuditHead.id == 1)
@@ -201,17 +207,52 @@ def _changes(session: Session) -> list[tuple[str, Any]]:
     return [(a, o) for a, o in changes if is_audited(inspect(o).mapper)]
 
 
+def _open_append(session: Session, actor: str | None) -> tuple[_Appender, Connection]:
+    """Lock the head and start an append (recording a key rotation first when one is due)."""
+    keyring = setup_of(session).keys.load()
+    conn = session.connection()
+    head = _lock_head(conn)
+    appender = _Appender(head, keyring, actor or str(session.info.get("actor", "system")))
+    if head.key_id is not None and head.key_id != keyring.current_id:
+        appender.rotation(head.key_id)
+    return appender, conn
+
+
+def lock_head(session: Session) -> Head:
+    """Take the record's write lock now and return its head.
+
+    Writers that also lock heads of their own (the journal's) call this first, so every
+    writer takes the locks in the same order and none waits on another in a circle. Every
+    write anywhere moves the head, so a caller that kept rows in memory between its
+    transactions knows from it whether anyone else has written since.
+    """
+    return _lock_head(session.connection())
+
+
+def record_inserts(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], actor: str | None = None
+) -> None:
+    """Append an ``insert`` entry per row written to ``table`` with a Core statement.
+
+    Each row must hold every column of the table, as it was written; the entry's after-image
+    is built exactly as the ORM listener builds it (:func:`~.replay.after_image`), so
+    ``audit verify`` replays these rows like any other. Call it in the writing transaction.
+    """
+    if not rows:
+        return
+    appender, conn = _open_append(session, actor)
+    for values in rows:
+        image = after_image(table, lambda c, v=values: v[c.name])
+        appender.add("insert", table.name, entity_id(image, table), canonical_json(image))
+    appender.write(conn)
+
+
 @event.listens_for(EcoSession, "after_flush")
 def _append_audit_entries(session: Session, flush_context: Any) -> None:
     changes = _changes(session)
     if not changes:
         return
-    keyring = setup_of(session).keys.load()
-    conn = session.connection()
-    head = _lock_head(conn)
-    appender = _Appender(head, keyring, str(session.info.get("actor", "system")))
-    if head.key_id is not None and head.key_id != keyring.current_id:
-        appender.rotation(head.key_id)
+    appender, conn = _open_append(session, None)
     for action, obj in sorted(changes, key=lambda c: (c[1].__tablename__, c[0])):
         entity_id, payload = _row_payload(obj, action)
         appender.add(action, obj.__tablename__, entity_id, payload)
@@ -259,6 +300,10 @@ def checkpoint_now(session: Session, reason: str) -> Checkpoint | None:
 
 @event.listens_for(EcoSession, "after_commit")
 def _checkpoint_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released (SQLAlchemy fires after_commit for it too): the outer
+        # transaction still holds its locks and may yet roll back; wait for its commit.
+        return
     reasons = session.info.pop(_PENDING, None)
     if not reasons:
         return
@@ -283,6 +328,8 @@ def _checkpoint_after_commit(session: Session) -> None:
 
 @event.listens_for(EcoSession, "after_rollback")
 def _forget_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: what the outer transaction asked for still stands
     session.info.pop(_PENDING, None)
 
 
@@ -406,6 +453,16 @@ def entries_for(session: Session, entity: str, entity_id: str) -> list[AuditEntr
         .order_by(AuditEntry.seq)
     )
     return list(session.scalars(stmt))
+
+
+def payloads_of(session: Session, entity: str) -> dict[str, str]:
+    """The newest recorded after-image of every row of table ``entity``, by entity id."""
+    stmt = (
+        select(AuditEntry.entity_id, AuditEntry.payload)
+        .where(AuditEntry.entity == entity)
+        .order_by(AuditEntry.seq)
+    )
+    return {eid: payload for eid, payload in session.execute(stmt)}
 
 
 def checkpoint_for(session: Session, entity: str, entity_id: str) -> Checkpoint | None:

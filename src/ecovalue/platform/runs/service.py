@@ -204,6 +204,29 @@ def start_run(
     return store_run(session, result.table, run_provenance(ref, result, counts), actor)
 
 
+def dataset_of_run(session: Session, run: AccountingRun) -> Any:
+    """The :class:`~ecovalue.datasets.loader.Dataset` ``run`` accounted, loaded in memory.
+
+    Its folder overlaid with the departments' approved reports of the run's year, exactly as
+    :func:`start_run` accounted it; raises RuleViolation when it no longer hashes to the
+    run's input hash (the folder or the approved reports changed since).
+    """
+    from ecovalue.accounting.pipeline import prepare  # the in-memory loader, for this only
+
+    folder = Path(run.dataset_path)
+    ref = resolve_dataset(folder.name, (folder.parent,))
+    with tempfile.TemporaryDirectory(prefix="ecovalue-run-") as work:
+        target, _ = overlay_with_approved(ref, approved_counts(session, run.year), Path(work))
+        ds, _, _, _ = prepare(target, run.profile_id, run.year)
+    if ds.content_hash != run.input_hash:
+        raise RuleViolation([Problem(
+            f"run {run.id}", f"the dataset at {run.dataset_path} with the approved reports "
+            f"now hashes to {ds.content_hash[:12]}…, not the run's {run.input_hash[:12]}…",
+            "the inputs the run accounted",
+            "restore the run's dataset, or account and publish a new run")])  # fmt: skip
+    return ds
+
+
 def dataset_name(run: AccountingRun) -> str:
     """The run's dataset as a client names it: relative to its root, never a server path."""
     return str(json.loads(run.provenance).get("dataset") or Path(run.dataset_path).name)
