@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -77,7 +78,12 @@ def served(demo_folder: Path, here: Path) -> Iterator[Site]:
     from ecovalue.platform.demo.service import dataset_root
     from ecovalue.platform.jobs.worker import run_worker
 
-    for name in ("platform.db", "audit-keys.json", "audit-checkpoints.log"):
+    # The database through SQLite's backup API: in WAL mode the loader's last commits may
+    # still be in platform.db-wal, which a file copy of platform.db would leave behind.
+    with sqlite3.connect(demo_folder / "platform.db") as src, \
+            sqlite3.connect(here / "platform.db") as dst:
+        src.backup(dst)
+    for name in ("audit-keys.json", "audit-checkpoints.log"):
         if (demo_folder / name).exists():
             shutil.copy(demo_folder / name, here / name)
     url = f"sqlite:///{here / 'platform.db'}"

@@ -69,5 +69,5 @@ def test_the_public_pages_render_in_both_languages(site, lang):
     with httpx.Client(base_url=site.base, cookies={"ev_lang": lang}) as c:
         for path in ("/", "/district/420116", "/map", "/login", "/?year=2022"):
             r = c.get(path)
-            assert r.status_code == 200, path
+            assert r.status_code == 200, (path, r.text[:600])
             assert ('lang="zh-CN"' if lang == "zh" else 'lang="en"') in r.text
