@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # Smallest overlap (m²) between two parcels that counts as a conflict; shared edges and
     # digitising slivers below it are tolerated. Assumed — user-settable.
     parcel_overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+    # Web map: an XYZ raster tile URL for a base map under the data layers (e.g. an intranet
+    # tile server, https://tiles.example/{z}/{x}/{y}.png) and its attribution. Empty = no
+    # base map: the site needs nothing from the internet.
+    web_basemap_url: str = ""
+    web_basemap_attribution: str = ""
     # Largest request body: an observations CSV of ≈ 100 000 rows fits. Assumed — user-settable.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Folders that hold the datasets runs may use, separated by os.pathsep (':' on Linux);
@@ -139,6 +144,9 @@ class Settings(BaseSettings):
     # worker died) is taken again, at most job_max_attempts times in all. Assumed — user-settable.
     job_lease_seconds: int = Field(default=60, ge=5)
     job_max_attempts: int = Field(default=2, ge=1)
+    # How often an idle worker looks for a new job: a plot's GEP waits at most this long
+    # before it starts (one indexed SELECT each time). Assumed — user-settable.
+    job_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     _secret_origin: str = PrivateAttr(default="environment")
 
     @field_validator("trusted_proxies", mode="before")
@@ -209,6 +217,19 @@ class Settings(BaseSettings):
     def jobs_folder(self) -> Path:
         """Where job outputs are written."""
         return Path(self.jobs_dir).expanduser() if self.jobs_dir else default_data_dir() / "jobs"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``ECOVALUE_*`` variables, for a child process (a job worker) that
+        must run with exactly the same settings as its parent."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            env[f"ECOVALUE_{name.upper()}"] = str(value)
+        return env
 
 
 def load_settings(**overrides: object) -> Settings:

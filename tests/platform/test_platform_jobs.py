@@ -297,6 +297,11 @@ def test_plot_gep_through_the_api_in_lon_lat_or_metres(
         float(b["result"]["gep_current"]), rel=1e-3
     )
     assert float(b["result"]["gep_current"]) > 0 and b["result"]["notes"]
+    # the second plot of the same account reuses the engine the first one built or loaded
+    assert a["result"]["engine"] in ("built", "disk") and b["result"]["engine"] == "memory"
+    makeup = b["result"]["landcover"]
+    assert makeup and makeup[0]["name_zh"] and makeup[0]["area_km2"] > 0
+    assert sum(r["area_km2"] for r in makeup) == pytest.approx(81.0, rel=1e-6)
 
 
 def test_scenario_through_the_api_with_its_deltas_and_maps(
@@ -316,6 +321,12 @@ def test_scenario_through_the_api_with_its_deltas_and_maps(
     res = job["result"]
     assert res["synthetic"] is True and res["notes"]
     assert {"summary.html", "change_map.png", "comparison.csv"} <= set(res["files"])
+    # every indicator before and after, losses first (the largest first), then gains
+    deltas = [float(r["delta_value_total"]) for r in res["indicators"]]
+    losses = [d for d in deltas if d < 0]
+    assert losses and deltas[: len(losses)] == sorted(losses)
+    assert sum(deltas) == pytest.approx(float(res["totals"]["delta_total"]), abs=0.05)
+    assert res["transitions"] and {t["to"] for t in res["transitions"]} == {51}
     png = client.get(f"/api/jobs/{job['id']}/files/change_map.png", headers=ana)
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
     assert client.get(f"/api/jobs/{job['id']}/files/..%2Fx", headers=ana).status_code in (404, 422)

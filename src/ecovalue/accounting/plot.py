@@ -248,6 +248,26 @@ def _statistics_based(indicator: str, methods: Mapping[str, str]) -> bool:
     return spec.category != "regulating" and bool(spec.statistics_items)
 
 
+@dataclass(frozen=True)
+class PlotMeta:
+    """What a plot result says about the run its engine holds."""
+
+    year: int | None = None
+    profile_id: str = ""
+    dataset_name: str = ""
+    synthetic: bool = False
+
+    @classmethod
+    def of(cls, run: RunResult | None) -> PlotMeta:
+        if run is None:
+            return cls()
+        return cls(run.year, run.profile_id, run.dataset_name, run.synthetic)
+
+
+ENGINE_ARRAYS = ("stack", "pos", "region")
+ENGINE_META = "engine.json"
+
+
 class PlotEngine:
     """A run's layers held in memory for fast plot queries.
 
@@ -275,6 +295,7 @@ class PlotEngine:
         self.regions = list(regions or [])
         self.methods = dict(methods or {})
         self.run = run
+        self.meta = PlotMeta.of(run)
         shape = grid.shape
         inside = np.ones(shape, bool) if region_index is None else np.asarray(region_index) >= 0
         has_data = np.zeros(shape, bool)
@@ -313,6 +334,52 @@ class PlotEngine:
     @property
     def nbytes(self) -> int:
         return int(self._stack.nbytes + self._pos.nbytes + self._region.nbytes)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the engine to ``folder`` (``.npy`` arrays and ``engine.json``) for :meth:`load`."""
+        import json
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, arr in zip(ENGINE_ARRAYS, (self._stack, self._pos, self._region), strict=True):
+            np.save(out / f"{name}.npy", np.ascontiguousarray(arr))
+        g = self.grid
+        meta = {
+            "indicators": self.indicators, "units": self.units, "methods": self.methods,
+            "regions": [[r.code, r.name_zh, r.name_en, r.area_km2] for r in self.regions],
+            "grid": {"crs": g.crs, "transform": list(g.transform)[:6], "width": g.width,
+                     "height": g.height},
+            "meta": self.meta.__dict__, "n_pixels": self.n_pixels,
+        }  # fmt: skip
+        (out / ENGINE_META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, folder: str | Path) -> PlotEngine:
+        """An engine :meth:`save` wrote; its arrays are memory-mapped (read as plots need them),
+        so loading costs milliseconds at any resolution and the numbers are the saved ones."""
+        import json
+
+        from affine import Affine
+
+        src = Path(folder)
+        try:
+            meta = json.loads((src / ENGINE_META).read_text(encoding="utf-8"))
+            arrays = [np.load(src / f"{name}.npy", mmap_mode="r") for name in ENGINE_ARRAYS]
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataFileError(f"{src}: not a saved plot engine ({exc}); delete the folder "
+                                "and let it be built again") from exc  # fmt: skip
+        eng = cls.__new__(cls)
+        g = meta["grid"]
+        eng.grid = Grid(g["crs"], Affine(*g["transform"]), int(g["width"]), int(g["height"]))
+        eng.indicators, eng.units = list(meta["indicators"]), list(meta["units"])
+        eng.methods = dict(meta["methods"])
+        eng.regions = [Region(c, zh, en, None, float(a)) for c, zh, en, a in meta["regions"]]
+        eng.run, eng.meta = None, PlotMeta(**meta["meta"])
+        eng.n_pixels = int(meta["n_pixels"])
+        eng._stack, eng._pos, eng._region = arrays
+        eng._source = _coverage_source(eng.grid)
+        return eng
 
     def coverage(self, geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
         """Flat cell indices (row × width + col) the plot touches and the fraction of each it covers."""
@@ -375,16 +442,16 @@ class PlotEngine:
         stats = [r.name_en for r in rows if r.statistics_based]
         if stats:
             notes.append(STATISTICS_NOTE.format(names=", ".join(stats)))
-        run = self.run
+        meta = self.meta
         return PlotResult(
             rows,
             area,
             covered,
             regions,
-            year=run.year if run else None,
-            profile_id=run.profile_id if run else "",
-            dataset_name=run.dataset_name if run else "",
-            synthetic=run.synthetic if run else False,
+            year=meta.year,
+            profile_id=meta.profile_id,
+            dataset_name=meta.dataset_name,
+            synthetic=meta.synthetic,
             notes=notes,
             geometry=geom,
         )

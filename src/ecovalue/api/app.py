@@ -41,7 +41,9 @@ from ecovalue.platform.jobs.routes import router as jobs_router
 from ecovalue.platform.monitoring.routes import router as monitoring_router
 from ecovalue.platform.registry.routes import router as registry_router
 from ecovalue.platform.reporting.routes import router as reporting_router
+from ecovalue.platform.responses import validation_problems
 from ecovalue.platform.runs.routes import router as runs_router
+from ecovalue.web.mount import mount_web
 
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotAuthenticated, 401),
@@ -80,27 +82,10 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "…"
-
-
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's validation errors in the one error body, every field named."""
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err.get("loc", ()))
-        ctx = {k: v for k, v in (err.get("ctx") or {}).items() if k != "error"}
-        problems.append(
-            {
-                "where": where,
-                "what": f"{err.get('msg', 'is invalid')} (got {_shown(err.get('input'))})",
-                "expected": ", ".join(f"{k} {v}" for k, v in ctx.items()) or err.get("type", ""),
-                "fix": f"correct '{where}' as the API documentation (/docs) describes it",
-                "severity": "error",
-            }
-        )
+    problems = validation_problems(exc.errors())
     detail = f"{len(problems)} problem(s) in the request: " + "; ".join(
         f"{p['where']}: {p['what']}" for p in problems[:5]
     )
@@ -194,4 +179,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    mount_web(app)  # the web platform: pages, tiles, bundled scripts (docs/web.md)
     return app

@@ -299,9 +299,10 @@ def _mount_platform() -> None:
 
 def _mount_analysis() -> None:
     """Plot-level assessment, scenarios, series, uncertainty and SEEA accounts."""
-    from ecovalue.cli import analysis, cache, ledger, plot, streaming, warmup
+    from ecovalue.cli import analysis, cache, demo_platform, ledger, plot, streaming, warmup
 
     cache.register(app)
+    demo_platform.register(app)
     ledger.register(app)
     plot.register(app)
     analysis.register(app)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import subprocess
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -416,6 +418,21 @@ def server_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
     )
 
 
+def start_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` job workers (``ecovalue worker``) with exactly ``settings``."""
+    env = {**os.environ, **settings.as_environment()}
+    return [subprocess.Popen([sys.executable, "-m", "ecovalue.cli.main", "worker"], env=env)
+            for _ in range(count)]  # fmt: skip
+
+
+def stop_workers(children: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the workers :func:`start_workers` started (each finishes its current step)."""
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait(timeout=30)
+
+
 def _server_settings(dev: bool):  # type: ignore[no-untyped-def]
     from ecovalue.config import SettingsError, load_settings
 
@@ -457,9 +474,6 @@ def serve(
     dev: DevOption = False,
 ) -> None:
     """Start the API server and a job worker (creates and migrates the database on first start)."""
-    import subprocess
-    import sys
-
     import uvicorn
 
     from ecovalue.db import migrate
@@ -483,12 +497,7 @@ def serve(
     except EcovalueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
-    env = {**os.environ, "ECOVALUE_ENV": settings.env,
-           "ECOVALUE_DATABASE_URL": settings.database_url}  # fmt: skip
-    children = [
-        subprocess.Popen([sys.executable, "-m", "ecovalue.cli.main", "worker"], env=env)
-        for _ in range(workers)
-    ]
+    children = start_workers(settings, workers)
     console.print(
         f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
         f"{workers} job worker(s); datasets under {', '.join(map(str, settings.roots))}"
@@ -496,10 +505,7 @@ def serve(
     try:
         uvicorn.Server(config).run()
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        stop_workers(children)
 
 
 def worker(

@@ -41,6 +41,15 @@ def _refuse_changes_to_immutable(session: Session, flush_context: Any, instances
             )
 
 
+READ_ONLY = "ecovalue_read_only"
+
+
+@event.listens_for(EcoSession, "before_flush")
+def _refuse_writes_when_read_only(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read-only unit of work tried to write; open it with read_only=False")
+
+
 @event.listens_for(EcoSession, "before_flush")
 def _refuse_values_out_of_bounds(session: Session, flush_context: Any, instances: Any) -> None:
     # SQLite would store what PostgreSQL refuses (long strings, NUL, huge numbers): refuse it
@@ -114,7 +123,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock at the start, so a transaction never reads state that
     # another writer changes before it writes: SQLite's equivalent of SELECT … FOR UPDATE.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only unit of work begins DEFERRED instead: it takes no write lock, so readers
+    # run side by side instead of one after another.
+    read_only = conn.get_execution_options().get(READ_ONLY)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -146,10 +158,22 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[EcoSession]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[EcoSession], actor: str = "system") -> Iterator[EcoSession]:
-    """Open one transaction: commit on success, roll back on error, always close."""
+def unit_of_work(
+    factory: sessionmaker[EcoSession], actor: str = "system", read_only: bool = False
+) -> Iterator[EcoSession]:
+    """Open one transaction: commit on success, roll back on error, always close.
+
+    ``read_only`` (pages and reports that only read): no write lock on SQLite (``BEGIN``
+    deferred instead of ``IMMEDIATE``), ``SET TRANSACTION READ ONLY`` on PostgreSQL, and any
+    attempt to flush a change raises.
+    """
     session = factory()
     session.info["actor"] = actor
+    if read_only:
+        session.info[READ_ONLY] = True
+        conn = session.connection(execution_options={READ_ONLY: True})
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
     try:
         yield session
         session.commit()

@@ -10,6 +10,7 @@ fails on any status or body the document does not name).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -44,6 +45,29 @@ STATUS_MEANING: dict[int, str] = {
     422: "a value is malformed or out of bounds (every problem listed)",
     429: "too many failed logins; the Retry-After header says when to try again",
 }
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """pydantic's validation errors as problems, every field named (the API and the pages)."""
+    problems = []
+    for err in errors:
+        where = ".".join(str(x) for x in err.get("loc", ()))
+        ctx = {k: v for k, v in (err.get("ctx") or {}).items() if k != "error"}
+        problems.append(
+            {
+                "where": where,
+                "what": f"{err.get('msg', 'is invalid')} (got {_shown(err.get('input'))})",
+                "expected": ", ".join(f"{k} {v}" for k, v in ctx.items()) or err.get("type", ""),
+                "fix": f"correct '{where}' as the API documentation (/docs) describes it",
+                "severity": "error",
+            }
+        )
+    return problems
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ecovalue.config import Settings
 from ecovalue.db.bounds import Id
 from ecovalue.platform.deps import CurrentUser, SessionDep, SettingsDep
 from ecovalue.platform.errors import NotFound
@@ -113,10 +114,19 @@ def events(
 ) -> StreamingResponse:
     """Live progress of a job as server-sent events (what the web platform's bar reads)."""
     service.get_job(session, user, job_id)  # 404 / 403 before the stream starts
+    return event_stream(request, job_id, wait)
+
+
+def event_stream(request: Request, job_id: int, wait: int) -> StreamingResponse:
+    """The job's server-sent events: 'progress' at every change, then 'end' or 'timeout'.
+
+    The caller has checked that the user may see the job. Each look at the job is its own
+    short transaction, so no lock is held while the stream waits.
+    """
     factory = request.app.state.sessionmaker
 
     def read() -> JobPublic:
-        with factory() as s:  # a short transaction per look: no lock held while waiting
+        with factory() as s:
             job = s.get(Job, job_id)
             assert job is not None
             return job_public(job)
@@ -158,8 +168,12 @@ def file(
     settings: SettingsDep,
 ) -> FileResponse:
     """A file a job wrote (a scenario's maps, comparison table and summary page)."""
-    job = service.get_job(session, user, job_id)
+    return job_file(service.get_job(session, user, job_id), name, settings)
+
+
+def job_file(job: Job, name: str, settings: Settings) -> FileResponse:
+    """The file ``name`` a succeeded job listed among its results; NotFound otherwise."""
     listed = (json.loads(job.result) if job.result else {}).get("files", [])
     if job.status != JobStatus.succeeded or name not in listed:
-        raise NotFound(f"job {job_id} has no file '{name}'; its files: {listed}")
+        raise NotFound(f"job {job.id} has no file '{name}'; its files: {listed}")
     return FileResponse(settings.jobs_folder / str(job.id) / name)

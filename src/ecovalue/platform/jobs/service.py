@@ -101,6 +101,17 @@ def get_job(session: Session, actor: Principal, job_id: int) -> Job:
     return job
 
 
+def list_jobs(session: Session, actor: Principal, kind: JobKind | None = None,
+              limit: int = 20) -> list[Job]:  # fmt: skip
+    """The newest jobs the actor may see (their own; administrators every one), newest first."""
+    query = select(Job).order_by(Job.id.desc()).limit(max(1, min(limit, 200)))
+    if actor.role != Role.administrator:
+        query = query.where(Job.created_by == actor.username)
+    if kind is not None:
+        query = query.where(Job.kind == kind.value)
+    return list(session.scalars(query))
+
+
 def cancel(session: Session, actor: Principal, job_id: int) -> Job:
     """Cancel a job: a queued one at once, a running one at its next progress report."""
     job = get_job(session, actor, job_id)

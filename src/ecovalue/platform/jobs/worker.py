@@ -25,6 +25,7 @@ from ecovalue.platform.audit.service import audited_sessionmaker
 from ecovalue.platform.jobs import service
 from ecovalue.platform.jobs.service import Claimed, Heartbeat, JobCancelled, JobStatus, LeaseLost
 from ecovalue.platform.runs.jobs import EXECUTORS, JobContext
+from ecovalue.platform.runs.plot_engines import PlotEngines
 
 log = logging.getLogger("ecovalue.worker")
 
@@ -39,25 +40,28 @@ def _error_body(exc: BaseException) -> dict[str, object]:
     return {"detail": str(exc), "problems": problems}
 
 
-def work_one(settings: Settings, factory: sessionmaker[EcoSession], worker: str) -> bool:
+def work_one(settings: Settings, factory: sessionmaker[EcoSession], worker: str,
+             engines: PlotEngines | None = None) -> bool:  # fmt: skip
     """Claim and run one job; False when the queue is empty."""
     job = service.claim(factory, worker, settings.job_lease_seconds, settings.job_max_attempts)
     if job is None:
         return False
-    run_claimed(settings, factory, worker, job)
+    run_claimed(settings, factory, worker, job, engines)
     return True
 
 
 def run_claimed(
-    settings: Settings, factory: sessionmaker[EcoSession], worker: str, job: Claimed
-) -> None:
+    settings: Settings, factory: sessionmaker[EcoSession], worker: str, job: Claimed,
+    engines: PlotEngines | None = None,
+) -> None:  # fmt: skip
     """Run a job this worker holds and record how it ended."""
     folder = Path(settings.jobs_folder) / str(job.id)
     folder.mkdir(parents=True, exist_ok=True)
     log.info("job %s (%s, attempt %s) started", job.id, job.kind.value, job.attempt)
     with Heartbeat(factory, job.id, worker, settings.job_lease_seconds) as beat:
         try:
-            outcome = EXECUTORS[job.kind](JobContext(job, factory, settings, beat, folder))
+            ctx = JobContext(job, factory, settings, beat, folder, engines or PlotEngines())
+            outcome = EXECUTORS[job.kind](ctx)
         except JobCancelled:
             service.finish(factory, job.id, worker, JobStatus.cancelled,
                            error={"detail": "cancelled while running", "problems": []})  # fmt: skip
@@ -78,20 +82,23 @@ def run_claimed(
 
 
 def run_worker(
-    settings: Settings, stop: threading.Event | None = None, poll_s: float = 1.0,
+    settings: Settings, stop: threading.Event | None = None, poll_s: float | None = None,
     until_idle: bool = False,
 ) -> int:  # fmt: skip
-    """Work off jobs until ``stop`` is set (or, with ``until_idle``, the queue is empty).
+    """Work off jobs until ``stop`` is set (or, with ``until_idle``, the queue is empty),
+    looking for a new job every ``poll_s`` seconds (default: ``job_poll_seconds``).
 
-    Returns the number of jobs run.
+    Returns the number of jobs run. The worker keeps the plot engines it used
+    (:class:`~ecovalue.platform.runs.plot_engines.PlotEngines`) from one job to the next.
     """
     stop = stop or threading.Event()
+    poll_s = settings.job_poll_seconds if poll_s is None else poll_s
     engine = make_engine(settings.database_url)
     factory = audited_sessionmaker(engine, settings)
-    worker, count = worker_name(), 0
+    worker, count, engines = worker_name(), 0, PlotEngines()
     try:
         while not stop.is_set():
-            if work_one(settings, factory, worker):
+            if work_one(settings, factory, worker, engines):
                 count += 1
             elif until_idle:
                 break

@@ -106,6 +106,11 @@ def get_register(session: Session, code: str) -> Register:
     return reg
 
 
+def list_registers(session: Session) -> list[Register]:
+    """Every register (their codes, names and CRSs are not scoped: parcels are)."""
+    return list(session.scalars(select(Register).order_by(Register.code)))
+
+
 def add_owner(
     session: Session, actor: Principal, kind: OwnerKind | str, name: str, representative_body: str
 ) -> Owner:

@@ -11,7 +11,10 @@ of minutes never holds SQLite's write lock and other requests are not kept waiti
   layers held in memory (:class:`ecovalue.accounting.plot.PlotEngine`) and a scenario
   reruns the account on a changed copy of the dataset
   (:func:`ecovalue.accounting.scenarios.run_scenario`). The plot is reprojected to the
-  dataset's CRS by the rule of :mod:`ecovalue.platform.geojson`.
+  dataset's CRS by the rule of :mod:`ecovalue.platform.geojson`. A plot reuses the engine
+  of an account of the same files, approved rows, profile and year when one is kept
+  (:mod:`ecovalue.platform.runs.plot_engines`), and reports the plot's land-cover make-up
+  (exact partial-pixel areas of each class, :func:`ecovalue.raster.classes.class_areas_m2`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
 from ecovalue.accounting.pipeline import prepare, run_account
-from ecovalue.accounting.plot import check_plot_geometry, plot_gep
+from ecovalue.accounting.plot import PlotEngine, check_plot_geometry, plot_gep
 from ecovalue.accounting.scenarios import run_scenario, scenario_from_dict
 from ecovalue.config import Settings
+from ecovalue.datasets.tables import load_landcover_table
 from ecovalue.db.session import EcoSession, unit_of_work
 from ecovalue.platform.auth.rules import Principal
 from ecovalue.platform.auth.service import get_user, principal_of
@@ -37,6 +41,8 @@ from ecovalue.platform.geojson import GeometryAdapter, in_target_crs
 from ecovalue.platform.jobs.service import Claimed, Heartbeat, JobKind
 from ecovalue.platform.runs import service
 from ecovalue.platform.runs.datasets import DatasetRef, resolve_dataset
+from ecovalue.platform.runs.plot_engines import PlotEngines, engine_key
+from ecovalue.raster.classes import class_areas_m2
 from ecovalue.reports.scenario import write_scenario_outputs
 
 
@@ -49,6 +55,7 @@ class JobContext:
     settings: Settings
     heartbeat: Heartbeat
     folder: Path  # the job's own output folder
+    engines: PlotEngines = field(default_factory=PlotEngines)  # the worker's plot engines
 
     @property
     def actor(self) -> str:
@@ -115,13 +122,45 @@ def _plot_geometry(ctx: JobContext, crs: str) -> Any:
 
 
 def plot(ctx: JobContext) -> Outcome:
-    """The GEP of the posted plot by indicator, with the engine's notes."""
+    """The GEP of the posted plot by indicator, with its land-cover make-up and the notes."""
     _principal(ctx)
-    with tempfile.TemporaryDirectory(prefix="ecovalue-job-") as tmp:
-        _ref, folder, counts = _prepared(ctx, Path(tmp))
-        ds, _prof, _year, run = _in_memory_run(ctx, folder)
-    res = plot_gep(run, _plot_geometry(ctx, ds.grid.crs))
-    return Outcome({**res.to_json(), **counts})
+    p = ctx.job.params
+    ref = resolve_dataset(p["dataset"], ctx.settings.roots)
+    with unit_of_work(ctx.factory, ctx.actor) as session:
+        approved = service.approved_counts(session, int(p["year"]))
+    key = engine_key(ref, approved, p["profile"], int(p["year"]))
+
+    def build() -> PlotEngine:
+        with tempfile.TemporaryDirectory(prefix="ecovalue-job-") as tmp:
+            folder, _counts = service.overlay_with_approved(ref, approved, Path(tmp))
+            _ds, _prof, _year, run = _in_memory_run(ctx, folder)
+        return PlotEngine.from_run(run)
+
+    engine, origin = ctx.engines.get(key, build)
+    ctx.heartbeat.progress("plot · 地块", 0, 1)
+    geom = _plot_geometry(ctx, engine.grid.crs)
+    res = plot_gep(engine, geom)
+    counts = {"approved_statistics": len(approved[0]), "approved_reported": len(approved[1])}
+    return Outcome({**res.to_json(), **counts, "engine": origin,
+                    "landcover": landcover_makeup(ref, geom)})
+
+
+def landcover_makeup(ref: DatasetRef, geom: Any) -> list[dict[str, Any]]:
+    """Area of each land-cover class under the plot (km², largest first), with its names."""
+    problems: list[Any] = []
+    table = load_landcover_table(ref.folder, ref.manifest, problems)
+    names = {} if table is None else {
+        int(r["code"]): (str(r["name_zh"]), str(r.get("name_en") or ""), str(r["ecosystem_type"]))
+        for _, r in table.iterrows()}  # fmt: skip
+    path = ref.folder / ref.manifest.rasters["landcover"].path
+    areas = class_areas_m2(path, geom)
+    total = sum(areas.values()) or 1.0
+    rows = [{"code": code, "name_zh": names.get(code, ("", "", ""))[0],
+             "name_en": names.get(code, ("", "", ""))[1],
+             "ecosystem_type": names.get(code, ("", "", ""))[2],
+             "area_km2": a / 1e6, "share": a / total}
+            for code, a in areas.items() if a > 0]  # fmt: skip
+    return sorted(rows, key=lambda r: -float(r["area_km2"]))
 
 
 def scenario(ctx: JobContext) -> Outcome:
@@ -140,8 +179,31 @@ def scenario(ctx: JobContext) -> Outcome:
     summary = json.loads(paths["json"].read_text("utf-8"))
     return Outcome(
         {**summary, "synthetic": res.baseline.synthetic, "notes": res.notes,
-         "files": sorted(p.name for p in paths.values()), **counts}
+         "files": sorted(p.name for p in paths.values()), **counts,
+         "indicators": scenario_rows(res),
+         "transitions": [{"from": int(t["from_code"]), "to": int(t["to_code"]),
+                          "from_name": res.class_names.get(int(t["from_code"]), ""),
+                          "to_name": res.class_names.get(int(t["to_code"]), ""),
+                          "area_km2": float(t["area_km2"])}
+                         for t in res.transitions.to_dict("records")]}
     )  # fmt: skip
+
+
+def scenario_rows(res: Any) -> list[dict[str, Any]]:
+    """Every indicator's before/after, losses first (largest loss first), then gains, then
+    the unchanged ones — the order an approver reads them (reports/scenario.py)."""
+    changed = {r.indicator for r in (*res.losses, *res.gains)}
+    ordered = [*res.losses, *res.gains, *(r for r in res.rows if r.indicator not in changed)]
+    return [{"indicator": r.indicator, "name_zh": r.name_zh, "name_en": r.name_en,
+             "category": r.category, "physical_unit": r.physical_unit,
+             "baseline_physical": r.baseline_physical, "scenario_physical": r.scenario_physical,
+             "delta_physical_in_plot": r.delta_physical_in_plot,
+             "delta_physical_outside": r.delta_physical_outside,
+             "baseline_value": r.baseline_value, "scenario_value": r.scenario_value,
+             "delta_value_in_plot": r.delta_value_in_plot,
+             "delta_value_outside": r.delta_value_outside,
+             "delta_value_total": r.delta_value_total, "reach": r.reach}
+            for r in ordered]  # fmt: skip
 
 
 EXECUTORS: Mapping[JobKind, Callable[[JobContext], Outcome]] = {

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from ecovalue.accounting.outputs import SYNTHETIC_NOTICE
 from ecovalue.accounting.plot import check_plot_geometry
+from ecovalue.config import Settings
 from ecovalue.db.bounds import (
     INT_MAX,
     AdminCode,
@@ -33,11 +35,13 @@ from ecovalue.db.bounds import (
 )
 from ecovalue.platform.audit.routes import CheckpointPublic
 from ecovalue.platform.audit.service import checkpoint_for
+from ecovalue.platform.auth.rules import Principal
 from ecovalue.platform.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
 from ecovalue.platform.geojson import CrsName, GeometryIn, in_target_crs
 from ecovalue.platform.jobs import service as jobs
 from ecovalue.platform.jobs.routes import JobPublic, job_public
 from ecovalue.platform.jobs.service import JobKind
+from ecovalue.platform.jobs.tables import Job
 from ecovalue.platform.responses import PUBLIC_READ, READ, WRITE, Timestamp, errors
 from ecovalue.platform.runs import service
 from ecovalue.platform.runs.datasets import DatasetRef, list_datasets, resolve_dataset
@@ -263,10 +267,15 @@ def start(
     and stores the run (``result.run_id``). The dataset and its manifest's paths are
     checked now (404, 422).
     """
+    return job_public(submit_account_job(body, session, user, settings))
+
+
+def submit_account_job(body: RunCreate, session: Session, user: Principal,
+                       settings: Settings) -> Job:  # fmt: skip
+    """Queue the account of ``body.dataset`` (checked now) as the user (the API and the pages)."""
     ref = resolve_dataset(body.dataset, settings.roots)
-    job = jobs.submit(session, user, JobKind.account,
-                      {"dataset": ref.name, "year": body.year, "profile": body.profile})  # fmt: skip
-    return job_public(job)
+    return jobs.submit(session, user, JobKind.account,
+                       {"dataset": ref.name, "year": body.year, "profile": body.profile})  # fmt: skip
 
 
 def _check_geometries(body: PlotCreate, ref: DatasetRef) -> None:
@@ -281,13 +290,14 @@ def _check_geometries(body: PlotCreate, ref: DatasetRef) -> None:
                 in_target_crs(res.geometry, res.crs, crs, f"scenario reservoir {i}")
 
 
-def _submit_plot(body: PlotCreate, kind: JobKind, session: SessionDep, user: CurrentUser,
-                 settings: SettingsDep) -> JobPublic:  # fmt: skip
+def submit_plot_job(body: PlotCreate, kind: JobKind, session: Session, user: Principal,
+                    settings: Settings) -> Job:  # fmt: skip
+    """Queue a plot or scenario job after the checks the job would fail (the API and the pages)."""
     ref = resolve_dataset(body.dataset, settings.roots)
     _check_geometries(body, ref)
     params = body.model_dump(mode="json", by_alias=True, exclude_none=True)
     params["dataset"] = ref.name
-    return job_public(jobs.submit(session, user, kind, params))
+    return jobs.submit(session, user, kind, params)
 
 
 @router.post(
@@ -301,7 +311,7 @@ def plot(
     Coordinates are in the dataset's CRS unless ``crs`` names theirs (then reprojected);
     lon/lat without ``crs`` is refused as ambiguous (ecovalue.platform.geojson).
     """
-    return _submit_plot(body, JobKind.plot, session, user, settings)
+    return job_public(submit_plot_job(body, JobKind.plot, session, user, settings))
 
 
 @router.post(
@@ -313,7 +323,7 @@ def scenario(
     """Queue a before/after scenario of a plot (a job): deltas by indicator in and outside
     the plot, the engine's notes, and files (comparison.csv, change_map.png, indicators.png,
     summary.html) under ``/api/jobs/{id}/files/{name}``."""
-    return _submit_plot(body, JobKind.scenario, session, user, settings)
+    return job_public(submit_plot_job(body, JobKind.scenario, session, user, settings))
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic, responses=errors(*READ))

@@ -392,3 +392,13 @@ def diff_publications(session: Session, year: int, old: int, new: int) -> list[R
     return [
         RowChange(*k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
     ]
+
+
+def list_runs(session: Session, actor: Principal, year: int | None = None,
+              limit: int = 100) -> list[AccountingRun]:
+    """The newest stored runs (of ``year`` when given), for those who start and publish them."""
+    require_role(actor, {Role.administrator, Role.analyst}, "list accounting runs")
+    stmt = select(AccountingRun).order_by(AccountingRun.id.desc()).limit(limit)
+    if year is not None:
+        stmt = stmt.where(AccountingRun.year == year)
+    return list(session.scalars(stmt))

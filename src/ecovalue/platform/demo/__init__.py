@@ -1,0 +1,1 @@
+"""The demo platform: the synthetic Wuhan city loaded through the platform's services."""

@@ -1,0 +1,1 @@
+"""Routes of the site's pages (one module per page group)."""
