@@ -30,5 +30,4 @@ def test_setup_shows_what_it_installs_then_compiles_the_kernels(tmp_path: Path) 
 def test_demo_sets_up_first_and_accounts_at_its_resolution(tmp_path: Path) -> None:
     lines = _dry_run("demo", tmp_path / "venv")
     assert any(ln.endswith("ecovalue warm-up") for ln in lines)
-    assert any("demo-data" in ln and "--resolution 200" in ln for ln in lines)
-    assert any(" account " in ln for ln in lines)
+    assert any("demo-platform" in ln and "--resolution 200" in ln and "--serve" in ln for ln in lines)

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,26 +100,34 @@ def test_docs_show_every_endpoint_with_no_network(dev_server) -> None:  # type: 
 
     base, _proc, tmp_path = dev_server
     blocked: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
+    paths: set[str] = set()
 
-        def route(r):  # type: ignore[no-untyped-def]
-            if r.request.url.startswith(base):
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
+    def look() -> None:  # in its own thread: another test's browser may hold this thread's loop
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page()
 
-        page.route("**/*", route)
-        page.goto(f"{base}/docs")
-        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
-        paths = set(page.locator(".opblock-summary-path").all_inner_texts())
-        page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
-        browser.close()
+            def route(r):  # type: ignore[no-untyped-def]
+                if r.request.url.startswith(base):
+                    r.continue_()
+                else:
+                    blocked.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(f"{base}/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+            paths.update(page.locator(".opblock-summary-path").all_inner_texts())
+            page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
+            browser.close()
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join(timeout=120)
+    assert paths, "the docs page showed no endpoint (see the thread's error above)"
     expected = set(httpx.get(f"{base}/openapi.json").json()["paths"])
     assert {p.replace("\u200b", "") for p in paths} == expected
     assert "/api/jobs/{job_id}/events" in expected
