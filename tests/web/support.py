@@ -27,7 +27,8 @@ REFUSED_FORM = re.compile(r"^Failed to load resource: the server responded with 
 
 @dataclass
 class Tab:
-    """A browser page with the console errors it logged.
+    """A browser page with the console errors it logged, and every request it sent outside
+    the site (users may be on an intranet: nothing may come from a CDN or a tile server).
 
     A refused form is answered with the page again and HTTP 409/422, which Chromium logs as
     "Failed to load resource"; those (for page addresses only, never a script's request) are
@@ -47,6 +48,10 @@ class Tab:
         if REFUSED_FORM.match(message.text) and page_address:
             return
         self.errors.append(f"{message.text} ({url})")
+
+    def request(self, request: Any) -> None:
+        if not request.url.startswith((self.base, "data:", "blob:")):
+            self.errors.append(f"request outside the site: {request.url}")
 
     def go(self, path: str, wait_map: bool = False) -> Any:
         response = self.page.goto(self.base + path)
@@ -74,6 +79,7 @@ def tab(browser: Any, base: str, user: str | None = None, viewport: dict[str, in
     page = ctx.new_page()
     t = Tab(page, base=base)
     page.on("console", t.console)
+    page.on("request", t.request)
     page.on("pageerror", lambda e: t.errors.append(f"page error: {e}"))
     try:
         if lang:
