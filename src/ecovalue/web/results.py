@@ -17,7 +17,7 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -98,9 +98,7 @@ def run_info(run: AccountingRun) -> RunInfo:
 
 
 def _row(r: Any) -> Row:
-    return Row(r.region_code, r.region_name_zh, r.indicator, r.category, r.ecosystem_type,
-               r.physical_quantity, r.physical_unit, r.value_current, r.value_constant,
-               r.method, r.source)
+    return Row(**{f.name: getattr(r, f.name) for f in fields(Row)})
 
 
 def current_publications(session: Session) -> list[Publication]:
